@@ -1,0 +1,280 @@
+"""The ``kpalette`` command: parse, call the library, report.
+
+Start-up stays light: the library (NumPy, Pillow, Numba) is imported inside the
+commands, so ``kpalette --help`` imports none of it. Every error the library raises
+on purpose ends as one line ``kpalette: error: ...`` on stderr and exit status 1;
+usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+PROG = "kpalette"
+MAX_PALETTE_COLORS = 256
+PALETTE_EXTENSIONS = (".png", ".gif")
+PALETTE_FORMATS = ("hex", "json", "gpl", "css", "png")
+
+
+class UsageError(Exception):
+    """Bad arguments: reported as ``kpalette: error: ...`` with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors as one line, no usage dump."""
+
+    def error(self, message):  # noqa: D401 (argparse's name)
+        raise UsageError(message)
+
+
+def _colors(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"-k must be a whole number of colours, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"-k must be at least 1, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be >= 0, got {value}")
+    return value
+
+
+def _add_engine_options(parser: argparse.ArgumentParser, *, default_k: int | None) -> None:
+    parser.add_argument(
+        "-k",
+        "--colors",
+        dest="k",
+        type=_colors,
+        default=default_k,
+        required=default_k is None,
+        metavar="N",
+        help=f"number of colours{'' if default_k is None else f' (default {default_k})'}",
+    )
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--n-init",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="k-means++ starts; the best is kept (default: auto)",
+    )
+    parser.add_argument(
+        "--max-iter", type=_positive_int, default=300, metavar="N", help="most Lloyd iterations"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="largest image to decode (default: Pillow's decompression-bomb limit)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Reduce the colours of images with K-means: smaller files, measured quality.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    compress = commands.add_parser(
+        "compress",
+        help="quantize an image and write it",
+        description="Quantize an image to N colours and write it (format by extension: "
+        ".png and .gif as palette images; .webp, .jpg, .tif in full colour).",
+    )
+    compress.add_argument("input", help="image file")
+    _add_engine_options(compress, default_k=16)
+    compress.add_argument(
+        "-o", "--output", help="output file (default: <stem>-k<N>.png beside the input)"
+    )
+    _add_output_options(compress)
+
+    demo = commands.add_parser(
+        "demo",
+        help="compress the photo bundled with kpalette",
+        description="Compress the bundled CC0 photo (coffee.png) into the current folder.",
+    )
+    _add_engine_options(demo, default_k=16)
+    demo.add_argument("-o", "--output", help="output file (default: ./coffee-k<N>.png)")
+    _add_output_options(demo)
+
+    palette = commands.add_parser(
+        "palette",
+        help="print or write an image's palette",
+        description="Fit N colours and print them, most used first, with each one's share.",
+    )
+    palette.add_argument("input", help="image file")
+    _add_engine_options(palette, default_k=None)
+    palette.add_argument(
+        "--format", choices=PALETTE_FORMATS, default="hex", help="output format (default hex)"
+    )
+    palette.add_argument("-o", "--output", help="write to this file instead of printing")
+    palette.add_argument("--force", action="store_true", help="overwrite an existing output")
+    return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--truecolor", action="store_true", help="write full colour instead of a palette image"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+# --------------------------------------------------------------------------- commands
+def _engine_kwargs(args) -> dict:
+    from .io import DEFAULT_MAX_PIXELS
+
+    return {
+        "n_init": "auto" if args.n_init is None else args.n_init,
+        "max_iter": args.max_iter,
+        "random_state": args.seed,
+        "max_pixels": args.max_pixels or DEFAULT_MAX_PIXELS,
+    }
+
+
+def _check_palette_k(k: int, output: Path, truecolor: bool) -> None:
+    if not truecolor and output.suffix.lower() in PALETTE_EXTENSIONS and k > MAX_PALETTE_COLORS:
+        raise UsageError(
+            f"-k {k} is more than a {output.suffix} palette image holds ({MAX_PALETTE_COLORS}); "
+            "use --truecolor or a .webp/.tif output"
+        )
+
+
+def _compress(args, input_path: Path, default_dir: Path) -> int:
+    output = Path(args.output) if args.output else default_dir / f"{input_path.stem}-k{args.k}.png"
+    _check_palette_k(args.k, output, args.truecolor)
+    from . import io
+    from .result import quantize
+
+    start = time.perf_counter()
+    # Fail before the slow part: the output must be writable and not the input.
+    io.format_for_path(output, truecolor=args.truecolor)
+    io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    result = quantize(input_path, args.k, **_engine_kwargs(args))
+    # Measure before writing, so that nothing is left behind if measuring fails.
+    _ = result.mse, (result.ssim if args.json else None)
+    result.save(output, truecolor=args.truecolor, overwrite=args.force)
+    result.seconds = time.perf_counter() - start
+    report = result.summary(with_ssim=args.json)
+    report["k"] = args.k
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(_human_summary(report))
+    return 0
+
+
+def _human_summary(report: dict) -> str:
+    psnr = "inf" if report["psnr"] is None else f"{report['psnr']:.2f}"
+    lines = [
+        f"{report['input']} -> {report['output']}",
+        f"  {report['colors']} colours (k={report['k']}), {report['width']}x{report['height']}",
+    ]
+    size = f"  size {report['input_bytes']:,} B -> {report['output_bytes']:,} B"
+    if report["ratio"]:
+        size += f" ({report['ratio']:.2f}x smaller)"
+    lines.append(f"{size}, {report['bits_per_pixel']:.2f} bits/pixel")
+    lines.append(f"  PSNR {psnr} dB, MSE {report['mse']:.2f}, {report['seconds']:.2f} s")
+    return "\n".join(lines)
+
+
+def _palette(args) -> int:
+    input_path = Path(args.input)
+    from . import io
+    from .result import quantize
+
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    elif args.format == "png":
+        raise UsageError("--format png writes an image: give an output file with -o")
+    result = quantize(input_path, args.k, **_engine_kwargs(args))
+    text = result.palette_text(args.format)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        io.write_bytes_atomic(output, data, overwrite=args.force, protect=(input_path,))
+    return 0
+
+
+def run(argv=None) -> int:
+    """Run the command line; returns the exit status (raises on errors)."""
+    args = build_parser().parse_args(argv)
+    if args.command == "compress":
+        input_path = Path(args.input)
+        return _compress(args, input_path, input_path.parent)
+    if args.command == "demo":
+        from .data import sample_image_path
+
+        return _compress(args, sample_image_path(), Path("."))
+    return _palette(args)
+
+
+def main(argv=None) -> int:
+    """Entry point: errors become one line on stderr and an exit status."""
+    try:
+        status = run(argv)
+    except UsageError as exc:
+        return _fail(exc, 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 1
+    except MemoryError:
+        return _fail("out of memory (try a smaller image or --max-pixels)", 1)
+    except Exception as exc:  # noqa: BLE001 (the one place every error is reported)
+        from .exceptions import KPaletteError
+
+        if isinstance(exc, KPaletteError):
+            return _fail(exc, 1)
+        if isinstance(exc, OSError):
+            where = f": {exc.filename}" if exc.filename else ""
+            return _fail(f"{exc.strerror or exc}{where}", 1)
+        raise
+    sys.stdout.flush()
+    return status
+
+
+def _fail(message, status: int) -> int:
+    text = " ".join(str(message).split())
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["build_parser", "main", "run"]

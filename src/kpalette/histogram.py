@@ -1,0 +1,126 @@
+"""The weighted colour histogram: distinct colours, their pixel counts, and the way back.
+
+K-means on the pixels of an image and K-means on its distinct colours, each weighted by
+how many pixels have it, minimise the same objective; a photo of 9 million pixels has a
+few hundred thousand distinct colours at most, so clustering the histogram is the
+cheap way to do the same job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ColorHistogram", "color_histogram", "labels_for_pixels", "pack_colors"]
+
+
+@dataclass
+class ColorHistogram:
+    """Distinct colours of a set of pixels and how often each occurs.
+
+    Attributes
+    ----------
+    colors : (n, C) uint8 array
+        The distinct colours (C = 3 for RGB, 4 for RGBA), sorted by packed code.
+    counts : (n,) int64 array
+        Number of pixels of each colour.
+    codes : (n,) int64 array
+        Each colour packed into one integer (``r << 16 | g << 8 | b`` for RGB,
+        ``r << 24 | g << 16 | b << 8 | a`` for RGBA), ascending.
+    """
+
+    colors: np.ndarray
+    counts: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def n_colors(self) -> int:
+        """Number of distinct colours."""
+        return len(self.codes)
+
+    @property
+    def n_pixels(self) -> int:
+        """Number of pixels counted."""
+        return int(self.counts.sum())
+
+
+def pack_colors(pixels: np.ndarray) -> np.ndarray:
+    """Pack (N, 3) or (N, 4) uint8 colours into one int64 code per colour."""
+    pixels = np.asarray(pixels)
+    codes = np.zeros(len(pixels), dtype=np.int64)
+    for channel in range(pixels.shape[1]):
+        codes <<= 8
+        codes |= pixels[:, channel]
+    return codes
+
+
+def _unpack(codes: np.ndarray, n_channels: int) -> np.ndarray:
+    shifts = 8 * np.arange(n_channels - 1, -1, -1)
+    return ((codes[:, None] >> shifts) & 255).astype(np.uint8)
+
+
+def color_histogram(pixels: np.ndarray) -> ColorHistogram:
+    """Distinct colours of ``pixels`` with their counts.
+
+    Parameters
+    ----------
+    pixels : (N, 3) or (N, 4) uint8 array
+
+    Returns
+    -------
+    ColorHistogram
+    """
+    pixels = _as_pixels(pixels)
+    if pixels.shape[1] == 3:
+        from ._kernels import count_rgb
+
+        table = count_rgb(pixels)
+        codes = np.flatnonzero(table)
+        counts = table[codes].astype(np.int64)
+    else:
+        codes, counts = np.unique(pack_colors(pixels), return_counts=True)
+        counts = counts.astype(np.int64)
+    return ColorHistogram(colors=_unpack(codes, pixels.shape[1]), counts=counts, codes=codes)
+
+
+def labels_for_pixels(
+    pixels: np.ndarray, histogram: ColorHistogram, color_labels: np.ndarray
+) -> np.ndarray:
+    """Spread per-colour labels back to the pixels.
+
+    Parameters
+    ----------
+    pixels : (N, C) uint8 array
+        Every colour must occur in ``histogram``.
+    histogram : ColorHistogram
+    color_labels : (n,) integer array
+        A label for each distinct colour of ``histogram``.
+
+    Returns
+    -------
+    labels : (N,) uint8 array when every label fits in a byte, else int32
+    """
+    pixels = _as_pixels(pixels)
+    color_labels = np.asarray(color_labels)
+    dtype = np.uint8 if color_labels.size == 0 or color_labels.max() < 256 else np.int32
+    if pixels.shape[1] == 3:
+        from ._kernels import lookup_rgb
+
+        table = np.zeros(1 << 24, dtype=dtype)
+        table[histogram.codes] = color_labels
+        labels = np.empty(len(pixels), dtype=dtype)
+        lookup_rgb(pixels, table, labels)
+        return labels
+    positions = np.searchsorted(histogram.codes, pack_colors(pixels))
+    return color_labels[positions].astype(dtype, copy=False)
+
+
+def _as_pixels(pixels: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 2 or pixels.shape[1] not in (3, 4) or pixels.dtype != np.uint8:
+        raise ValueError(
+            f"expected an (N, 3) or (N, 4) uint8 pixel array, got shape {pixels.shape} "
+            f"and dtype {pixels.dtype}"
+        )
+    return np.ascontiguousarray(pixels)

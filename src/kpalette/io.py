@@ -1,0 +1,407 @@
+"""Reading and writing image files: the only module of kpalette that touches files.
+
+Loading turns every common file into an ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array
+(EXIF orientation applied, alpha kept, 16-bit data scaled to 8 bits). Saving writes
+palette images at the smallest bit depth that holds the palette, or full-colour
+images, always atomically: the data goes to a temporary file in the destination
+folder, which is then linked or renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io as _io
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .exceptions import ImageReadError, ImageWriteError, OutputExistsError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "PALETTE_FORMATS",
+    "TRUECOLOR_FORMATS",
+    "check_destination",
+    "encode_indexed",
+    "encode_truecolor",
+    "file_size",
+    "format_for_path",
+    "load_image",
+    "save_indexed",
+    "save_truecolor",
+    "write_bytes_atomic",
+]
+
+#: Pillow's decompression-bomb limit, the default largest image kpalette decodes.
+DEFAULT_MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+#: Extensions written as palette (indexed) images, and the Pillow format for each.
+PALETTE_FORMATS = {".png": "PNG", ".gif": "GIF"}
+#: Extensions written as full-colour images, and the Pillow format for each.
+TRUECOLOR_FORMATS = {
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+_open_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- loading
+def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file into an 8-bit RGB or RGBA array.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        JPEG, PNG, GIF (first frame), WebP, TIFF, BMP or any other format Pillow reads.
+    max_pixels : int or None, optional
+        Refuse images with more pixels than this (a guard against decompression
+        bombs). Defaults to Pillow's limit; ``None`` disables the check.
+
+    Returns
+    -------
+    image : (H, W, 3) or (H, W, 4) uint8 array
+        RGB, or RGBA when the file has an alpha channel or a transparent palette
+        entry. Grey images are expanded to RGB; 16-bit samples are scaled to 8 bits
+        with rounding; CMYK is converted to RGB; EXIF orientation is applied.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, is a folder, is empty, is not an image, is truncated
+        or has more than ``max_pixels`` pixels.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageReadError(f"no such file: {path}")
+    if path.is_dir():
+        raise ImageReadError(f"is a directory, not an image: {path}")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"empty file (0 bytes): {path}")
+    try:
+        with _open_lock:
+            # Pillow checks its own global limit inside open(); lift it for the call
+            # and apply ``max_pixels`` ourselves so that callers can raise the limit.
+            saved_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    img = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved_limit
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(f"not an image file Pillow can read: {path}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"cannot open {path}: {exc}") from None
+    with img:
+        width, height = img.size
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageReadError(
+                f"image too large: {path} is {width}x{height} = {width * height} pixels, "
+                f"over the limit of {max_pixels} (decompression-bomb guard; "
+                "raise it with --max-pixels)"
+            )
+        try:
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return _to_uint8_array(img)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageReadError(f"cannot decode {path}: {exc}") from None
+
+
+def _to_uint8_array(img: Image.Image) -> np.ndarray:
+    """Convert a loaded Pillow image of any mode to an (H, W, 3|4) uint8 array."""
+    mode = img.mode
+    if mode in ("RGB", "RGBA"):
+        return np.asarray(img)
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        samples = np.asarray(img).astype(np.int64)
+        grey = (np.clip(samples, 0, 65535) * 255 + 32767) // 65535
+        return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    if mode == "F":
+        samples = np.asarray(img, dtype=np.float64)
+        scale = 255.0 if np.nanmax(samples, initial=0.0) <= 1.0 else 1.0
+        grey = np.clip(np.rint(np.nan_to_num(samples) * scale), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    has_alpha = mode in ("LA", "La", "PA", "RGBa") or (
+        mode == "P" and ("transparency" in img.info or img.palette.mode == "RGBA")
+    )
+    if mode == "L" and "transparency" in img.info:
+        has_alpha = True
+    return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+
+
+# --------------------------------------------------------------------------- saving
+def format_for_path(path, *, truecolor: bool = False) -> str:
+    """Pillow format name for an output path, chosen by its extension.
+
+    Raises
+    ------
+    ImageWriteError
+        If the extension is not one kpalette writes.
+    """
+    suffix = Path(path).suffix.lower()
+    table = TRUECOLOR_FORMATS if truecolor or suffix not in PALETTE_FORMATS else PALETTE_FORMATS
+    if suffix not in table:
+        known = sorted(set(PALETTE_FORMATS) | set(TRUECOLOR_FORMATS))
+        raise ImageWriteError(
+            f"cannot write {str(path)!r}: unknown output extension {suffix or '(none)'!r}; "
+            f"use one of {', '.join(known)}"
+        )
+    return table[suffix]
+
+
+def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str = "PNG") -> bytes:
+    """Encode a palette image to bytes.
+
+    Parameters
+    ----------
+    palette : (k, 3) or (k, 4) uint8 array
+        The colours; a fourth column is alpha. At most 256 entries.
+    indices : (H, W) integer array
+        Index into ``palette`` for every pixel.
+    image_format : {"PNG", "GIF"}
+        PNG is written at the smallest bit depth (1, 2, 4 or 8) that holds k colours,
+        with a tRNS chunk for translucent entries. GIF gets one transparent index
+        (entries with alpha below 128 become transparent).
+
+    Returns
+    -------
+    data : bytes
+    """
+    palette = np.asarray(palette, dtype=np.uint8)
+    n_colors = len(palette)
+    if not 1 <= n_colors <= 256:
+        raise ImageWriteError(f"a palette image holds 1 to 256 colours, got {n_colors}")
+    indices = np.asarray(indices)
+    has_alpha = palette.shape[1] == 4 and bool((palette[:, 3] < 255).any())
+    if has_alpha:
+        # Translucent entries first, so the tRNS chunk (PNG) stays as short as it can be.
+        order = np.argsort(palette[:, 3] == 255, kind="stable")
+        palette = palette[order]
+        remap = np.empty(n_colors, dtype=np.uint8)
+        remap[order] = np.arange(n_colors, dtype=np.uint8)
+        indices = remap[indices]
+    img = _palette_image(indices, palette)
+    params: dict = {}
+    if image_format == "PNG":
+        params["optimize"] = False
+        params["compress_level"] = 9 if indices.size <= 4_000_000 else 6
+        if has_alpha:
+            alpha = palette[:, 3]
+            n_translucent = int(np.count_nonzero(alpha < 255))
+            params["transparency"] = alpha[:n_translucent].tobytes()
+    elif image_format == "GIF":
+        if has_alpha:
+            transparent = np.flatnonzero(palette[:, 3] < 128)
+            if len(transparent):
+                params["transparency"] = int(transparent[0])
+                if len(transparent) > 1:
+                    lut = np.arange(n_colors, dtype=np.uint8)
+                    lut[transparent] = transparent[0]
+                    img = _palette_image(lut[indices], palette)
+        params["optimize"] = False
+    else:
+        raise ImageWriteError(f"{image_format} cannot hold a palette image; use .png or .gif")
+    buffer = _io.BytesIO()
+    img.save(buffer, format=image_format, **params)
+    return buffer.getvalue()
+
+
+def _palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """A Pillow mode-P image over ``indices`` with exactly ``len(palette)`` entries."""
+    height, width = indices.shape
+    data = np.ascontiguousarray(indices, dtype=np.uint8)
+    img = Image.frombuffer("P", (width, height), data, "raw", "P", 0, 1)
+    # Pillow's PNG writer picks 1/2/4/8-bit samples from the palette's length.
+    img.putpalette(palette[:, :3].tobytes(), rawmode="RGB")
+    return img
+
+
+def encode_truecolor(image: np.ndarray, image_format: str = "PNG") -> bytes:
+    """Encode an (H, W, 3) or (H, W, 4) uint8 array in full colour.
+
+    WebP is written lossless (a quantized image has few colours, which lossless
+    coding exploits); JPEG at quality 95; TIFF with Deflate compression.
+
+    Raises
+    ------
+    ImageWriteError
+        For JPEG when the image has translucent pixels (JPEG has no alpha channel).
+    """
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ImageWriteError(f"expected an (H, W, 3) or (H, W, 4) array, got shape {image.shape}")
+    if image.shape[2] == 4 and bool((image[..., 3] == 255).all()):
+        image = image[..., :3]
+    if image_format == "JPEG" and image.shape[2] == 4:
+        raise ImageWriteError(
+            "JPEG has no alpha channel and this image has transparent pixels; "
+            "write .png, .webp, .gif or .tif instead"
+        )
+    params: dict = {}
+    if image_format == "WEBP":
+        params = {"lossless": True, "quality": 80, "method": 4}
+    elif image_format == "JPEG":
+        params = {"quality": 95, "subsampling": 0}
+    elif image_format == "TIFF":
+        params = {"compression": "tiff_adobe_deflate"}
+    elif image_format == "PNG":
+        params = {"compress_level": 6}
+    img = Image.fromarray(np.ascontiguousarray(image))
+    buffer = _io.BytesIO()
+    img.save(buffer, format=image_format, **params)
+    return buffer.getvalue()
+
+
+def save_indexed(
+    path,
+    palette: np.ndarray,
+    indices: np.ndarray,
+    *,
+    overwrite: bool = False,
+    protect=(),
+) -> int:
+    """Write a palette image (format by extension: .png or .gif) atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    palette : (k, 3) or (k, 4) uint8 array
+    indices : (H, W) integer array
+    overwrite : bool, optional
+        Replace an existing file. Without it an existing file is an error.
+    protect : iterable of paths, optional
+        Files that must never be written (the inputs).
+
+    Returns
+    -------
+    n_bytes : int
+        Size of the written file.
+    """
+    image_format = format_for_path(path)
+    if image_format not in PALETTE_FORMATS.values():
+        raise ImageWriteError(
+            f"cannot write a palette image as {Path(path).suffix!r}; use .png or .gif, "
+            "or write it in full colour (truecolor)"
+        )
+    check_destination(path, overwrite=overwrite, protect=protect)
+    data = encode_indexed(palette, indices, image_format)
+    return _atomic_write(path, data, overwrite=overwrite)
+
+
+def save_truecolor(path, image: np.ndarray, *, overwrite: bool = False, protect=()) -> int:
+    """Write an (H, W, 3|4) uint8 array in full colour (format by extension), atomically.
+
+    Returns
+    -------
+    n_bytes : int
+        Size of the written file.
+    """
+    image_format = format_for_path(path, truecolor=True)
+    check_destination(path, overwrite=overwrite, protect=protect)
+    data = encode_truecolor(image, image_format)
+    return _atomic_write(path, data, overwrite=overwrite)
+
+
+def file_size(path) -> int | None:
+    """Size of a file in bytes, or None when ``path`` is not a file."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, TypeError):
+        return None
+
+
+def check_destination(path, *, overwrite: bool = False, protect=()) -> None:
+    """Refuse to write over an input, into a missing folder, or over a file unasked."""
+    dest = Path(path)
+    parent = dest.parent if str(dest.parent) else Path(".")
+    for protected in protect:
+        if protected is not None and _same_file(dest, Path(protected)):
+            raise ImageWriteError(f"output {str(dest)!r} is the input file; choose another name")
+    if not parent.is_dir():
+        raise ImageWriteError(f"output folder does not exist: {str(parent)!r}")
+    if dest.is_dir():
+        raise ImageWriteError(f"output {str(dest)!r} is a directory")
+    if dest.exists() and not overwrite:
+        raise OutputExistsError(f"output exists: {str(dest)!r} (use --force to overwrite)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _atomic_write(path, data: bytes, *, overwrite: bool) -> int:
+    """Write ``data`` to a temporary file beside ``path``, then move it into place."""
+    dest = Path(path)
+    parent = dest.parent if str(dest.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write in {str(parent)!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        _move_into_place(tmp_name, dest, overwrite=overwrite)
+    except BaseException:
+        _remove_quietly(tmp_name)
+        raise
+    _remove_quietly(tmp_name)
+    return len(data)
+
+
+def _move_into_place(tmp_name: str, dest: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp_name, dest)
+        return
+    try:
+        # link() fails if dest appeared meanwhile: no race between check and write.
+        os.link(tmp_name, dest)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"output exists: {str(dest)!r} (use --force to overwrite)"
+        ) from None
+    except OSError:
+        # File systems without hard links: check, then rename.
+        if dest.exists():
+            raise OutputExistsError(
+                f"output exists: {str(dest)!r} (use --force to overwrite)"
+            ) from None
+        os.replace(tmp_name, dest)
+
+
+def _remove_quietly(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
+
+
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    if not _UMASK:
+        current = os.umask(0)
+        os.umask(current)
+        _UMASK.append(current)
+    return _UMASK[0]
+
+
+def write_bytes_atomic(path, data: bytes, *, overwrite: bool = False, protect=()) -> int:
+    """Write raw bytes (a palette export, a report) atomically, with the output checks."""
+    check_destination(path, overwrite=overwrite, protect=protect)
+    return _atomic_write(path, data, overwrite=overwrite)

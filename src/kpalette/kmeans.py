@@ -1,0 +1,479 @@
+"""K-means colour quantization over the weighted colour histogram.
+
+``KMeansQuantizer`` has the shape of scikit-learn's ``KMeans`` (``fit``, ``predict``,
+``fit_predict``, ``cluster_centers_``, ``labels_``, ``inertia_``, ``n_iter_``) but
+clusters the distinct colours of the input, each weighted by its number of pixels:
+the same objective as K-means on every pixel, at a fraction of the work.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+from .histogram import ColorHistogram, color_histogram, labels_for_pixels
+
+__all__ = [
+    "KMeansQuantizer",
+    "KPaletteWarning",
+    "as_pixels",
+    "lloyd",
+    "kmeans_weighted",
+    "grid_means",
+]
+
+
+class KPaletteWarning(UserWarning):
+    """A non-fatal problem: fewer distinct colours than requested, no convergence."""
+
+
+# --------------------------------------------------------------------------- input checks
+def as_pixels(X) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate an image or pixel array and flatten it to pixels.
+
+    Parameters
+    ----------
+    X : (H, W, C) or (N, C) array, C = 3 or 4
+        uint8 colours; integer or float arrays holding whole numbers in 0..255; or
+        floats in [0, 1] (as ``matplotlib.pyplot.imread`` returns for PNG files),
+        which are scaled to 0..255.
+
+    Returns
+    -------
+    pixels : (N, C) uint8 array
+    leading_shape : tuple
+        ``(H, W)`` or ``(N,)``: the shape of one label per pixel.
+
+    Raises
+    ------
+    ValueError
+        For any other shape, or values outside the ranges above.
+    """
+    X = np.asarray(X)
+    if X.ndim not in (2, 3) or X.shape[-1] not in (3, 4):
+        raise ValueError(
+            "expected an (H, W, 3|4) image or an (N, 3|4) pixel array, "
+            f"got an array of shape {X.shape}"
+        )
+    if X.size == 0:
+        raise ValueError(f"expected at least one pixel, got an array of shape {X.shape}")
+    if X.dtype != np.uint8:
+        if X.dtype.kind not in "iuf" and X.dtype != np.bool_:
+            raise ValueError(f"expected numeric colour values, got dtype {X.dtype}")
+        values = X.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError("colour values must be finite, got NaN or infinity")
+        low, high = values.min(), values.max()
+        if X.dtype.kind == "f" and low >= 0.0 and high <= 1.0:
+            values = np.rint(values * 255.0)
+        elif low < 0.0 or high > 255.0 or not np.array_equal(values, np.rint(values)):
+            raise ValueError(
+                "expected colour values as whole numbers in 0..255 or floats in [0, 1], "
+                f"got values from {low:g} to {high:g} of dtype {X.dtype}"
+            )
+        X = values.astype(np.uint8)
+    leading = X.shape[:-1]
+    return np.ascontiguousarray(X.reshape(-1, X.shape[-1])), leading
+
+
+def _check_params(n_colors, n_init, max_iter, tol) -> None:
+    if not isinstance(n_colors, numbers.Integral) or isinstance(n_colors, bool) or n_colors < 1:
+        raise ValueError(f"n_colors must be an integer >= 1, got {n_colors!r}")
+    if n_init != "auto" and (
+        not isinstance(n_init, numbers.Integral) or isinstance(n_init, bool) or n_init < 1
+    ):
+        raise ValueError(f"n_init must be 'auto' or an integer >= 1, got {n_init!r}")
+    if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if not isinstance(tol, numbers.Real) or tol < 0:
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+
+
+# --------------------------------------------------------------------------- the algorithm
+def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None):
+    """Weighted Lloyd iterations from given centres.
+
+    Parameters
+    ----------
+    points : (n, d) float64 array
+    weights : (n,) float64 array
+    centers : (k, d) float64 array
+        Starting centres (not modified).
+    max_iter : int
+    tol : float
+        Absolute tolerance on the summed squared centre shift.
+    labels : (n,) int32 array, optional
+        Start guesses for the assignment (speeds it up; the result does not depend on it).
+
+    Returns
+    -------
+    centers : (k, d) float64 array
+    labels : (n,) int32 array
+        Nearest centre of each point for the returned centres.
+    inertia : float
+        ``sum(weights * |points - centers[labels]|^2)``.
+    n_iter : int
+    """
+    from . import _kernels
+
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    centers = np.array(centers, dtype=np.float64)
+    k = len(centers)
+    labels = (
+        np.zeros(len(points), dtype=np.int32)
+        if labels is None
+        else np.array(labels, dtype=np.int32, copy=True)
+    )
+    dist2 = np.empty(len(points))
+    previous = np.empty_like(labels)
+    converged_strictly = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is used after the loop)
+        previous[:] = labels
+        _kernels.assign(points, centers, labels, dist2)
+        if n_iter > 1 and np.array_equal(labels, previous):
+            converged_strictly = True
+            break
+        sums, totals = _kernels.weighted_sums(points, weights, labels, k)
+        _relocate_empty(points, weights, labels, dist2, sums, totals)
+        new_centers = sums / totals[:, None]
+        shift = float(((new_centers - centers) ** 2).sum())
+        centers = new_centers
+        if shift <= tol:
+            break
+    if not converged_strictly:
+        _kernels.assign(points, centers, labels, dist2)
+    inertia = float(np.dot(weights, dist2))
+    return centers, labels, inertia, n_iter
+
+
+def _relocate_empty(points, weights, labels, dist2, sums, totals) -> None:
+    """Move each empty cluster onto the point farthest from its centre (in place)."""
+    empty = np.flatnonzero(totals <= 0)
+    if len(empty) == 0:
+        return
+    farthest = np.argsort(dist2, kind="stable")[::-1][: len(empty)]
+    for cluster, point in zip(empty, farthest, strict=False):
+        old = labels[point]
+        w = weights[point]
+        if totals[old] - w > 0:
+            sums[old] -= w * points[point]
+            totals[old] -= w
+        sums[cluster] = w * points[point]
+        totals[cluster] = w
+        labels[point] = cluster
+        dist2[point] = 0.0
+
+
+def init_plusplus(points, weights, k, rng) -> np.ndarray:
+    """Greedy k-means++ start: (k, d) centres chosen among ``points``."""
+    from ._kernels import kmeans_plusplus
+
+    n_trials = 2 + int(np.log(k))
+    uniforms = rng.random(1 + (k - 1) * n_trials)
+    chosen = kmeans_plusplus(points, weights, k, n_trials, uniforms)
+    return points[chosen].copy()
+
+
+def grid_means(points, weights, cells_per_axis=32):
+    """Merge points that share a cell of a regular grid into their weighted mean.
+
+    Parameters
+    ----------
+    points : (n, d) float64 array
+    weights : (n,) float64 array
+    cells_per_axis : int
+        Cells along each axis of the points' bounding box (32 on 0..255 RGB is a
+        5-bit histogram).
+
+    Returns
+    -------
+    means : (m, d) float64 array
+    totals : (m,) float64 array
+        Summed weight of each non-empty cell.
+    """
+    low = points.min(axis=0)
+    span = np.maximum(points.max(axis=0) - low, 1e-12)
+    cells = np.minimum((points - low) / span * cells_per_axis, cells_per_axis - 1).astype(np.int64)
+    keys = np.zeros(len(points), dtype=np.int64)
+    for axis in range(points.shape[1]):
+        keys = keys * cells_per_axis + cells[:, axis]
+    _, inverse = np.unique(keys, return_inverse=True)
+    totals = np.bincount(inverse, weights=weights)
+    sums = np.column_stack(
+        [np.bincount(inverse, weights=weights * points[:, axis]) for axis in range(points.shape[1])]
+    )
+    return sums / totals[:, None], totals
+
+
+def _relative_tolerance(points, weights, tol) -> float:
+    mean = weights @ points / weights.sum()
+    variance = weights @ (points - mean) ** 2 / weights.sum()
+    return float(np.mean(variance)) * tol
+
+
+#: Starts tried when ``n_init="auto"`` (each on the coarse grid histogram, so cheap).
+AUTO_STARTS = 4
+
+
+def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None):
+    """K-means on weighted points: best of several k-means++ starts, then Lloyd.
+
+    The starts run on a coarse version of the data (points merged on a 32-cell grid,
+    :func:`grid_means`) when it has enough cells; the best of them (lowest inertia)
+    is refined with Lloyd on the full data. Measured on photos, this reaches the
+    quality of scikit-learn's ``KMeans`` on every pixel at a fraction of the cost.
+
+    Parameters
+    ----------
+    points : (n, d) float64 array
+    weights : (n,) float64 array, positive
+    k : int
+        At most ``n``.
+    n_init : "auto" or int
+        Number of starts (``"auto"``: ``AUTO_STARTS``).
+    max_iter : int
+    tol : float
+        Relative tolerance: a run stops when the summed squared centre shift falls
+        below ``tol`` times the mean weighted variance of the coordinates (as in
+        scikit-learn).
+    rng : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    centers, labels, inertia, n_iter
+        As :func:`lloyd`, on the full data.
+    """
+    rng = np.random.default_rng(rng)
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    n_starts = AUTO_STARTS if n_init == "auto" else int(n_init)
+    coarse_points, coarse_weights = points, weights
+    if len(points) > 8 * k:
+        grid_points, grid_weights = grid_means(points, weights)
+        if len(grid_points) >= 4 * k and 2 * len(grid_points) <= len(points):
+            coarse_points, coarse_weights = grid_points, grid_weights
+    coarse_tol = _relative_tolerance(coarse_points, coarse_weights, tol)
+    best = None
+    for _ in range(n_starts):
+        start = init_plusplus(coarse_points, coarse_weights, k, rng)
+        result = lloyd(coarse_points, coarse_weights, start, max_iter=max_iter, tol=coarse_tol)
+        if best is None or result[2] < best[2]:
+            best = result
+    if coarse_points is points:
+        return best
+    full_tol = _relative_tolerance(points, weights, tol)
+    return lloyd(points, weights, best[0], max_iter=max_iter, tol=full_tol)
+
+
+# --------------------------------------------------------------------------- the estimator
+class KMeansQuantizer:
+    """K-means colour quantizer in the scikit-learn style.
+
+    Parameters
+    ----------
+    n_colors : int, default=16
+        Number of colours (clusters). With an RGBA input that has fully transparent
+        pixels, one of them is the transparent colour and ``n_colors - 1`` are fitted.
+    n_init : "auto" or int, default="auto"
+        Number of k-means++ starts; the one with the lowest inertia is refined and
+        kept. ``"auto"`` is 4 starts, each run on a coarse (32-cell grid) histogram.
+    max_iter : int, default=300
+        Most Lloyd iterations per start.
+    tol : float, default=1e-4
+        Convergence tolerance, relative to the colours' variance (as in scikit-learn).
+    random_state : None, int or numpy.random.Generator, default=None
+        Seed of the k-means++ draws; the same seed gives the same result.
+
+    Attributes
+    ----------
+    cluster_centers_ : (k, C) float64 array
+        Mean colour of each cluster in 0..255 units (C = 3, or 4 with alpha).
+    palette_ : (k, C) uint8 array
+        ``cluster_centers_`` rounded: the colours written to images.
+    labels_ : (H, W) or (N,) array
+        Index into ``palette_`` of every pixel of the fitted input (uint8 when k <= 256).
+    inertia_ : float
+        Sum over pixels of the squared distance to their cluster's centre.
+    n_iter_ : int
+        Lloyd iterations of the kept run.
+    counts_ : (k,) int64 array
+        Pixels per cluster.
+
+    Notes
+    -----
+    The distinct colours of the input are clustered, each weighted by its pixel count:
+    the objective is that of K-means on every pixel. Fully transparent pixels take no
+    part in the fit. When the input has fewer distinct colours than ``n_colors``, the
+    palette is exactly those colours (with a :class:`KPaletteWarning`).
+    """
+
+    def __init__(self, n_colors=16, *, n_init="auto", max_iter=300, tol=1e-4, random_state=None):
+        self.n_colors = n_colors
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def __repr__(self) -> str:
+        defaults = {"n_init": "auto", "max_iter": 300, "tol": 1e-4, "random_state": None}
+        extras = "".join(
+            f", {name}={getattr(self, name)!r}"
+            for name, default in defaults.items()
+            if getattr(self, name) != default
+        )
+        return f"KMeansQuantizer(n_colors={self.n_colors!r}{extras})"
+
+    # -- public API -----------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fit the palette to an image or a set of pixels.
+
+        Parameters
+        ----------
+        X : (H, W, C) or (N, C) array, C = 3 or 4
+            See :func:`as_pixels` for the accepted value ranges.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        _check_params(self.n_colors, self.n_init, self.max_iter, self.tol)
+        pixels, leading = as_pixels(X)
+        self.n_channels_ = pixels.shape[1]
+        rng = np.random.default_rng(self.random_state)
+
+        transparent = pixels[:, 3] == 0 if self.n_channels_ == 4 else None
+        reserve = (
+            transparent is not None
+            and self.n_colors >= 2
+            and bool(transparent.any())
+            and not bool(transparent.all())
+        )
+        fitted_pixels = pixels[~transparent] if reserve else pixels
+        # Opaque RGBA is clustered as RGB: alpha would add nothing but cost.
+        self._cluster_dims = (
+            3 if self.n_channels_ == 3 or bool((fitted_pixels[:, 3] == 255).all()) else 4
+        )
+        histogram = color_histogram(fitted_pixels[:, : self._cluster_dims])
+        k = self.n_colors - 1 if reserve else self.n_colors
+        points = histogram.colors.astype(np.float64)
+        weights = histogram.counts.astype(np.float64)
+
+        if histogram.n_colors <= k:
+            if histogram.n_colors < k:
+                warnings.warn(
+                    f"the input has {histogram.n_colors} distinct colours, fewer than "
+                    f"n_colors={self.n_colors}; the palette is those colours exactly",
+                    KPaletteWarning,
+                    stacklevel=2,
+                )
+            centers = points.copy()
+            color_labels = np.arange(histogram.n_colors, dtype=np.int32)
+            inertia, n_iter = 0.0, 0
+        else:
+            centers, color_labels, inertia, n_iter = kmeans_weighted(
+                points,
+                weights,
+                k,
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                rng=rng,
+            )
+        if self._cluster_dims < self.n_channels_:
+            centers = np.column_stack([centers, np.full(len(centers), 255.0)])
+        self._reserved = len(centers) if reserve else None
+        if reserve:
+            centers = np.vstack([centers, np.zeros((1, self.n_channels_))])
+        self.cluster_centers_ = centers
+        self.palette_ = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
+
+        # Final labels against the rounded palette: what is written is what is scored.
+        color_labels = self._nearest_palette_entry(histogram.colors, start=color_labels)
+        labels = np.empty(len(pixels), dtype=np.uint8 if len(centers) <= 256 else np.int32)
+        if reserve:
+            labels[transparent] = self._reserved
+            labels[~transparent] = labels_for_pixels(
+                fitted_pixels[:, : self._cluster_dims], histogram, color_labels
+            )
+        else:
+            labels[:] = labels_for_pixels(
+                fitted_pixels[:, : self._cluster_dims], histogram, color_labels
+            )
+        self.labels_ = labels.reshape(leading)
+        self.counts_ = np.bincount(labels, minlength=len(centers)).astype(np.int64)
+        self.inertia_ = self._inertia(histogram, color_labels, inertia)
+        self.n_iter_ = n_iter
+        return self
+
+    def predict(self, X):
+        """Index of the nearest palette colour for every pixel of ``X``.
+
+        Parameters
+        ----------
+        X : (H, W, C) or (N, C) array with the channels of the fitted input
+
+        Returns
+        -------
+        labels : (H, W) or (N,) array
+        """
+        self._check_fitted()
+        pixels, leading = as_pixels(X)
+        if pixels.shape[1] != self.n_channels_:
+            raise ValueError(
+                f"fitted on {self.n_channels_}-channel colours, got {pixels.shape[1]} channels"
+            )
+        labels = np.empty(len(pixels), dtype=np.uint8 if len(self.palette_) <= 256 else np.int32)
+        visible = np.ones(len(pixels), dtype=bool)
+        if self._reserved is not None:
+            visible = pixels[:, 3] != 0
+            labels[~visible] = self._reserved
+        if visible.any():
+            subset = pixels[visible] if not visible.all() else pixels
+            if self._cluster_dims == 3:
+                subset = subset[:, :3]
+            histogram = color_histogram(subset)
+            color_labels = self._nearest_palette_entry(histogram.colors)
+            labels[visible] = labels_for_pixels(subset, histogram, color_labels)
+        return labels.reshape(leading)
+
+    def fit_predict(self, X, y=None):
+        """Fit to ``X`` and return ``labels_``."""
+        return self.fit(X).labels_
+
+    # -- helpers --------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "palette_"):
+            raise AttributeError(
+                "this KMeansQuantizer is not fitted yet; call fit() before predict()"
+            )
+
+    def _fitted_palette(self) -> np.ndarray:
+        """(m, d) float palette entries that colours are assigned to (no reserved one)."""
+        palette = self.palette_[:, : self._cluster_dims].astype(np.float64)
+        if self._reserved is not None:
+            palette = palette[: self._reserved]
+        return palette
+
+    def _nearest_palette_entry(self, colors, start=None) -> np.ndarray:
+        from ._kernels import assign
+
+        palette = self._fitted_palette()
+        points = np.ascontiguousarray(colors, dtype=np.float64)
+        labels = (
+            np.zeros(len(points), dtype=np.int32)
+            if start is None
+            else np.array(start, dtype=np.int32, copy=True)
+        )
+        assign(points, np.ascontiguousarray(palette), labels, np.empty(len(points)))
+        return labels
+
+    def _inertia(self, histogram: ColorHistogram, color_labels, fallback) -> float:
+        centers = self.cluster_centers_[:, : self._cluster_dims]
+        diff = histogram.colors.astype(np.float64) - centers[color_labels]
+        value = float(histogram.counts @ np.einsum("ij,ij->i", diff, diff))
+        return value if np.isfinite(value) else fallback

@@ -1,0 +1,273 @@
+"""``quantize()`` and its result, ``QuantizedImage``: palette, index map, metrics, saving."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import io, metrics
+from .kmeans import KMeansQuantizer, as_pixels
+from .palette import format_palette, sort_by_share, swatch_image, to_hex
+
+__all__ = ["QuantizedImage", "quantize"]
+
+
+class QuantizedImage:
+    """An image reduced to a palette: what :func:`quantize` returns.
+
+    Parameters
+    ----------
+    palette : (k, C) uint8 array
+        The colours, most used first (C = 3, or 4 with alpha).
+    indices : (H, W) integer array
+        Index into ``palette`` of every pixel.
+    original : (H, W, C) uint8 array, optional
+        The input, for the quality measures and the before/after picture.
+    source : path, optional
+        The file the input was read from (never overwritten by :meth:`save`).
+    seconds : float, optional
+        Time taken to load and quantize.
+
+    Attributes
+    ----------
+    palette, indices, original, source, seconds
+        As given.
+    counts : (k,) int64 array
+        Pixels of each palette colour.
+    output_path, output_bytes
+        Set by :meth:`save`: where the image was written and its size.
+    """
+
+    def __init__(self, palette, indices, *, original=None, source=None, seconds=None):
+        self.palette = np.asarray(palette, dtype=np.uint8)
+        self.indices = np.asarray(indices)
+        self.original = original
+        self.source = None if source is None else Path(source)
+        self.seconds = seconds
+        self.counts = np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(
+            np.int64
+        )
+        self.output_path: Path | None = None
+        self.output_bytes: int | None = None
+
+    # -- basic facts ----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return self.indices.shape
+
+    @property
+    def n_colors(self) -> int:
+        """Number of palette entries (all of them used)."""
+        return len(self.palette)
+
+    @property
+    def shares(self) -> np.ndarray:
+        """(k,) fraction of the pixels taken by each palette colour."""
+        return self.counts / self.counts.sum()
+
+    @property
+    def hex(self) -> list[str]:
+        """The palette as ``"#rrggbb"`` strings."""
+        return to_hex(self.palette)
+
+    @property
+    def input_bytes(self) -> int | None:
+        """Size of the source file, when the input came from one."""
+        return io.file_size(self.source) if self.source is not None else None
+
+    def to_array(self) -> np.ndarray:
+        """The quantized image, (H, W, C) uint8."""
+        return self.palette[self.indices]
+
+    # -- quality ----------------------------------------------------------------------
+    def _require_original(self) -> np.ndarray:
+        if self.original is None:
+            raise ValueError("no original image was kept, so quality cannot be measured")
+        return self.original
+
+    @cached_property
+    def mse(self) -> float:
+        """Mean squared error against the original (0..255 units, all channels)."""
+        return metrics.mean_squared_error(self._require_original(), self.to_array())
+
+    @cached_property
+    def psnr(self) -> float:
+        """Peak signal-to-noise ratio in dB (``inf`` when identical)."""
+        return metrics.peak_signal_noise_ratio(self._require_original(), None, mse=self.mse)
+
+    @cached_property
+    def ssim(self) -> float:
+        """Structural similarity to the original (mean over channels)."""
+        return metrics.structural_similarity(self._require_original(), self.to_array())
+
+    # -- output -----------------------------------------------------------------------
+    def encode(self, image_format: str = "PNG", *, truecolor: bool = False) -> bytes:
+        """The image as file bytes: a palette PNG/GIF, or a full-colour file."""
+        if truecolor or image_format not in io.PALETTE_FORMATS.values():
+            return io.encode_truecolor(self.to_array(), image_format)
+        return io.encode_indexed(self.palette, self.indices, image_format)
+
+    @cached_property
+    def png_bytes(self) -> int:
+        """Size of this image as a palette PNG (encoded in memory, not written)."""
+        return len(self.encode("PNG"))
+
+    def save(self, path, *, truecolor: bool = False, overwrite: bool = False) -> int:
+        """Write the image; the format comes from the extension.
+
+        ``.png`` and ``.gif`` are palette images (PNG at the smallest bit depth that
+        holds the palette, with tRNS for alpha); ``.webp`` (lossless), ``.jpg``,
+        ``.tif``, and ``.png`` with ``truecolor=True`` are written in full colour. The
+        write is atomic; the source file is never overwritten.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        truecolor : bool
+            Write PNG in full colour instead of as a palette image.
+        overwrite : bool
+            Replace an existing file.
+
+        Returns
+        -------
+        n_bytes : int
+
+        Raises
+        ------
+        ImageWriteError
+            Unknown extension, missing folder, the output is the input, or more than
+            256 colours for a palette format.
+        OutputExistsError
+            The file exists and ``overwrite`` is false.
+        """
+        image_format = io.format_for_path(path, truecolor=truecolor)
+        protect = (self.source,)
+        if truecolor or image_format not in io.PALETTE_FORMATS.values():
+            n_bytes = io.save_truecolor(path, self.to_array(), overwrite=overwrite, protect=protect)
+        else:
+            if self.n_colors > 256:
+                raise io.ImageWriteError(
+                    f"a palette image holds at most 256 colours, this one has {self.n_colors}; "
+                    "write it in full colour (truecolor, .webp, .tif)"
+                )
+            n_bytes = io.save_indexed(
+                path, self.palette, self.indices, overwrite=overwrite, protect=protect
+            )
+        self.output_path = Path(path)
+        self.output_bytes = n_bytes
+        return n_bytes
+
+    def palette_text(self, fmt: str = "hex"):
+        """The palette in ``hex``, ``json``, ``gpl``, ``css`` or ``png`` (bytes) form."""
+        name = self.source.stem if self.source is not None else "kpalette"
+        return format_palette(self.palette, self.counts, fmt, name=name)
+
+    def summary(self, *, with_ssim: bool = True) -> dict:
+        """A JSON-ready report: sizes, colours, quality, time, palette.
+
+        ``output_bytes`` is the written file's size after :meth:`save`, else the size
+        of the palette PNG encoded in memory. ``psnr`` is ``None`` when the output is
+        identical to the input (infinite PSNR).
+        """
+        height, width = self.shape
+        output_bytes = self.output_bytes if self.output_bytes is not None else self.png_bytes
+        input_bytes = self.input_bytes
+        report = {
+            "input": None if self.source is None else str(self.source),
+            "output": None if self.output_path is None else str(self.output_path),
+            "width": width,
+            "height": height,
+            "colors": self.n_colors,
+            "input_bytes": input_bytes,
+            "output_bytes": output_bytes,
+            "ratio": None if not input_bytes else round(input_bytes / output_bytes, 4),
+            "bits_per_pixel": round(metrics.bits_per_pixel(output_bytes, width * height), 4),
+        }
+        if self.original is not None:
+            report["mse"] = round(self.mse, 6)
+            report["psnr"] = None if math.isinf(self.psnr) else round(self.psnr, 4)
+            if with_ssim:
+                report["ssim"] = round(self.ssim, 6)
+        report["seconds"] = None if self.seconds is None else round(self.seconds, 4)
+        report["palette"] = self.hex
+        report["shares"] = [round(float(s), 6) for s in self.shares]
+        return report
+
+    # -- display ----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        height, width = self.shape
+        text = f"QuantizedImage({width}x{height}, {self.n_colors} colours"
+        if self.original is not None:
+            text += f", MSE {self.mse:.2f}, PSNR {self.psnr:.2f} dB"
+        return text + ")"
+
+    def _repr_png_(self) -> bytes:
+        """Notebook picture: the quantized image (at most 800 px wide) over its palette."""
+        image = self.to_array()
+        step = max(1, math.ceil(image.shape[1] / 800))
+        image = image[::step, ::step]
+        width = image.shape[1]
+        size = max(8, min(48, width // max(1, min(self.n_colors, 32))))
+        strip = swatch_image(self.palette, size=size, columns=max(1, width // size))
+        strip = strip[:, :width]
+        canvas = np.full(
+            (image.shape[0] + 4 + strip.shape[0], width, image.shape[2]), 255, np.uint8
+        )
+        canvas[: image.shape[0]] = image
+        canvas[image.shape[0] + 4 :, : strip.shape[1]] = strip
+        return io.encode_truecolor(canvas, "PNG")
+
+
+def quantize(
+    image,
+    n_colors: int = 16,
+    *,
+    n_init="auto",
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    random_state=0,
+    max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+) -> QuantizedImage:
+    """Reduce an image to ``n_colors`` colours with K-means.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) array, or str / os.PathLike
+        An image array (see :class:`KMeansQuantizer` for value ranges) or a file path.
+    n_colors : int, default=16
+    n_init, max_iter, tol
+        Passed to :class:`KMeansQuantizer`.
+    random_state : None, int or Generator, default=0
+        Seed; the default makes results reproducible.
+    max_pixels : int or None
+        Largest image read from a file (decompression-bomb guard).
+
+    Returns
+    -------
+    QuantizedImage
+        Palette sorted by share, index map, metrics, ``save()``.
+    """
+    start = time.perf_counter()
+    source = None
+    if isinstance(image, str | os.PathLike):
+        source = Path(image)
+        image = io.load_image(source, max_pixels=max_pixels)
+    if np.ndim(image) != 3:
+        raise ValueError(
+            f"quantize() takes an (H, W, 3|4) image or a path, got shape {np.shape(image)}"
+        )
+    pixels, leading = as_pixels(image)
+    original = pixels.reshape(*leading, pixels.shape[1])
+    quantizer = KMeansQuantizer(
+        n_colors, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state
+    ).fit(original)
+    palette, indices, _ = sort_by_share(quantizer.palette_, quantizer.labels_)
+    return QuantizedImage(
+        palette, indices, original=original, source=source, seconds=time.perf_counter() - start
+    )
