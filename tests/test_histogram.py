@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kpalette.histogram import color_histogram, labels_for_pixels, pack_colors
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_histogram_counts_every_colour(rng, channels):
+    pixels = (rng.integers(0, 5, size=(10_000, channels)) * 60).astype(np.uint8)
+    hist = color_histogram(pixels)
+    unique, counts = np.unique(pixels, axis=0, return_counts=True)
+    order = np.argsort(pack_colors(unique))
+    np.testing.assert_array_equal(hist.colors, unique[order])
+    np.testing.assert_array_equal(hist.counts, counts[order])
+    assert hist.n_pixels == len(pixels)
+    assert np.all(np.diff(hist.codes) > 0)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_labels_go_back_to_the_right_pixels(rng, channels):
+    pixels = (rng.integers(0, 4, size=(3000, channels)) * 80).astype(np.uint8)
+    hist = color_histogram(pixels)
+    color_labels = rng.integers(0, 300, size=hist.n_colors)  # > 255: int32 path
+    labels = labels_for_pixels(pixels, hist, color_labels)
+    positions = [np.flatnonzero((hist.colors == p).all(axis=1))[0] for p in pixels[:200]]
+    np.testing.assert_array_equal(labels[:200], color_labels[positions])
+
+
+def test_histogram_rejects_wrong_input():
+    with pytest.raises(ValueError, match=r"got shape \(10, 2\)"):
+        color_histogram(np.zeros((10, 2), dtype=np.uint8))
+    with pytest.raises(ValueError, match="dtype float64"):
+        color_histogram(np.zeros((10, 3)))

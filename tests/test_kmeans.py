@@ -1,0 +1,159 @@
+"""KMeansQuantizer: scikit-learn's KMeans on every pixel is the oracle."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import reference
+from conftest import shared_image
+from kpalette import KMeansQuantizer, KPaletteWarning, load_image
+from kpalette.histogram import color_histogram, labels_for_pixels
+from kpalette.kmeans import lloyd
+
+
+def _written_mse(image, palette, labels):
+    return float(((palette[labels].astype(np.float64) - image) ** 2).mean())
+
+
+@pytest.mark.parametrize("name", ["china.jpg", "coffee.png", "astronaut.png"])
+def test_quality_matches_sklearn_on_all_pixels(name):
+    from sklearn.cluster import KMeans
+
+    image = load_image(shared_image(name))
+    pixels = image.reshape(-1, 3)
+    column_means = pixels.mean(axis=0)
+    for k in (1, 3, 16, 64):
+        ours = KMeansQuantizer(k, random_state=0).fit(image)
+        our_mse = _written_mse(image, ours.palette_, ours.labels_)
+        # The walkthrough's call, on every pixel; its centres rounded as ours are.
+        oracle = KMeans(n_clusters=k, random_state=42).fit(pixels)
+        oracle_palette = np.clip(np.rint(oracle.cluster_centers_), 0, 255)
+        oracle_mse = _written_mse(pixels, oracle_palette, oracle.labels_)
+        assert our_mse <= 1.01 * oracle_mse, (name, k, our_mse, oracle_mse)
+        if k == 1:
+            np.testing.assert_allclose(ours.cluster_centers_[0], column_means, atol=1e-6)
+            np.testing.assert_allclose(oracle.cluster_centers_[0], column_means, atol=1e-6)
+
+
+def test_histogram_path_equals_per_pixel_lloyd(small_photo, rng):
+    pixels = small_photo.reshape(-1, 3)
+    start = pixels[rng.choice(len(pixels), size=8, replace=False)].astype(np.float64)
+    hist = color_histogram(pixels)
+    centers, color_labels, inertia, _ = lloyd(
+        hist.colors.astype(np.float64), hist.counts.astype(np.float64), start, tol=0.0
+    )
+    ref_centers, ref_labels, ref_inertia = reference.lloyd_pixels(pixels, start)
+    np.testing.assert_array_equal(labels_for_pixels(pixels, hist, color_labels), ref_labels)
+    np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
+    assert inertia == pytest.approx(ref_inertia, rel=1e-9)
+
+
+def test_same_seed_same_result_and_fit_predict(small_photo):
+    a = KMeansQuantizer(12, random_state=7).fit(small_photo)
+    b = KMeansQuantizer(12, random_state=7).fit(small_photo)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == b.inertia_
+    np.testing.assert_array_equal(a.predict(small_photo), a.labels_)
+    np.testing.assert_array_equal(
+        KMeansQuantizer(12, random_state=7).fit_predict(small_photo), a.labels_
+    )
+    assert a.labels_.shape == small_photo.shape[:2]
+    assert a.n_iter_ >= 1 and a.inertia_ > 0
+
+
+def test_attributes_describe_the_fit(small_photo):
+    q = KMeansQuantizer(6, random_state=0).fit(small_photo.reshape(-1, 3))
+    assert q.cluster_centers_.shape == (6, 3) and q.cluster_centers_.dtype == np.float64
+    assert q.labels_.shape == (small_photo.shape[0] * small_photo.shape[1],)
+    assert q.counts_.sum() == q.labels_.size
+    pixels = small_photo.reshape(-1, 3).astype(np.float64)
+    inertia = ((pixels - q.cluster_centers_[q.labels_]) ** 2).sum()
+    assert q.inertia_ == pytest.approx(inertia, rel=1e-9)
+    # Labels point at the nearest palette colour.
+    d2 = ((pixels[:, None, :] - q.palette_[None].astype(np.float64)) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(d2[np.arange(len(pixels)), q.labels_], d2.min(axis=1))
+
+
+def test_more_colours_than_distinct_gives_them_exactly():
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
+    image = colours[np.arange(30) % 3].reshape(5, 6, 3)
+    with pytest.warns(KPaletteWarning, match="3 distinct colours, fewer than n_colors=5"):
+        q = KMeansQuantizer(5).fit(image)
+    assert sorted(map(tuple, q.palette_.tolist())) == sorted(map(tuple, colours.tolist()))
+    np.testing.assert_array_equal(q.palette_[q.labels_], image)
+    assert q.inertia_ == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeansQuantizer(3).fit(image)  # exactly as many: no warning
+
+
+def test_transparent_pixels_do_not_pull_the_clusters(small_photo):
+    rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
+    rgba[:, :40] = [255, 0, 255, 0]  # half the image: invisible magenta
+    q = KMeansQuantizer(5, random_state=0).fit(rgba)
+    reserved = q.labels_[0, 0]
+    assert (q.labels_[:, :40] == reserved).all()
+    assert tuple(q.palette_[reserved]) == (0, 0, 0, 0)
+    visible = [i for i in range(len(q.palette_)) if i != reserved]
+    assert len(visible) == 4 and (q.palette_[visible, 3] == 255).all()
+    # The visible colours are what an RGB fit of the visible part gives.
+    rgb = KMeansQuantizer(4, random_state=0).fit(small_photo[:, 40:])
+    np.testing.assert_allclose(
+        np.sort(q.cluster_centers_[visible, :3], axis=0), np.sort(rgb.cluster_centers_, axis=0)
+    )
+    np.testing.assert_array_equal(q.predict(rgba), q.labels_)
+
+
+def test_translucent_pixels_are_clustered_with_their_alpha():
+    image = np.zeros((20, 20, 4), dtype=np.uint8)
+    image[:10] = [200, 10, 10, 255]
+    image[10:] = [200, 10, 10, 60]
+    q = KMeansQuantizer(2, random_state=0).fit(image)
+    assert sorted(q.palette_[:, 3].tolist()) == [60, 255]
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (np.zeros((4, 5)), r"got an array of shape \(4, 5\)"),
+        (np.zeros((0, 3), dtype=np.uint8), "at least one pixel"),
+        (np.full((4, 3), 300.0), "got values from 300 to 300"),
+        (np.full((4, 3), np.nan), "finite"),
+    ],
+)
+def test_bad_arrays_are_refused(X, message):
+    with pytest.raises(ValueError, match=message):
+        KMeansQuantizer(2).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_colors": 0}, "n_colors must be an integer >= 1, got 0"),
+        ({"n_colors": 2.5}, "got 2.5"),
+        ({"n_init": 0}, "n_init must be 'auto' or an integer >= 1"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"tol": -1}, "tol"),
+    ],
+)
+def test_bad_parameters_are_refused(small_photo, params, message):
+    params = {"n_colors": 4} | params
+    n_colors = params.pop("n_colors")
+    with pytest.raises(ValueError, match=message):
+        KMeansQuantizer(n_colors, **params).fit(small_photo)
+
+
+def test_float_images_in_unit_range_are_scaled(small_photo):
+    as_float = small_photo.astype(np.float32) / 255.0
+    a = KMeansQuantizer(4, random_state=0).fit(as_float)
+    b = KMeansQuantizer(4, random_state=0).fit(small_photo)
+    np.testing.assert_array_equal(a.palette_, b.palette_)
+
+
+def test_predict_before_fit_is_an_error(small_photo):
+    with pytest.raises(AttributeError, match="not fitted"):
+        KMeansQuantizer(3).predict(small_photo)
