@@ -1,0 +1,261 @@
+"""The command line: summaries, JSON, palettes, and every bad input of issue 2."""
+
+from __future__ import annotations
+
+import hashlib
+import io as _io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import shared_image
+from kpalette.cli import main
+from kpalette.data import sample_image_path
+from pngbytes import huge_header_png
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A small photo copied into tmp_path (so outputs land beside it)."""
+    path = tmp_path / "photo.png"
+    Image.open(sample_image_path()).crop((100, 80, 260, 200)).save(path)
+    return path
+
+
+def _snapshot(folder: Path) -> dict:
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _run(argv, capsys):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_compress_writes_a_smaller_palette_png_beside_the_input(photo, capsys):
+    status, out, err = _run(["compress", photo, "-k", "8"], capsys)
+    assert status == 0 and err == ""
+    output = photo.with_name("photo-k8.png")
+    img = Image.open(output)
+    assert img.mode == "P" and len(img.getcolors()) <= 8
+    assert output.stat().st_size < photo.stat().st_size
+    assert "photo.png -> " in out and "PSNR" in out and "bits/pixel" in out and "smaller" in out
+
+
+def test_compress_json_report(photo, tmp_path, capsys):
+    output = tmp_path / "o.png"
+    status, out, _ = _run(["compress", photo, "-k", "6", "-o", output, "--json"], capsys)
+    assert status == 0
+    report = json.loads(out)  # exactly one JSON object
+    for key in (
+        "input",
+        "output",
+        "width",
+        "height",
+        "k",
+        "colors",
+        "input_bytes",
+        "output_bytes",
+        "mse",
+        "psnr",
+        "ssim",
+        "seconds",
+        "palette",
+    ):
+        assert key in report, key
+    assert report["k"] == 6 and 1 <= report["colors"] <= 6
+    assert report["output_bytes"] == output.stat().st_size
+    assert (report["width"], report["height"]) == (160, 120)
+    written = np.asarray(Image.open(output).convert("RGB"), dtype=np.float64)
+    original = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float64)
+    assert report["mse"] == pytest.approx(((written - original) ** 2).mean(), rel=1e-6)
+    assert report["psnr"] == pytest.approx(10 * np.log10(255**2 / report["mse"]), rel=1e-4)
+    assert 0 < report["ssim"] < 1
+    assert all(len(code) == 7 and code.startswith("#") for code in report["palette"])
+
+
+@pytest.mark.parametrize("ext", ["gif", "webp", "jpg", "tif"])
+def test_compress_other_formats(photo, tmp_path, capsys, ext):
+    output = tmp_path / f"o.{ext}"
+    status, out, _ = _run(["compress", photo, "-k", "4", "-o", output, "--json"], capsys)
+    assert status == 0 and output.stat().st_size == json.loads(out)["output_bytes"]
+
+
+def test_truecolor_png_and_more_than_256_colours(photo, tmp_path, capsys):
+    output = tmp_path / "t.png"
+    status, _, _ = _run(["compress", photo, "-k", "300", "--truecolor", "-o", output], capsys)
+    assert status == 0
+    assert Image.open(output).mode == "RGB"
+
+
+def test_same_seed_same_bytes(photo, tmp_path, capsys):
+    for name in ("a.png", "b.png"):
+        assert (
+            _run(["compress", photo, "-k", "5", "--seed", "3", "-o", tmp_path / name], capsys)[0]
+            == 0
+        )
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["hex", "json", "gpl", "css"])
+def test_palette_formats(photo, capsys, fmt):
+    status, out, _ = _run(["palette", photo, "-k", "5", "--format", fmt], capsys)
+    assert status == 0
+    if fmt == "json":
+        colours = json.loads(out)["colors"]
+        assert len(colours) == 5
+        shares = [c["share"] for c in colours]
+        assert shares == sorted(shares, reverse=True) and sum(shares) == pytest.approx(1, abs=1e-5)
+    elif fmt == "gpl":
+        assert out.startswith("GIMP Palette\n") and len(out.splitlines()) == 4 + 5
+    elif fmt == "css":
+        assert out.count("--photo-") == 5
+    else:
+        assert len(out.splitlines()) == 5 and out.splitlines()[0].startswith("#")
+
+
+def test_palette_swatch_png(photo, tmp_path, capsys):
+    output = tmp_path / "swatch.png"
+    assert _run(["palette", photo, "-k", "5", "--format", "png", "-o", output], capsys)[0] == 0
+    assert Image.open(output).size == (5 * 48, 48)
+
+
+def test_demo_compresses_the_bundled_photo(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = _run(["demo", "--json"], capsys)
+    assert status == 0
+    report = json.loads(out)
+    assert (
+        report["input"].endswith("coffee.png") and Path(report["output"]).name == "coffee-k16.png"
+    )
+    assert (tmp_path / "coffee-k16.png").stat().st_size < report["input_bytes"] / 4
+
+
+# --------------------------------------------------------------------------- bad input
+def _truncated(kind):
+    def make(folder):
+        noise = np.random.default_rng(0).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+        buffer = _io.BytesIO()
+        Image.fromarray(noise).save(buffer, format=kind)
+        path = folder / f"cut.{kind.lower()}"
+        path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        return [path]
+
+    return make
+
+
+def _file(name, data):
+    def make(folder):
+        (folder / name).write_bytes(data)
+        return [folder / name]
+
+    return make
+
+
+BAD_INPUTS = {
+    "missing file": (lambda f: [f / "nope.jpg"], 1, "no such file"),
+    "directory": (lambda f: [(f / "d").mkdir() or f / "d"], 1, "is a directory"),
+    "text named jpg": (_file("notes.jpg", b"just text\n"), 1, "not an image"),
+    "truncated jpeg": (_truncated("JPEG"), 1, "truncated"),
+    "truncated png": (_truncated("PNG"), 1, "truncated"),
+    "zero bytes": (_file("empty.png", b""), 1, "empty file"),
+    "bomb": (_file("bomb.png", huge_header_png(20000, 20000)), 1, "image too large"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_files(tmp_path, capsys, case):
+    make, status, message = BAD_INPUTS[case]
+    (path,) = make(tmp_path)
+    before = _snapshot(tmp_path)
+    code, out, err = _run(["compress", path, "-o", tmp_path / "out.png"], capsys)
+    assert code == status
+    assert err.startswith("kpalette: error: ") and err.count("\n") == 1 and message in err
+    assert out == ""
+    assert _snapshot(tmp_path) == before
+
+
+def _with_photo(folder, extra):
+    photo = folder / "in.png"
+    Image.open(sample_image_path()).crop((0, 0, 40, 30)).save(photo)
+    return ["compress", photo, *extra(folder, photo)]
+
+
+BAD_ARGUMENTS = {
+    "k zero": (lambda f, p: ["-k", "0"], 2, "-k must be at least 1, got 0"),
+    "k negative": (lambda f, p: ["-k", "-3"], 2, "-k must be at least 1"),
+    "k not a number": (lambda f, p: ["-k", "many"], 2, "whole number of colours"),
+    "k over 256 png": (lambda f, p: ["-k", "257"], 2, "-k 257 is more than a .png palette"),
+    "k over 256 gif": (lambda f, p: ["-k", "300", "-o", f / "o.gif"], 2, "palette image holds"),
+    "missing folder": (lambda f, p: ["-o", f / "no" / "o.png"], 1, "output folder does not exist"),
+    "output is input": (lambda f, p: ["-o", p, "--force"], 1, "is the input file"),
+    "output exists": (lambda f, p: ["-o", f / "keep.png"], 1, "output exists"),
+    "unknown extension": (lambda f, p: ["-o", f / "o.xyz"], 1, "unknown output extension"),
+    "unknown option": (lambda f, p: ["--colour", "3"], 2, "unrecognized arguments"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ARGUMENTS))
+def test_bad_arguments(tmp_path, capsys, case):
+    extra, status, message = BAD_ARGUMENTS[case]
+    (tmp_path / "keep.png").write_bytes(b"an existing file that must survive")
+    argv = _with_photo(tmp_path, extra)
+    before = _snapshot(tmp_path)
+    code, out, err = _run(argv, capsys)
+    assert code == status
+    assert err.startswith("kpalette: error: ") and err.count("\n") == 1 and message in err, err
+    assert out == ""
+    assert _snapshot(tmp_path) == before
+
+
+def test_existing_output_is_replaced_with_force(photo, tmp_path, capsys):
+    output = tmp_path / "o.png"
+    output.write_bytes(b"old")
+    assert _run(["compress", photo, "-k", "3", "-o", output, "--force"], capsys)[0] == 0
+    assert Image.open(output).mode == "P"
+
+
+def test_errors_from_a_real_process_have_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "kpalette.cli", "compress", str(tmp_path / "none.jpg")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"kpalette: error: no such file: {tmp_path / 'none.jpg'}\n"
+    usage = subprocess.run(
+        [sys.executable, "-m", "kpalette.cli"], capture_output=True, text=True, check=False
+    )
+    assert usage.returncode == 2 and usage.stderr.startswith("kpalette: error: ")
+    assert "Traceback" not in result.stderr + usage.stderr
+
+
+def test_help_does_not_import_the_engine():
+    code = (
+        "import sys\n"
+        "from kpalette.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numba', 'numpy', 'PIL', 'matplotlib', 'plotly', 'sklearn') "
+        "if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_compress_a_shared_photo(tmp_path, capsys):
+    output = tmp_path / "china-k16.png"
+    status, out, _ = _run(["compress", shared_image("china.jpg"), "-o", output, "--json"], capsys)
+    report = json.loads(out)
+    assert status == 0 and report["colors"] == 16 and report["psnr"] > 25

@@ -1,0 +1,220 @@
+"""Loading every listed mode and format; saving palette and full-colour images."""
+
+from __future__ import annotations
+
+import io as _io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kpalette import (
+    ImageReadError,
+    ImageWriteError,
+    KPaletteWarning,
+    OutputExistsError,
+    load_image,
+    quantize,
+)
+from kpalette.io import encode_indexed, save_indexed, save_truecolor
+from pngbytes import huge_header_png, rgb16_png
+
+
+@pytest.fixture
+def rgb(rng):
+    return (rng.integers(0, 4, size=(12, 10, 3)) * 85).astype(np.uint8)
+
+
+def _save(img: Image.Image, path, **params):
+    img.save(path, **params)
+    return path
+
+
+@pytest.mark.parametrize("ext", ["png", "bmp", "tif", "webp"])
+def test_lossless_rgb_formats(tmp_path, rgb, ext):
+    params = {"lossless": True} if ext == "webp" else {}
+    path = _save(Image.fromarray(rgb), tmp_path / f"a.{ext}", **params)
+    np.testing.assert_array_equal(load_image(path), rgb)
+
+
+def test_jpeg_and_cmyk_jpeg(tmp_path):
+    flat = np.full((16, 16, 3), (200, 40, 90), dtype=np.uint8)
+    rgb_jpeg = load_image(_save(Image.fromarray(flat), tmp_path / "a.jpg", quality=100))
+    cmyk = Image.fromarray(flat).convert("CMYK")
+    cmyk_jpeg = load_image(_save(cmyk, tmp_path / "c.jpg", quality=100))
+    assert rgb_jpeg.shape == cmyk_jpeg.shape == (16, 16, 3)
+    assert np.abs(rgb_jpeg.astype(int) - flat).max() <= 3
+    assert np.abs(cmyk_jpeg.astype(int) - flat).max() <= 6
+
+
+def test_grey_and_grey_alpha(tmp_path):
+    grey = np.arange(20, dtype=np.uint8).reshape(4, 5) * 12
+    loaded = load_image(_save(Image.fromarray(grey), tmp_path / "l.png"))
+    assert loaded.shape == (4, 5, 3)
+    np.testing.assert_array_equal(loaded[..., 1], grey)
+    alpha = np.where(grey > 100, 255, 0).astype(np.uint8)
+    la = Image.merge("LA", [Image.fromarray(grey), Image.fromarray(alpha)])
+    loaded = load_image(_save(la, tmp_path / "la.png"))
+    assert loaded.shape == (4, 5, 4)
+    np.testing.assert_array_equal(loaded[..., 3], alpha)
+    np.testing.assert_array_equal(loaded[..., 0], grey)
+
+
+def test_palette_with_and_without_transparency(tmp_path):
+    indices = (np.arange(30).reshape(5, 6) % 3).astype(np.uint8)
+    colours = [255, 0, 0, 0, 255, 0, 0, 0, 255]
+    img = Image.fromarray(indices).convert("P")
+    img.putpalette(colours)
+    plain = load_image(_save(img, tmp_path / "p.png"))
+    assert plain.shape == (5, 6, 3)
+    np.testing.assert_array_equal(plain[0, 1], [0, 255, 0])
+    with_trns = load_image(_save(img, tmp_path / "pt.png", transparency=1))
+    assert with_trns.shape == (5, 6, 4)
+    assert with_trns[0, 1, 3] == 0 and with_trns[0, 0, 3] == 255
+
+
+def test_rgba_keeps_alpha(tmp_path, rgb):
+    alpha = np.tile(np.array([0, 128, 255], dtype=np.uint8), 40).reshape(12, 10)
+    rgba = np.dstack([rgb, alpha])
+    np.testing.assert_array_equal(
+        load_image(_save(Image.fromarray(rgba), tmp_path / "a.png")), rgba
+    )
+
+
+def test_sixteen_bit_grey_and_rgb_png(tmp_path):
+    samples = np.array([[0, 257, 32896], [65535, 1000, 65279]], dtype=np.uint16)
+    img = Image.fromarray(samples.astype(np.uint16))
+    path = _save(img, tmp_path / "g16.png")
+    assert Image.open(path).mode.startswith("I")
+    loaded = load_image(path)
+    np.testing.assert_array_equal(loaded[..., 0], [[0, 1, 128], [255, 4, 254]])
+    rgb16 = np.stack([samples, samples[::-1], np.full_like(samples, 65535)], axis=2)
+    path = tmp_path / "rgb16.png"
+    path.write_bytes(rgb16_png(rgb16))
+    loaded = load_image(path)
+    assert loaded.shape == (2, 3, 3) and loaded.dtype == np.uint8
+    assert np.abs(loaded.astype(int) - rgb16 / 257.0).max() <= 1.0
+
+
+def test_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    loaded = load_image(path)
+    assert loaded.shape == (8, 8, 3)
+    np.testing.assert_array_equal(loaded[0, 0], [255, 0, 0])
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    array = np.zeros((10, 20, 3), dtype=np.uint8)
+    array[:, :10] = 255  # left half white
+    img = Image.fromarray(array)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = _save(img, tmp_path / "r.jpg", exif=exif, quality=100)
+    loaded = load_image(path)
+    assert loaded.shape == (20, 10, 3)
+    assert loaded[2, 5].mean() > 200 and loaded[17, 5].mean() < 50  # top white, bottom black
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_text("hello, not a picture\n"), "not an image"),
+        (lambda p: p.write_bytes(huge_header_png(20000, 20000)), "image too large"),
+    ],
+)
+def test_bad_files_are_refused(tmp_path, make, message):
+    path = tmp_path / "bad.png"
+    make(path)
+    with pytest.raises(ImageReadError, match=message):
+        load_image(path)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png"])
+def test_truncated_files_are_refused(tmp_path, rng, ext):
+    noise = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    buffer = _io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="JPEG" if ext == "jpg" else "PNG")
+    path = tmp_path / f"cut.{ext}"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(ImageReadError, match="truncated"):
+        load_image(path)
+
+
+def test_max_pixels_can_be_raised_or_lowered(tmp_path, rgb):
+    path = _save(Image.fromarray(rgb), tmp_path / "a.png")
+    with pytest.raises(ImageReadError, match="120 pixels, over the limit of 100"):
+        load_image(path, max_pixels=100)
+    assert load_image(path, max_pixels=None).shape == (12, 10, 3)
+
+
+@pytest.mark.parametrize(
+    ("k", "depth"), [(2, 1), (3, 2), (4, 2), (5, 4), (16, 4), (17, 8), (256, 8)]
+)
+def test_palette_png_uses_the_smallest_bit_depth(tmp_path, rng, k, depth):
+    palette = rng.integers(0, 256, size=(k, 3), dtype=np.uint8)
+    indices = (np.arange(64 * 48) % k).reshape(48, 64).astype(np.uint8)
+    data = encode_indexed(palette, indices, "PNG")
+    assert data[24] == depth  # IHDR bit depth
+    img = Image.open(_io.BytesIO(data))
+    assert img.mode == "P"
+    np.testing.assert_array_equal(np.asarray(img.convert("RGB")), palette[indices])
+
+
+def test_palette_png_alpha_and_gif(tmp_path):
+    palette = np.array([[10, 20, 30, 255], [0, 0, 0, 0], [200, 100, 50, 128]], dtype=np.uint8)
+    indices = np.array([[0, 1, 2], [2, 1, 0]], dtype=np.uint8)
+    png = tmp_path / "a.png"
+    save_indexed(png, palette, indices)
+    np.testing.assert_array_equal(load_image(png), palette[indices])
+    gif = tmp_path / "a.gif"
+    save_indexed(gif, palette, indices)
+    loaded = load_image(gif)
+    assert loaded.shape == (2, 3, 4)
+    assert (loaded[indices == 1, 3] == 0).all() and (loaded[indices == 0, 3] == 255).all()
+
+
+def test_saving_refuses_to_overwrite_and_is_atomic(tmp_path, rgb):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    with pytest.raises(OutputExistsError, match="output exists"):
+        save_truecolor(out, rgb)
+    assert out.read_bytes() == b"precious"
+    save_truecolor(out, rgb, overwrite=True)
+    np.testing.assert_array_equal(load_image(out), rgb)
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary files left
+    with pytest.raises(ImageWriteError, match="output folder does not exist"):
+        save_truecolor(tmp_path / "missing" / "x.png", rgb)
+    with pytest.raises(ImageWriteError, match="unknown output extension '.xyz'"):
+        save_truecolor(tmp_path / "x.xyz", rgb)
+    with pytest.raises(ImageWriteError, match="is the input"):
+        save_truecolor(out, rgb, overwrite=True, protect=[out])
+
+
+@pytest.mark.parametrize("ext", ["png", "gif", "webp", "tif"])
+def test_rgba_round_trip_keeps_transparency(tmp_path, ext):
+    rgba = np.zeros((20, 30, 4), dtype=np.uint8)
+    rgba[:, :15] = [30, 160, 90, 255]
+    rgba[:, 15:] = [250, 250, 250, 0]
+    with pytest.warns(KPaletteWarning, match="1 distinct colours"):
+        result = quantize(rgba, 4)
+    out = tmp_path / f"a.{ext}"
+    result.save(out)
+    loaded = load_image(out)
+    assert loaded.shape == (20, 30, 4)
+    assert (loaded[:, 15:, 3] == 0).all()
+    np.testing.assert_array_equal(loaded[:, :15], rgba[:, :15])
+
+
+def test_jpeg_output_refuses_transparency(tmp_path):
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[:2] = [10, 10, 10, 255]
+    result = quantize(rgba, 2)
+    with pytest.raises(ImageWriteError, match="JPEG has no alpha"):
+        result.save(tmp_path / "a.jpg")
+    assert list(tmp_path.iterdir()) == []
