@@ -209,6 +209,24 @@ def grid_means(points, weights, cells_per_axis=32):
     return sums / totals[:, None], totals
 
 
+#: Fewest grid cells per centre for the coarse starts to be as good as full ones.
+#: Measured at k = 256: 6.5 cells per centre ended 29% above the full-histogram
+#: result (wood.jpg), 25 cells 9% above (hubble_deep_field.jpg); at 60-100 cells the
+#: difference was within 0.2%.
+MIN_CELLS_PER_CENTER = 64
+
+
+def _coarse_version(points, weights, k):
+    """A grid histogram with at least ``MIN_CELLS_PER_CENTER * k`` cells, else the data."""
+    for cells_per_axis in (32, 64):
+        if len(points) < 2 * MIN_CELLS_PER_CENTER * k:
+            break
+        grid_points, grid_weights = grid_means(points, weights, cells_per_axis)
+        if len(grid_points) >= MIN_CELLS_PER_CENTER * k and 2 * len(grid_points) <= len(points):
+            return grid_points, grid_weights
+    return points, weights
+
+
 def _relative_tolerance(points, weights, tol) -> float:
     mean = weights @ points / weights.sum()
     variance = weights @ (points - mean) ** 2 / weights.sum()
@@ -236,7 +254,8 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
     """K-means on weighted points: several k-means++ starts on a coarse grid, then Lloyd.
 
     The starts run (k-means++ then Lloyd) on a coarse version of the data, points
-    merged on a 32-cell grid (:func:`grid_means`), when it has enough cells. The few
+    merged on a 32- or 64-cell grid (:func:`grid_means`), when it has at least
+    ``MIN_CELLS_PER_CENTER`` cells per centre; otherwise on the full data. The few
     best of them (lowest inertia) are refined with Lloyd on the full data and the
     best refined result is returned.
 
@@ -268,11 +287,7 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
         n_starts, n_refined = auto_starts(k)
     else:
         n_starts, n_refined = int(n_init), max(1, -(-int(n_init) // 3))
-    coarse_points, coarse_weights = points, weights
-    if len(points) > 8 * k:
-        grid_points, grid_weights = grid_means(points, weights)
-        if len(grid_points) >= 4 * k and 2 * len(grid_points) <= len(points):
-            coarse_points, coarse_weights = grid_points, grid_weights
+    coarse_points, coarse_weights = _coarse_version(points, weights, k)
     coarse_tol = _relative_tolerance(coarse_points, coarse_weights, tol)
     starts = []
     for _ in range(n_starts):

@@ -1,0 +1,136 @@
+"""Issue 3's bars: kpalette against pngquant and scikit-learn, side by side in one run.
+
+For each photo (converted to PNG once) and each k it measures, in the same run:
+
+- end to end, as fresh processes on the same PNG: ``kpalette compress in.png -k K -o out.png``
+  against ``pngquant --nofs --speed 4 K`` (best of ``--repeat`` runs each), and the MSE of
+  both outputs against the input;
+- the median MSE over ``random_state`` 0..4 of scikit-learn's ``KMeans`` fitted on the
+  weighted colour histogram (``--sklearn``; slow at k = 256);
+- in process: ``quantize()`` on the decoded array (after a warm-up call) against the time
+  Pillow takes to decode the photo;
+- the CLI's peak RSS (from ``/usr/bin/time``, where present).
+
+    python3 bench/engine.py                       # string.jpg, wood.jpg, hubble_deep_field.jpg
+    python3 bench/engine.py --sklearn --ks 16 64 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import kpalette
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+DEFAULT_IMAGES = ["string.jpg", "wood.jpg", "hubble_deep_field.jpg"]
+
+
+def run_timed(command: list[str]) -> tuple[float, int | None]:
+    """Wall time of a fresh process, and its peak RSS in kB when /usr/bin/time exists."""
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    prefix = [timer, "-f", "%M"] if timer else []
+    start = time.perf_counter()
+    done = subprocess.run(prefix + command, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    rss = int(done.stderr.strip().splitlines()[-1]) if timer else None
+    return seconds, rss
+
+
+def mse_of_file(original: np.ndarray, path: Path) -> float:
+    written = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+    return float(((written - original) ** 2).mean())
+
+
+def sklearn_median_mse(image: np.ndarray, k: int) -> float:
+    from sklearn.cluster import KMeans
+
+    hist = kpalette.color_histogram(image.reshape(-1, 3))
+    colors, counts = hist.colors.astype(np.float64), hist.counts.astype(np.float64)
+    values = []
+    for seed in range(5):
+        model = KMeans(n_clusters=k, random_state=seed).fit(colors, sample_weight=counts)
+        palette = np.clip(np.rint(model.cluster_centers_), 0, 255)
+        diff = colors - palette[model.labels_]
+        values.append(float(counts @ (diff * diff).sum(axis=1)) / (counts.sum() * 3))
+    return statistics.median(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", nargs="+", default=DEFAULT_IMAGES)
+    parser.add_argument("--ks", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sklearn", action="store_true", help="also the scikit-learn median")
+    args = parser.parse_args()
+    pngquant = shutil.which("pngquant")
+    if pngquant is None:
+        sys.exit("bench: pngquant is not installed (apt-get install pngquant)")
+    kpalette_cli = [sys.executable, "-m", "kpalette"]
+    work = Path(tempfile.mkdtemp(prefix="kpalette-bench-"))
+    kpalette.quantize(np.zeros((8, 8, 3), np.uint8) + 1, 1)  # compile kernels once
+    print(
+        "image k | kp s  pq s  ratio | kp MSE  pq MSE  kp/pq | sk median  kp/sk | "
+        "quantize s  decode s  ratio | kp RSS MB"
+    )
+    for name in args.images:
+        source = SHARED / name
+        start = time.perf_counter()
+        original = np.asarray(Image.open(source).convert("RGB"))
+        decode_seconds = time.perf_counter() - start
+        png = work / (Path(name).stem + ".png")
+        Image.fromarray(original).save(png, compress_level=1)
+        kpalette.quantize(original, 16)  # warm-up on this image
+        for k in args.ks:
+            kp_out, pq_out = work / f"kp{k}.png", work / f"pq{k}.png"
+            kp_runs = [
+                run_timed(
+                    kpalette_cli
+                    + ["compress", str(png), "-k", str(k), "-o", str(kp_out), "--force"]
+                )
+                for _ in range(args.repeat)
+            ]
+            pq_runs = [
+                run_timed(
+                    [
+                        pngquant,
+                        "--nofs",
+                        "--speed",
+                        "4",
+                        "--force",
+                        "-o",
+                        str(pq_out),
+                        str(k),
+                        str(png),
+                    ]
+                )
+                for _ in range(args.repeat)
+            ]
+            kp_s, pq_s = min(r[0] for r in kp_runs), min(r[0] for r in pq_runs)
+            kp_rss = max((r[1] or 0) for r in kp_runs) / 1024
+            kp_mse, pq_mse = mse_of_file(original, kp_out), mse_of_file(original, pq_out)
+            start = time.perf_counter()
+            kpalette.quantize(original, k)
+            quantize_s = time.perf_counter() - start
+            sk = sklearn_median_mse(original, k) if args.sklearn else float("nan")
+            print(
+                f"{name} {k} | {kp_s:.2f} {pq_s:.2f} {kp_s / pq_s:.2f} | "
+                f"{kp_mse:.2f} {pq_mse:.2f} {kp_mse / pq_mse:.3f} | {sk:.2f} {kp_mse / sk:.4f} | "
+                f"{quantize_s:.2f} {decode_seconds:.3f} {quantize_s / decode_seconds:.1f} | "
+                f"{kp_rss:.0f}",
+                flush=True,
+            )
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
