@@ -33,36 +33,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _colors(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"-k must be a whole number of colours, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"-k must be at least 1, got {value}")
-    return value
+def _whole_number(option: str, minimum: int, noun: str = "a whole number"):
+    """argparse type: an integer >= ``minimum``, with messages that name the option."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be {noun}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{option} must be at least {minimum}, got {value}")
+        return value
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be >= 0, got {value}")
-    return value
+    return parse
 
 
 def _add_engine_options(parser: argparse.ArgumentParser, *, default_k: int | None) -> None:
@@ -70,26 +53,32 @@ def _add_engine_options(parser: argparse.ArgumentParser, *, default_k: int | Non
         "-k",
         "--colors",
         dest="k",
-        type=_colors,
+        type=_whole_number("-k", 1, "a whole number of colours"),
         default=default_k,
         required=default_k is None,
         metavar="N",
         help=f"number of colours{'' if default_k is None else f' (default {default_k})'}",
     )
-    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
+    )
     parser.add_argument(
         "--n-init",
-        type=_positive_int,
+        type=_whole_number("--n-init", 1),
         default=None,
         metavar="N",
         help="k-means++ starts; the best is kept (default: auto)",
     )
     parser.add_argument(
-        "--max-iter", type=_positive_int, default=300, metavar="N", help="most Lloyd iterations"
+        "--max-iter",
+        type=_whole_number("--max-iter", 1),
+        default=300,
+        metavar="N",
+        help="most Lloyd iterations",
     )
     parser.add_argument(
         "--max-pixels",
-        type=_positive_int,
+        type=_whole_number("--max-pixels", 1),
         default=None,
         metavar="N",
         help="largest image to decode (default: Pillow's decompression-bomb limit)",

@@ -411,9 +411,9 @@ class KMeansQuantizer:
                 )
             centers = points.copy()
             color_labels = np.arange(histogram.n_colors, dtype=np.int32)
-            inertia, n_iter = 0.0, 0
+            n_iter = 0
         else:
-            centers, color_labels, inertia, n_iter = kmeans_weighted(
+            centers, color_labels, _, n_iter = kmeans_weighted(
                 points,
                 weights,
                 k,
@@ -444,7 +444,7 @@ class KMeansQuantizer:
             )
         self.labels_ = labels.reshape(leading)
         self.counts_ = np.bincount(labels, minlength=len(centers)).astype(np.int64)
-        self.inertia_ = self._inertia(histogram, color_labels, inertia)
+        self.inertia_ = self._inertia(histogram, color_labels)
         self.n_iter_ = n_iter
         return self
 
@@ -510,8 +510,8 @@ class KMeansQuantizer:
         assign(points, np.ascontiguousarray(palette), labels, np.empty(len(points)))
         return labels
 
-    def _inertia(self, histogram: ColorHistogram, color_labels, fallback) -> float:
+    def _inertia(self, histogram: ColorHistogram, color_labels) -> float:
+        """Sum over the fitted pixels of the squared distance to their centre."""
         centers = self.cluster_centers_[:, : self._cluster_dims]
         diff = histogram.colors.astype(np.float64) - centers[color_labels]
-        value = float(histogram.counts @ np.einsum("ij,ij->i", diff, diff))
-        return value if np.isfinite(value) else fallback
+        return float(histogram.counts @ np.einsum("ij,ij->i", diff, diff))
