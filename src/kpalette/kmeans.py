@@ -316,8 +316,9 @@ class KMeansQuantizer:
         Number of colours (clusters). With an RGBA input that has fully transparent
         pixels, one of them is the transparent colour and ``n_colors - 1`` are fitted.
     n_init : "auto" or int, default="auto"
-        Number of k-means++ starts, each run on a coarse (32-cell grid) histogram; the
-        best are refined on the full histogram and the best of those is kept.
+        Number of k-means++ starts, each run on a coarse grid histogram when it keeps
+        enough cells per centre (else on the full one); the best are refined on the
+        full histogram and the best of those is kept.
         ``"auto"`` chooses by ``n_colors``: 12 starts for k <= 16 down to 4 for k > 128.
     max_iter : int, default=300
         Most Lloyd iterations per start.
