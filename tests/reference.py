@@ -63,3 +63,31 @@ def kmeans_plusplus(points, weights, k, n_trials, uniforms):
         chosen.append(best[1])
         closest = best[2]
     return np.array(chosen)
+
+
+def floyd_steinberg(image, palette, strength=1.0, skip=None):
+    """Serpentine Floyd-Steinberg, pixel by pixel, nearest entry by brute force.
+
+    Returns (H, W) int indices; ``skip`` pixels get -1 and take no part.
+    """
+    height, width, d = image.shape
+    palette = palette.astype(np.float64)
+    error = np.zeros((height, width, d))
+    out = np.empty((height, width), dtype=np.int64)
+    for y in range(height):
+        forward = y % 2 == 0
+        step = 1 if forward else -1
+        for x in range(width) if forward else range(width - 1, -1, -1):
+            if skip is not None and skip[y, x]:
+                out[y, x] = -1
+                continue
+            value = np.clip(image[y, x].astype(np.float64) + error[y, x], 0.0, 255.0)
+            rounded = np.floor(value + 0.5)
+            index = int(np.argmin(((palette - rounded) ** 2).sum(axis=1)))
+            out[y, x] = index
+            e = (value - palette[index]) * strength
+            for dy, dx, share in ((0, step, 7), (1, -step, 3), (1, 0, 5), (1, step, 1)):
+                yy, xx = y + dy, x + dx
+                if 0 <= yy < height and 0 <= xx < width:
+                    error[yy, xx] += e * (share / 16.0)
+    return out

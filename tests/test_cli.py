@@ -82,6 +82,21 @@ def test_compress_json_report(photo, tmp_path, capsys):
     assert all(len(code) == 7 and code.startswith("#") for code in report["palette"])
 
 
+@pytest.mark.parametrize("colorspace", ["lab", "oklab"])
+def test_colour_space_and_dither_options(photo, tmp_path, capsys, colorspace):
+    output = tmp_path / "o.png"
+    argv = ["compress", photo, "-k", "6", "-o", output, "--json", "--colorspace", colorspace]
+    status, out, _ = _run([*argv, "--dither"], capsys)
+    assert status == 0
+    report = json.loads(out)
+    assert report["color_space"] == colorspace and report["dither"] == 1.0
+    assert report["delta_e"] > 0
+    status, out, _ = _run([*argv, "--dither", "0.25", "--force"], capsys)
+    assert json.loads(out)["dither"] == 0.25
+    status, out, _ = _run(["compress", photo, "-k", "6", "-o", output, "--force"], capsys)
+    assert "mean CIEDE2000" in out and "(rgb)" in out
+
+
 @pytest.mark.parametrize("ext", ["gif", "webp", "jpg", "tif"])
 def test_compress_other_formats(photo, tmp_path, capsys, ext):
     output = tmp_path / f"o.{ext}"
@@ -200,6 +215,9 @@ BAD_ARGUMENTS = {
     "output exists": (lambda f, p: ["-o", f / "keep.png"], 1, "output exists"),
     "unknown extension": (lambda f, p: ["-o", f / "o.xyz"], 1, "unknown output extension"),
     "unknown option": (lambda f, p: ["--colour", "3"], 2, "unrecognized arguments"),
+    "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither strength must be in 0..1"),
+    "dither not a number": (lambda f, p: ["--dither", "lots"], 2, "must be a number in 0..1"),
+    "unknown colour space": (lambda f, p: ["--colorspace", "hsv"], 2, "invalid choice: 'hsv'"),
 }
 
 

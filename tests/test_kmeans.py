@@ -10,6 +10,7 @@ import pytest
 import reference
 from conftest import shared_image
 from kpalette import KMeansQuantizer, KPaletteWarning, load_image
+from kpalette.colorspace import to_space
 from kpalette.histogram import color_histogram, labels_for_pixels
 from kpalette.kmeans import lloyd
 
@@ -38,14 +39,38 @@ def test_quality_matches_sklearn_on_all_pixels(name):
             np.testing.assert_allclose(oracle.cluster_centers_[0], column_means, atol=1e-6)
 
 
-def test_histogram_path_equals_per_pixel_lloyd(small_photo, rng):
+@pytest.mark.parametrize(
+    ("name", "sizes"),
+    [("china.jpg", ((16, 100), 200)), ("coffee.png", ((200, 100), 120))],
+)
+def test_quality_bar_against_sklearn_median_on_the_weighted_histogram(name, sizes):
+    """Issue 3, bar 1: at most 1.005x the median of KMeans over random_state 0..4."""
+    from sklearn.cluster import KMeans
+
+    (top, left), side = sizes
+    image = load_image(shared_image(name))[top : top + side, left : left + int(1.5 * side)]
+    hist = color_histogram(image.reshape(-1, 3))
+    points, weights = hist.colors.astype(np.float64), hist.counts.astype(np.float64)
+    for k in (8, 32):
+        oracle = [
+            KMeans(n_clusters=k, random_state=seed).fit(points, sample_weight=weights).inertia_
+            for seed in range(5)
+        ]
+        ours = KMeansQuantizer(k, random_state=0).fit(image)
+        # Unrounded centres on both sides: the clustering itself is compared.
+        assert ours.inertia_ <= 1.005 * np.median(oracle), (name, k, ours.inertia_, oracle)
+
+
+@pytest.mark.parametrize("color_space", ["rgb", "lab", "oklab"])
+def test_histogram_path_equals_per_pixel_lloyd(small_photo, rng, color_space):
     pixels = small_photo.reshape(-1, 3)
-    start = pixels[rng.choice(len(pixels), size=8, replace=False)].astype(np.float64)
+    points = to_space(pixels, color_space)
+    start = points[rng.choice(len(pixels), size=8, replace=False)]
     hist = color_histogram(pixels)
     centers, color_labels, inertia, _ = lloyd(
-        hist.colors.astype(np.float64), hist.counts.astype(np.float64), start, tol=0.0
+        to_space(hist.colors, color_space), hist.counts.astype(np.float64), start, tol=0.0
     )
-    ref_centers, ref_labels, ref_inertia = reference.lloyd_pixels(pixels, start)
+    ref_centers, ref_labels, ref_inertia = reference.lloyd_pixels(points, start)
     np.testing.assert_array_equal(labels_for_pixels(pixels, hist, color_labels), ref_labels)
     np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
     assert inertia == pytest.approx(ref_inertia, rel=1e-9)
@@ -138,6 +163,7 @@ def test_bad_arrays_are_refused(X, message):
         ({"n_init": 0}, "n_init must be 'auto' or an integer >= 1"),
         ({"max_iter": 0}, "max_iter"),
         ({"tol": -1}, "tol"),
+        ({"color_space": "hsv"}, "color_space must be one of rgb, lab, oklab, got 'hsv'"),
     ],
 )
 def test_bad_parameters_are_refused(small_photo, params, message):
@@ -177,3 +203,31 @@ def test_large_k_on_few_distinct_colours_is_as_good_as_sklearn():
         diff = colors - palette[model.labels_]
         oracle.append(float(counts @ (diff * diff).sum(axis=1)) / (counts.sum() * 3))
     assert our_mse <= 1.005 * float(np.median(oracle)), (our_mse, oracle)
+
+
+@pytest.mark.parametrize("color_space", ["lab", "oklab"])
+def test_perceptual_spaces_fit_in_that_space(small_photo, color_space):
+    q = KMeansQuantizer(6, random_state=0, color_space=color_space).fit(small_photo)
+    assert repr(q) == f"KMeansQuantizer(n_colors=6, random_state=0, color_space='{color_space}')"
+    points = to_space(small_photo.reshape(-1, 3), color_space)
+    # Inertia is measured in the clustering space, against the centres.
+    labels = q.labels_.ravel()
+    inertia = ((points - q.cluster_centers_[labels]) ** 2).sum()
+    assert q.inertia_ == pytest.approx(inertia, rel=1e-9)
+    # Every pixel takes the palette colour nearest to it in that space.
+    palette = to_space(q.palette_, color_space)
+    d2 = ((points[:, None, :] - palette[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(d2[np.arange(len(points)), labels], d2.min(axis=1))
+    np.testing.assert_array_equal(q.predict(small_photo), q.labels_)
+    # The palette is the centres taken back to sRGB.
+    assert np.abs(to_space(q.palette_, color_space) - q.cluster_centers_).max() < (
+        1.0 if color_space == "lab" else 0.01
+    )
+
+
+def test_perceptual_space_with_transparency(small_photo):
+    rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
+    rgba[:10] = [0, 255, 0, 0]
+    q = KMeansQuantizer(5, random_state=0, color_space="oklab").fit(rgba)
+    assert tuple(q.palette_[q.labels_[0, 0]]) == (0, 0, 0, 0)
+    assert (q.palette_[q.labels_[10:]][..., 3] == 255).all()

@@ -5,7 +5,10 @@ import pytest
 
 from kpalette.metrics import (
     bits_per_pixel,
+    color_pairs,
+    mean_delta_e,
     mean_squared_error,
+    mean_squared_error_from_table,
     peak_signal_noise_ratio,
     structural_similarity,
 )
@@ -46,3 +49,26 @@ def test_shape_mismatch_is_refused():
 
 def test_bits_per_pixel():
     assert bits_per_pixel(100, 800) == 1.0
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_table_measures_equal_pixel_measures(rng, channels):
+    original = rng.integers(0, 6, (40, 50, channels), dtype=np.uint8) * 50
+    other = original.copy()
+    other[::3] = original[::3] // 2
+    colors, mapped, counts = color_pairs(original, other)
+    assert counts.sum() == 40 * 50 and len(colors) <= 2 * 6**channels
+    assert mean_squared_error_from_table(colors, counts, mapped) == pytest.approx(
+        mean_squared_error(original, other), rel=1e-12
+    )
+
+
+def test_mean_delta_e_equals_scikit_image_per_pixel(small_photo):
+    from skimage import color
+
+    other = (small_photo // 16 * 16).astype(np.uint8)
+    expected = color.deltaE_ciede2000(
+        color.rgb2lab(small_photo / 255.0), color.rgb2lab(other / 255.0)
+    ).mean()
+    assert mean_delta_e(small_photo, other) == pytest.approx(expected, rel=1e-9)
+    assert mean_delta_e(small_photo, small_photo) == 0

@@ -12,7 +12,7 @@ PALETTE = np.array([[255, 0, 0], [0, 128, 255], [1, 2, 3]], dtype=np.uint8)
 
 def test_sort_by_share_drops_unused_and_remaps():
     indices = np.array([[1, 1, 1], [0, 1, 0]])
-    palette, remapped, counts = sort_by_share(np.vstack([PALETTE, [[9, 9, 9]]]), indices)
+    palette, remapped, counts, _ = sort_by_share(np.vstack([PALETTE, [[9, 9, 9]]]), indices)
     np.testing.assert_array_equal(palette, PALETTE[[1, 0]])
     np.testing.assert_array_equal(counts, [4, 2])
     np.testing.assert_array_equal(palette[remapped], PALETTE[indices])

@@ -247,3 +247,146 @@ def kmeans_plusplus(points, weights, k, n_trials, uniforms):
         chosen[c] = best_index
         closest[:] = best_dist
     return chosen
+
+
+@nb.njit(cache=True, nogil=True)
+def _cell_candidates(palette, cell_bits, cell_number, out, write):
+    """Count (and if ``write``, store in ``out``) the candidate entries of one cell."""
+    k, d = palette.shape
+    per_axis = 1 << cell_bits
+    size = 256 // per_axis
+    low = np.empty(d)
+    for t in range(d):
+        low[t] = ((cell_number >> (cell_bits * (d - 1 - t))) & (per_axis - 1)) * size
+    threshold = np.inf
+    near = np.empty(k)
+    for j in range(k):
+        dmin = 0.0
+        dmax = 0.0
+        for t in range(d):
+            # The points of the cell are the whole numbers low .. low + size - 1.
+            lo = low[t]
+            hi = low[t] + size - 1.0
+            v = palette[j, t]
+            gap = lo - v if v < lo else (v - hi if v > hi else 0.0)
+            dmin += gap * gap
+            far = max(v - lo, hi - v)
+            dmax += far * far
+        near[j] = dmin
+        threshold = min(threshold, dmax)
+    n = 0
+    for j in range(k):
+        if near[j] <= threshold:
+            if write:
+                out[n] = j
+            n += 1
+    return n
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def nearest_candidates(palette, cell_bits):
+    """For every cell of a regular grid over 0..255^d, the entries that can be nearest.
+
+    An entry can be the nearest palette entry of some point of a cell only if its
+    smallest distance to the cell is at most the largest distance to the cell of the
+    entry that is farthest-nearest (``min_j max_dist(j, cell)``); the others are
+    left out. A query then compares only the candidates of its own cell.
+
+    Parameters
+    ----------
+    palette : (k, d) float64 array
+    cell_bits : int
+        The grid has ``2**cell_bits`` cells along each axis (5 for d = 3: 32^3 cells
+        of 8 values).
+
+    Returns
+    -------
+    offsets : (n_cells + 1,) int64 array
+    candidates : (offsets[-1],) int32 array
+        Entries of cell ``c`` are ``candidates[offsets[c]:offsets[c + 1]]``, ascending.
+    """
+    k, d = palette.shape
+    per_axis = 1 << cell_bits
+    n_cells = per_axis**d
+    counts = np.zeros(n_cells, dtype=np.int64)
+    for c in nb.prange(n_cells):
+        counts[c] = _cell_candidates(palette, cell_bits, c, counts[c:c], False)
+    offsets = np.zeros(n_cells + 1, dtype=np.int64)
+    for c in range(n_cells):
+        offsets[c + 1] = offsets[c] + counts[c]
+    candidates = np.empty(offsets[n_cells], dtype=np.int32)
+    for c in nb.prange(n_cells):
+        _cell_candidates(palette, cell_bits, c, candidates[offsets[c] : offsets[c + 1]], True)
+    return offsets, candidates
+
+
+@nb.njit(cache=True, nogil=True)
+def floyd_steinberg(image, palette, entry_ids, strength, skip, skip_index, out):
+    """Floyd-Steinberg error diffusion onto a fixed palette, serpentine scan.
+
+    Each pixel plus the error it has received (clipped to 0..255) is rounded to
+    whole numbers and mapped to its nearest palette entry (exact, squared
+    Euclidean, ties to the lowest index, among the candidates of its grid cell,
+    :func:`nearest_candidates`); its error, times ``strength``, goes 7/16 ahead,
+    3/16 below behind, 5/16 below and 1/16 below ahead, in the direction of the
+    scan, which alternates by row.
+
+    Parameters
+    ----------
+    image : (H, W, d) uint8 array
+        The channels to diffuse (3, or 4 with alpha).
+    palette : (k, d) float64 array
+    entry_ids : (k,) int64 array
+        What is written to ``out`` for each entry of ``palette``.
+    strength : float
+        Fraction of the error diffused (0: no dithering, 1: full).
+    skip : (H, W) bool array
+        Pixels that take ``skip_index`` and neither receive nor pass on error.
+    skip_index : int
+    out : (H, W) integer array
+        Written with ``entry_ids`` of the chosen entry of every pixel.
+    """
+    height, width, d = image.shape
+    cell_bits = 5 if d == 3 else 4
+    shift = 8 - cell_bits
+    offsets, candidates = nearest_candidates(palette, cell_bits)
+    current = np.zeros((width + 2, d))
+    below = np.zeros((width + 2, d))
+    value = np.empty(d)
+    error = np.empty(d)
+    for y in range(height):
+        forward = y % 2 == 0
+        step = 1 if forward else -1
+        for i in range(width):
+            x = i if forward else width - 1 - i
+            cell = x + 1  # error rows have a margin of one on each side
+            if skip[y, x]:
+                out[y, x] = skip_index
+                continue
+            grid_cell = 0
+            for t in range(d):
+                v = min(255.0, max(0.0, np.float64(image[y, x, t]) + current[cell, t]))
+                error[t] = v
+                rounded = np.int64(v + 0.5)  # v >= 0: truncation is floor
+                value[t] = rounded
+                grid_cell = (grid_cell << cell_bits) | (rounded >> shift)
+            index = -1
+            best2 = np.inf
+            for position in range(offsets[grid_cell], offsets[grid_cell + 1]):
+                j = candidates[position]
+                acc = 0.0
+                for t in range(d):
+                    diff = value[t] - palette[j, t]
+                    acc += diff * diff
+                if acc < best2:
+                    best2 = acc
+                    index = j
+            out[y, x] = entry_ids[index]
+            for t in range(d):
+                e = (error[t] - palette[index, t]) * strength
+                current[cell + step, t] += e * (7.0 / 16.0)
+                below[cell - step, t] += e * (3.0 / 16.0)
+                below[cell, t] += e * (5.0 / 16.0)
+                below[cell + step, t] += e * (1.0 / 16.0)
+        current, below = below, current
+        below[:] = 0.0

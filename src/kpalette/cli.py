@@ -20,6 +20,7 @@ PROG = "kpalette"
 MAX_PALETTE_COLORS = 256
 PALETTE_EXTENSIONS = (".png", ".gif")
 PALETTE_FORMATS = ("hex", "json", "gpl", "css", "png")
+COLOR_SPACES = ("rgb", "lab", "oklab")  # kpalette.colorspace.COLOR_SPACES, without importing it
 
 
 class UsageError(Exception):
@@ -77,6 +78,12 @@ def _add_engine_options(parser: argparse.ArgumentParser, *, default_k: int | Non
         help="most Lloyd iterations",
     )
     parser.add_argument(
+        "--colorspace",
+        choices=COLOR_SPACES,
+        default="rgb",
+        help="space to cluster in: rgb (lowest MSE), lab or oklab (perceptual; default rgb)",
+    )
+    parser.add_argument(
         "--max-pixels",
         type=_whole_number("--max-pixels", 1),
         default=None,
@@ -131,7 +138,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--dither strength must be a number in 0..1, got {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"--dither strength must be in 0..1, got {text}")
+    return value
+
+
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dither",
+        nargs="?",
+        type=_strength,
+        const=1.0,
+        default=0.0,
+        metavar="STRENGTH",
+        help="Floyd-Steinberg error diffusion, optionally with a strength in 0..1 (default 1)",
+    )
     parser.add_argument(
         "--truecolor", action="store_true", help="write full colour instead of a palette image"
     )
@@ -147,6 +175,7 @@ def _engine_kwargs(args) -> dict:
         "n_init": "auto" if args.n_init is None else args.n_init,
         "max_iter": args.max_iter,
         "random_state": args.seed,
+        "color_space": args.colorspace,
         "max_pixels": args.max_pixels or DEFAULT_MAX_PIXELS,
     }
 
@@ -169,9 +198,9 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
     # Fail before the slow part: the output must be writable and not the input.
     io.format_for_path(output, truecolor=args.truecolor)
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    result = quantize(input_path, args.k, **_engine_kwargs(args))
+    result = quantize(input_path, args.k, dither=args.dither, **_engine_kwargs(args))
     # Measure before writing, so that nothing is left behind if measuring fails.
-    _ = result.mse, (result.ssim if args.json else None)
+    _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     result.save(output, truecolor=args.truecolor, overwrite=args.force)
     result.seconds = time.perf_counter() - start
     report = result.summary(with_ssim=args.json)
@@ -193,7 +222,11 @@ def _human_summary(report: dict) -> str:
     if report["ratio"]:
         size += f" ({report['ratio']:.2f}x smaller)"
     lines.append(f"{size}, {report['bits_per_pixel']:.2f} bits/pixel")
-    lines.append(f"  PSNR {psnr} dB, MSE {report['mse']:.2f}, {report['seconds']:.2f} s")
+    lines.append(
+        f"  PSNR {psnr} dB, MSE {report['mse']:.2f}, mean CIEDE2000 {report['delta_e']:.2f}"
+        f" ({report['color_space']}{', dithered' if report['dither'] else ''}),"
+        f" {report['seconds']:.2f} s"
+    )
     return "\n".join(lines)
 
 

@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 
-from .histogram import ColorHistogram, color_histogram, labels_for_pixels
+from .colorspace import ALPHA_SCALE, check_color_space, from_space, to_space
+from .histogram import color_histogram, labels_for_pixels
 
 __all__ = [
     "KMeansQuantizer",
@@ -78,7 +79,8 @@ def as_pixels(X) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.ascontiguousarray(X.reshape(-1, X.shape[-1])), leading
 
 
-def _check_params(n_colors, n_init, max_iter, tol) -> None:
+def _check_params(n_colors, n_init, max_iter, tol, color_space) -> None:
+    check_color_space(color_space)
     if not isinstance(n_colors, numbers.Integral) or isinstance(n_colors, bool) or n_colors < 1:
         raise ValueError(f"n_colors must be an integer >= 1, got {n_colors!r}")
     if n_init != "auto" and (
@@ -326,17 +328,25 @@ class KMeansQuantizer:
         Convergence tolerance, relative to the colours' variance (as in scikit-learn).
     random_state : None, int or numpy.random.Generator, default=None
         Seed of the k-means++ draws; the same seed gives the same result.
+    color_space : {"rgb", "lab", "oklab"}, default="rgb"
+        Space the colours are clustered in: sRGB values (minimises the MSE), CIELAB
+        or OKLab (minimise a perceptual difference; see :mod:`kpalette.colorspace`).
+        Each distinct colour is converted once.
 
     Attributes
     ----------
     cluster_centers_ : (k, C) float64 array
-        Mean colour of each cluster in 0..255 units (C = 3, or 4 with alpha).
+        Mean of each cluster in the clustering space: 0..255 sRGB units, or CIELAB /
+        OKLab coordinates (C = 3, or 4 with alpha, which is scaled by
+        ``colorspace.ALPHA_SCALE`` outside RGB).
     palette_ : (k, C) uint8 array
-        ``cluster_centers_`` rounded: the colours written to images.
+        The centres as sRGB(A), rounded (clipped to the gamut): the colours written
+        to images.
     labels_ : (H, W) or (N,) array
         Index into ``palette_`` of every pixel of the fitted input (uint8 when k <= 256).
     inertia_ : float
-        Sum over pixels of the squared distance to their cluster's centre.
+        Sum over pixels of the squared distance to their cluster's centre, in the
+        clustering space.
     n_iter_ : int
         Lloyd iterations of the kept run.
     counts_ : (k,) int64 array
@@ -350,15 +360,31 @@ class KMeansQuantizer:
     palette is exactly those colours (with a :class:`KPaletteWarning`).
     """
 
-    def __init__(self, n_colors=16, *, n_init="auto", max_iter=300, tol=1e-4, random_state=None):
+    def __init__(
+        self,
+        n_colors=16,
+        *,
+        n_init="auto",
+        max_iter=300,
+        tol=1e-4,
+        random_state=None,
+        color_space="rgb",
+    ):
         self.n_colors = n_colors
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.color_space = color_space
 
     def __repr__(self) -> str:
-        defaults = {"n_init": "auto", "max_iter": 300, "tol": 1e-4, "random_state": None}
+        defaults = {
+            "n_init": "auto",
+            "max_iter": 300,
+            "tol": 1e-4,
+            "random_state": None,
+            "color_space": "rgb",
+        }
         extras = "".join(
             f", {name}={getattr(self, name)!r}"
             for name, default in defaults.items()
@@ -380,7 +406,7 @@ class KMeansQuantizer:
         -------
         self
         """
-        _check_params(self.n_colors, self.n_init, self.max_iter, self.tol)
+        _check_params(self.n_colors, self.n_init, self.max_iter, self.tol, self.color_space)
         pixels, leading = as_pixels(X)
         self.n_channels_ = pixels.shape[1]
         rng = np.random.default_rng(self.random_state)
@@ -399,7 +425,7 @@ class KMeansQuantizer:
         )
         histogram = color_histogram(fitted_pixels[:, : self._cluster_dims])
         k = self.n_colors - 1 if reserve else self.n_colors
-        points = histogram.colors.astype(np.float64)
+        points = to_space(histogram.colors, self.color_space)
         weights = histogram.counts.astype(np.float64)
 
         if histogram.n_colors <= k:
@@ -423,16 +449,22 @@ class KMeansQuantizer:
                 tol=self.tol,
                 rng=rng,
             )
+        colors = from_space(centers, self.color_space)
         if self._cluster_dims < self.n_channels_:
-            centers = np.column_stack([centers, np.full(len(centers), 255.0)])
+            colors = np.column_stack([colors, np.full(len(colors), 255.0)])
+            centers = np.column_stack(
+                [centers, np.full(len(centers), 255.0 * ALPHA_SCALE[self.color_space])]
+            )
         self._reserved = len(centers) if reserve else None
         if reserve:
-            centers = np.vstack([centers, np.zeros((1, self.n_channels_))])
+            transparent_color = np.zeros((1, self.n_channels_), dtype=np.uint8)
+            centers = np.vstack([centers, to_space(transparent_color, self.color_space)])
+            colors = np.vstack([colors, np.zeros((1, self.n_channels_))])
         self.cluster_centers_ = centers
-        self.palette_ = np.clip(np.rint(centers), 0, 255).astype(np.uint8)
+        self.palette_ = np.clip(np.rint(colors), 0, 255).astype(np.uint8)
 
         # Final labels against the rounded palette: what is written is what is scored.
-        color_labels = self._nearest_palette_entry(histogram.colors, start=color_labels)
+        color_labels = self._nearest_palette_entry(points, start=color_labels)
         labels = np.empty(len(pixels), dtype=np.uint8 if len(centers) <= 256 else np.int32)
         if reserve:
             labels[transparent] = self._reserved
@@ -444,8 +476,9 @@ class KMeansQuantizer:
                 fitted_pixels[:, : self._cluster_dims], histogram, color_labels
             )
         self.labels_ = labels.reshape(leading)
+        self._color_table = self._table_of_colors(histogram, color_labels, transparent, reserve)
         self.counts_ = np.bincount(labels, minlength=len(centers)).astype(np.int64)
-        self.inertia_ = self._inertia(histogram, color_labels)
+        self.inertia_ = self._inertia(points, histogram.counts, color_labels)
         self.n_iter_ = n_iter
         return self
 
@@ -476,7 +509,7 @@ class KMeansQuantizer:
             if self._cluster_dims == 3:
                 subset = subset[:, :3]
             histogram = color_histogram(subset)
-            color_labels = self._nearest_palette_entry(histogram.colors)
+            color_labels = self._nearest_palette_entry(to_space(histogram.colors, self.color_space))
             labels[visible] = labels_for_pixels(subset, histogram, color_labels)
         return labels.reshape(leading)
 
@@ -492,17 +525,18 @@ class KMeansQuantizer:
             )
 
     def _fitted_palette(self) -> np.ndarray:
-        """(m, d) float palette entries that colours are assigned to (no reserved one)."""
-        palette = self.palette_[:, : self._cluster_dims].astype(np.float64)
+        """(m, d) palette entries in the clustering space (without the reserved one)."""
+        palette = self.palette_[:, : self._cluster_dims]
         if self._reserved is not None:
             palette = palette[: self._reserved]
-        return palette
+        return to_space(palette, self.color_space)
 
-    def _nearest_palette_entry(self, colors, start=None) -> np.ndarray:
+    def _nearest_palette_entry(self, points, start=None) -> np.ndarray:
+        """Index of the nearest (rounded) palette entry for points in the clustering space."""
         from ._kernels import assign
 
         palette = self._fitted_palette()
-        points = np.ascontiguousarray(colors, dtype=np.float64)
+        points = np.ascontiguousarray(points, dtype=np.float64)
         labels = (
             np.zeros(len(points), dtype=np.int32)
             if start is None
@@ -511,8 +545,25 @@ class KMeansQuantizer:
         assign(points, np.ascontiguousarray(palette), labels, np.empty(len(points)))
         return labels
 
-    def _inertia(self, histogram: ColorHistogram, color_labels) -> float:
+    def _table_of_colors(self, histogram, color_labels, transparent, reserve):
+        """(colors, counts, labels) over all fitted-input pixels: the exact mapping.
+
+        ``colors`` has the input's channels; fully transparent pixels, when a palette
+        entry is reserved for them, are one row (0, 0, 0, 0), which is what they are
+        once premultiplied. Quality measures are computed from it in O(colours).
+        """
+        colors = histogram.colors
+        if colors.shape[1] < self.n_channels_:
+            colors = np.column_stack([colors, np.full(len(colors), 255, np.uint8)])
+        counts = histogram.counts
+        labels = color_labels
+        if reserve:
+            colors = np.vstack([colors, np.zeros((1, self.n_channels_), np.uint8)])
+            counts = np.append(counts, np.count_nonzero(transparent))
+            labels = np.append(labels, np.int32(self._reserved))
+        return colors, counts.astype(np.int64), labels.astype(np.int64)
+
+    def _inertia(self, points, counts, color_labels) -> float:
         """Sum over the fitted pixels of the squared distance to their centre."""
-        centers = self.cluster_centers_[:, : self._cluster_dims]
-        diff = histogram.colors.astype(np.float64) - centers[color_labels]
-        return float(histogram.counts @ np.einsum("ij,ij->i", diff, diff))
+        diff = points - self.cluster_centers_[color_labels, : self._cluster_dims]
+        return float(counts @ np.einsum("ij,ij->i", diff, diff))

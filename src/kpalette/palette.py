@@ -45,6 +45,8 @@ def sort_by_share(palette: np.ndarray, indices: np.ndarray):
         Remapped into the new palette.
     counts : (m,) int64 array
         Pixels of each entry.
+    remap : (k,) array
+        New index of each old entry (0 for the dropped ones).
     """
     palette = np.asarray(palette)
     counts = np.bincount(np.asarray(indices).ravel(), minlength=len(palette))
@@ -52,7 +54,7 @@ def sort_by_share(palette: np.ndarray, indices: np.ndarray):
     order = order[counts[order] > 0]
     remap = np.zeros(len(palette), dtype=np.uint8 if len(order) <= 256 else np.int32)
     remap[order] = np.arange(len(order))
-    return palette[order], remap[indices], counts[order].astype(np.int64)
+    return palette[order], remap[indices], counts[order].astype(np.int64), remap
 
 
 def swatch_image(palette: np.ndarray, *, size: int = 48, columns: int = 16) -> np.ndarray:

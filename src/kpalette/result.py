@@ -32,10 +32,18 @@ class QuantizedImage:
         The file the input was read from (never overwritten by :meth:`save`).
     seconds : float, optional
         Time taken to load and quantize.
+    color_table : tuple (colors, counts, entries), optional
+        Each distinct colour of ``original`` ((n, C) uint8), its pixel count and the
+        palette index every pixel of that colour got. Given when each colour maps to
+        one index (no dithering), it makes the quality measures O(colours).
+    color_space : str, optional
+        Space the palette was fitted in (reported by :meth:`summary`).
+    dither : float, optional
+        Strength of the error diffusion used to map the pixels (0: none).
 
     Attributes
     ----------
-    palette, indices, original, source, seconds
+    palette, indices, original, source, seconds, color_space, dither
         As given.
     counts : (k,) int64 array
         Pixels of each palette colour.
@@ -43,12 +51,26 @@ class QuantizedImage:
         Set by :meth:`save`: where the image was written and its size.
     """
 
-    def __init__(self, palette, indices, *, original=None, source=None, seconds=None):
+    def __init__(
+        self,
+        palette,
+        indices,
+        *,
+        original=None,
+        source=None,
+        seconds=None,
+        color_table=None,
+        color_space="rgb",
+        dither=0.0,
+    ):
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.indices = np.asarray(indices)
         self.original = original
         self.source = None if source is None else Path(source)
         self.seconds = seconds
+        self.color_space = color_space
+        self.dither = dither
+        self._color_table = color_table
         self.counts = np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(
             np.int64
         )
@@ -91,10 +113,27 @@ class QuantizedImage:
             raise ValueError("no original image was kept, so quality cannot be measured")
         return self.original
 
+    def _quality_table(self):
+        """(colors, counts, output colours) of the distinct input -> output pairs."""
+        if self._color_table is not None:
+            colors, counts, entries = self._color_table
+            return colors, counts, self.palette[entries]
+        colors, mapped, counts = metrics.color_pairs(self._require_original(), self.to_array())
+        return colors, counts, mapped
+
     @cached_property
     def mse(self) -> float:
         """Mean squared error against the original (0..255 units, all channels)."""
-        return metrics.mean_squared_error(self._require_original(), self.to_array())
+        original = self._require_original()
+        if self._color_table is None:
+            return metrics.mean_squared_error(original, self.to_array())
+        return metrics.mean_squared_error_from_table(*self._quality_table())
+
+    @cached_property
+    def delta_e(self) -> float:
+        """Mean CIEDE2000 difference from the original over the pixels (1: just noticeable)."""
+        self._require_original()
+        return metrics.mean_delta_e_from_table(*self._quality_table())
 
     @cached_property
     def psnr(self) -> float:
@@ -192,8 +231,11 @@ class QuantizedImage:
         if self.original is not None:
             report["mse"] = round(self.mse, 6)
             report["psnr"] = None if math.isinf(self.psnr) else round(self.psnr, 4)
+            report["delta_e"] = round(self.delta_e, 4)
             if with_ssim:
                 report["ssim"] = round(self.ssim, 6)
+        report["color_space"] = self.color_space
+        report["dither"] = self.dither
         report["seconds"] = None if self.seconds is None else round(self.seconds, 4)
         report["palette"] = self.hex
         report["shares"] = [round(float(s), 6) for s in self.shares]
@@ -232,6 +274,8 @@ def quantize(
     max_iter: int = 300,
     tol: float = 1e-4,
     random_state=0,
+    color_space: str = "rgb",
+    dither: bool | float = False,
     max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
 ) -> QuantizedImage:
     """Reduce an image to ``n_colors`` colours with K-means.
@@ -245,6 +289,13 @@ def quantize(
         Passed to :class:`KMeansQuantizer`.
     random_state : None, int or Generator, default=0
         Seed; the default makes results reproducible.
+    color_space : {"rgb", "lab", "oklab"}, default="rgb"
+        Space the colours are clustered in: "rgb" minimises the MSE, "lab" and
+        "oklab" a perceptual difference (lower mean CIEDE2000, ``delta_e``).
+    dither : bool or float, default=False
+        Map the pixels onto the palette with Floyd-Steinberg error diffusion:
+        ``True`` for full strength, a float in [0, 1] for part of it. Smooth
+        gradients lose their bands; the MSE usually rises a little.
     max_pixels : int or None
         Largest image read from a file (decompression-bomb guard).
 
@@ -253,7 +304,11 @@ def quantize(
     QuantizedImage
         Palette sorted by share, index map, metrics, ``save()``.
     """
+    from .dither import check_strength
+    from .dither import dither as diffuse
+
     start = time.perf_counter()
+    strength = check_strength(1.0 if dither is True else float(dither) if dither else 0.0)
     source = None
     if isinstance(image, str | os.PathLike):
         source = Path(image)
@@ -265,9 +320,29 @@ def quantize(
     pixels, leading = as_pixels(image)
     original = pixels.reshape(*leading, pixels.shape[1])
     quantizer = KMeansQuantizer(
-        n_colors, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state
+        n_colors,
+        n_init=n_init,
+        max_iter=max_iter,
+        tol=tol,
+        random_state=random_state,
+        color_space=color_space,
     ).fit(original)
-    palette, indices, _ = sort_by_share(quantizer.palette_, quantizer.labels_)
+    color_table = quantizer._color_table
+    labels = quantizer.labels_
+    if strength > 0:
+        labels = diffuse(original, quantizer.palette_, strength=strength)
+        color_table = None
+    palette, indices, _, remap = sort_by_share(quantizer.palette_, labels)
+    if color_table is not None:
+        colors, counts, entries = color_table
+        color_table = (colors, counts, remap[entries])
     return QuantizedImage(
-        palette, indices, original=original, source=source, seconds=time.perf_counter() - start
+        palette,
+        indices,
+        original=original,
+        source=source,
+        seconds=time.perf_counter() - start,
+        color_table=color_table,
+        color_space=color_space,
+        dither=strength,
     )

@@ -1,0 +1,93 @@
+"""Error diffusion: map an image onto a fitted palette with Floyd-Steinberg dithering.
+
+Mapping every pixel to its nearest palette colour leaves bands in smooth gradients;
+diffusing each pixel's error onto its unvisited neighbours trades them for fine noise
+that the eye averages out. The loop is sequential by nature and runs compiled
+(``_kernels.floyd_steinberg``); its NumPy twin is in ``tests/reference.py``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["dither", "check_strength"]
+
+#: Largest palette dithered (the search keeps a k x k table of entry distances).
+MAX_DITHER_COLORS = 1024
+
+
+def check_strength(strength) -> float:
+    """``strength`` as a float in [0, 1], else ValueError naming what was received."""
+    if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
+        raise ValueError(f"dither strength must be a number in 0..1, got {strength!r}")
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ValueError(f"dither strength must be in 0..1, got {strength!r}")
+    return float(strength)
+
+
+def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
+    """Palette index of every pixel, with Floyd-Steinberg error diffusion.
+
+    Parameters
+    ----------
+    image : (H, W, C) uint8 array, C = 3 or 4
+    palette : (k, C) uint8 array
+        With alpha, an entry of alpha 0 (if any) takes every fully transparent pixel;
+        those pixels neither receive nor pass on error. Alpha is diffused too when the
+        palette has translucent entries; otherwise only the colour channels are.
+    strength : float in [0, 1], default=1.0
+        Fraction of each pixel's error that is diffused; 0 maps to the nearest colour.
+
+    Returns
+    -------
+    indices : (H, W) uint8 array (int32 above 256 colours)
+
+    Raises
+    ------
+    ValueError
+        For mismatched channels, an empty or oversized palette, or a bad strength.
+    """
+    from ._kernels import floyd_steinberg
+
+    strength = check_strength(strength)
+    image = np.asarray(image)
+    palette = np.asarray(palette)
+    if image.ndim != 3 or image.dtype != np.uint8 or image.shape[2] not in (3, 4):
+        raise ValueError(
+            f"expected an (H, W, 3|4) uint8 image, got shape {image.shape} and dtype {image.dtype}"
+        )
+    if palette.ndim != 2 or palette.shape[1] != image.shape[2] or len(palette) == 0:
+        raise ValueError(
+            f"expected a (k, {image.shape[2]}) palette for this image, got shape {palette.shape}"
+        )
+    if len(palette) > MAX_DITHER_COLORS:
+        raise ValueError(f"dithering takes at most {MAX_DITHER_COLORS} colours, got {len(palette)}")
+
+    skip = np.zeros(image.shape[:2], dtype=bool)
+    skip_index = 0
+    channels = image.shape[2]
+    candidates = np.arange(len(palette))
+    if channels == 4:
+        transparent_entries = np.flatnonzero(palette[:, 3] == 0)
+        if len(transparent_entries):
+            skip_index = int(transparent_entries[0])
+            skip = image[..., 3] == 0
+            candidates = np.flatnonzero(palette[:, 3] != 0)
+            if len(candidates) == 0:
+                candidates = transparent_entries[:1]
+        if (palette[candidates, 3] == 255).all():
+            channels = 3
+    fitted = palette[candidates, :channels].astype(np.float64)
+    indices = np.empty(image.shape[:2], dtype=np.uint8 if len(palette) <= 256 else np.int32)
+    floyd_steinberg(
+        np.ascontiguousarray(image[..., :channels]),
+        np.ascontiguousarray(fitted),
+        candidates.astype(np.int64),
+        strength,
+        skip,
+        skip_index,
+        indices,
+    )
+    return indices

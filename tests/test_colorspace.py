@@ -1,0 +1,64 @@
+"""Colour conversions against scikit-image and published OKLab values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import color
+
+from kpalette.colorspace import (
+    check_color_space,
+    delta_e_ciede2000,
+    from_space,
+    rgb_to_lab,
+    rgb_to_oklab,
+    to_space,
+)
+
+
+@pytest.fixture
+def colors(rng):
+    every_grey = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    return np.vstack([every_grey, rng.integers(0, 256, (5000, 3), dtype=np.uint8)])
+
+
+def test_lab_equals_scikit_image(colors):
+    expected = color.rgb2lab(colors[:, None, :] / 255.0)[:, 0]
+    np.testing.assert_allclose(rgb_to_lab(colors), expected, atol=1e-9)
+    # Float input (any sRGB value) goes through the same formula.
+    np.testing.assert_allclose(rgb_to_lab(colors.astype(np.float64)), expected, atol=1e-9)
+
+
+def test_oklab_published_values():
+    # Ottosson's reference: white is (1, 0, 0); sRGB red is (0.62796, 0.22486, 0.12585).
+    oklab = rgb_to_oklab(np.array([[255, 255, 255], [255, 0, 0], [0, 0, 0]], np.uint8))
+    np.testing.assert_allclose(oklab[0], [1.0, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(oklab[1], [0.62796, 0.22486, 0.12585], atol=1e-5)
+    np.testing.assert_allclose(oklab[2], [0.0, 0.0, 0.0], atol=1e-9)
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
+def test_round_trip(colors, space):
+    rgba = np.column_stack([colors, colors[:, 0]])
+    for values in (colors, rgba):
+        back = from_space(to_space(values, space), space)
+        np.testing.assert_allclose(back, values, atol=1e-3)
+
+
+def test_out_of_gamut_is_clipped():
+    rgb = from_space(np.array([[50.0, 120.0, 0.0], [150.0, 0.0, 0.0]]), "lab")
+    assert rgb.min() >= 0 and rgb.max() <= 255
+
+
+def test_delta_e_equals_scikit_image(colors):
+    a, b = colors, colors[::-1]
+    expected = color.deltaE_ciede2000(
+        color.rgb2lab(a[:, None, :] / 255.0)[:, 0], color.rgb2lab(b[:, None, :] / 255.0)[:, 0]
+    )
+    np.testing.assert_allclose(delta_e_ciede2000(a, b), expected, atol=1e-9)
+    assert (delta_e_ciede2000(a, a) == 0).all()
+
+
+def test_unknown_space_is_refused():
+    with pytest.raises(ValueError, match="color_space must be one of rgb, lab, oklab, got 'xyz'"):
+        check_color_space("xyz")
