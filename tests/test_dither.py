@@ -22,14 +22,32 @@ def test_kernel_equals_reference(rng, channels, strength):
     np.testing.assert_array_equal(out, np.where(expected < 0, 99, expected))
 
 
-def test_candidate_lists_hold_the_nearest_entry(rng):
-    palette = rng.integers(0, 256, (40, 3)).astype(np.float64)
-    offsets, candidates = _kernels.nearest_candidates(palette, 5)
+@pytest.mark.parametrize("spread", [255, 20])
+def test_candidate_lists_hold_the_nearest_entry(rng, spread):
+    palette = (100 + rng.integers(0, spread, (40, 3)) - spread // 2).astype(np.float64)
+    cell_of, lows, highs = _kernels.palette_grid(palette, 8)
+    everything = np.arange(len(palette), dtype=np.int32)
     points = rng.integers(0, 256, (3000, 3))
-    cells = ((points[:, 0] >> 3) << 10) | ((points[:, 1] >> 3) << 5) | (points[:, 2] >> 3)
     nearest, _ = reference.assign(points.astype(np.float64), palette)
-    for point, cell, best in zip(points, cells, nearest, strict=True):
-        assert best in candidates[offsets[cell] : offsets[cell + 1]], (point, cell)
+    out = np.empty(len(palette), dtype=np.int32)
+    sizes = []
+    for point, best in zip(points, nearest, strict=True):
+        cells = [cell_of[t, point[t]] for t in range(3)]
+        low = np.array([lows[t, c] for t, c in enumerate(cells)])
+        high = np.array([highs[t, c] for t, c in enumerate(cells)])
+        n = _kernels.cell_candidates(palette, everything, low, high, out)
+        assert best in out[:n], point
+        # A box inside this one finds its candidates among this one's.
+        inner = _kernels.cell_candidates(palette, out[:n].copy(), point * 1.0, point * 1.0, out)
+        assert best in out[:inner]
+        sizes.append(n)
+    if spread == 255:
+        assert np.mean(sizes) < len(palette) / 2  # and the lists do prune
+    # Each value falls in a cell whose bounds hold it.
+    for axis in range(3):
+        values = np.arange(256)
+        cells = cell_of[axis]
+        assert (lows[axis, cells] <= values).all() and (values <= highs[axis, cells]).all()
 
 
 def test_photo_dither_equals_reference(small_photo):

@@ -250,74 +250,89 @@ def kmeans_plusplus(points, weights, k, n_trials, uniforms):
 
 
 @nb.njit(cache=True, nogil=True)
-def _cell_candidates(palette, cell_bits, cell_number, out, write):
-    """Count (and if ``write``, store in ``out``) the candidate entries of one cell."""
+def palette_grid(palette, per_axis):
+    """A grid of ``per_axis`` cells along each axis, fitted to the palette's extent.
+
+    Along each axis the cells split the palette's range evenly (at least one value
+    wide); the first and last cells stretch to 0 and 255, so the grid covers every
+    value a query can take.
+
+    Returns
+    -------
+    cell_of : (d, 256) int64 array
+        Cell along axis ``t`` of the whole value ``v``: ``cell_of[t, v]``.
+    lows, highs : (d, per_axis) float64 arrays
+        Smallest and largest whole value of each cell along each axis.
+    """
     k, d = palette.shape
-    per_axis = 1 << cell_bits
-    size = 256 // per_axis
-    low = np.empty(d)
+    cell_of = np.empty((d, 256), dtype=np.int64)
+    lows = np.empty((d, per_axis))
+    highs = np.empty((d, per_axis))
     for t in range(d):
-        low[t] = ((cell_number >> (cell_bits * (d - 1 - t))) & (per_axis - 1)) * size
-    threshold = np.inf
-    near = np.empty(k)
-    for j in range(k):
-        dmin = 0.0
-        dmax = 0.0
-        for t in range(d):
-            # The points of the cell are the whole numbers low .. low + size - 1.
-            lo = low[t]
-            hi = low[t] + size - 1.0
-            v = palette[j, t]
-            gap = lo - v if v < lo else (v - hi if v > hi else 0.0)
-            dmin += gap * gap
-            far = max(v - lo, hi - v)
-            dmax += far * far
-        near[j] = dmin
-        threshold = min(threshold, dmax)
-    n = 0
-    for j in range(k):
-        if near[j] <= threshold:
-            if write:
-                out[n] = j
-            n += 1
-    return n
+        low = 255.0
+        high = 0.0
+        for j in range(k):
+            low = min(low, palette[j, t])
+            high = max(high, palette[j, t])
+        start = np.floor(low)
+        size = max(1.0, np.ceil((np.ceil(high) - start + 1.0) / per_axis))
+        for v in range(256):
+            cell_of[t, v] = min(per_axis - 1, max(0, np.int64((v - start) // size)))
+        for c in range(per_axis):
+            lows[t, c] = 256.0
+            highs[t, c] = -1.0
+        for v in range(256):
+            c = cell_of[t, v]
+            lows[t, c] = min(lows[t, c], v)
+            highs[t, c] = max(highs[t, c], v)
+    return cell_of, lows, highs
 
 
-@nb.njit(cache=True, parallel=True, nogil=True)
-def nearest_candidates(palette, cell_bits):
-    """For every cell of a regular grid over 0..255^d, the entries that can be nearest.
+@nb.njit(cache=True, nogil=True)
+def cell_candidates(palette, among, low, high, out):
+    """The palette entries that can be nearest to some point of a box.
 
-    An entry can be the nearest palette entry of some point of a cell only if its
-    smallest distance to the cell is at most the largest distance to the cell of the
-    entry that is farthest-nearest (``min_j max_dist(j, cell)``); the others are
-    left out. A query then compares only the candidates of its own cell.
+    An entry can be the nearest of some point of the box only if its smallest
+    distance to the box is at most ``min_j`` of the largest distance of entry ``j``
+    to the box; the others are left out, so a query compares only the candidates
+    of its own box. The candidates of a box are among those of any box holding it.
 
     Parameters
     ----------
     palette : (k, d) float64 array
-    cell_bits : int
-        The grid has ``2**cell_bits`` cells along each axis (5 for d = 3: 32^3 cells
-        of 8 values).
+    among : (m,) int32 array
+        Entries to consider, ascending (all of them, or the candidates of a larger box).
+    low, high : (d,) float64 arrays
+        The box: whole values ``low[t] .. high[t]`` along each axis.
+    out : (>= m,) int32 array
+        Receives the candidates, ascending, in ``out[:n]``.
 
     Returns
     -------
-    offsets : (n_cells + 1,) int64 array
-    candidates : (offsets[-1],) int32 array
-        Entries of cell ``c`` are ``candidates[offsets[c]:offsets[c + 1]]``, ascending.
+    n : int
     """
-    k, d = palette.shape
-    per_axis = 1 << cell_bits
-    n_cells = per_axis**d
-    counts = np.zeros(n_cells, dtype=np.int64)
-    for c in nb.prange(n_cells):
-        counts[c] = _cell_candidates(palette, cell_bits, c, counts[c:c], False)
-    offsets = np.zeros(n_cells + 1, dtype=np.int64)
-    for c in range(n_cells):
-        offsets[c + 1] = offsets[c] + counts[c]
-    candidates = np.empty(offsets[n_cells], dtype=np.int32)
-    for c in nb.prange(n_cells):
-        _cell_candidates(palette, cell_bits, c, candidates[offsets[c] : offsets[c + 1]], True)
-    return offsets, candidates
+    d = palette.shape[1]
+    m = among.shape[0]
+    threshold = np.inf
+    near = np.empty(m)
+    for i in range(m):
+        j = among[i]
+        dmin = 0.0
+        dmax = 0.0
+        for t in range(d):
+            v = palette[j, t]
+            gap = low[t] - v if v < low[t] else (v - high[t] if v > high[t] else 0.0)
+            dmin += gap * gap
+            far = max(v - low[t], high[t] - v)
+            dmax += far * far
+        near[i] = dmin
+        threshold = min(threshold, dmax)
+    n = 0
+    for i in range(m):
+        if near[i] <= threshold:
+            out[n] = among[i]
+            n += 1
+    return n
 
 
 @nb.njit(cache=True, nogil=True)
@@ -326,10 +341,11 @@ def floyd_steinberg(image, palette, entry_ids, strength, skip, skip_index, out):
 
     Each pixel plus the error it has received (clipped to 0..255) is rounded to
     whole numbers and mapped to its nearest palette entry (exact, squared
-    Euclidean, ties to the lowest index, among the candidates of its grid cell,
-    :func:`nearest_candidates`); its error, times ``strength``, goes 7/16 ahead,
-    3/16 below behind, 5/16 below and 1/16 below ahead, in the direction of the
-    scan, which alternates by row.
+    Euclidean, ties to the lowest index, among the candidates of its cell of a grid
+    fitted to the palette, :func:`cell_candidates`, found the first time a cell is
+    visited among those of the coarse cell holding it); its error, times
+    ``strength``, goes 7/16 ahead, 3/16 below behind, 5/16 below and 1/16 below
+    ahead, in the direction of the scan, which alternates by row.
 
     Parameters
     ----------
@@ -347,9 +363,31 @@ def floyd_steinberg(image, palette, entry_ids, strength, skip, skip_index, out):
         Written with ``entry_ids`` of the chosen entry of every pixel.
     """
     height, width, d = image.shape
-    cell_bits = 5 if d == 3 else 4
-    shift = 8 - cell_bits
-    offsets, candidates = nearest_candidates(palette, cell_bits)
+    k = palette.shape[0]
+    # Fine cells (64 per axis) keep the candidate lists short even for palettes
+    # packed into a thin region; they are found among the candidates of coarse
+    # cells (8 per axis), so each costs the length of a coarse list, not k.
+    fine = 64 if d == 3 else 16
+    factor = 8 if d == 3 else 4
+    coarse = fine // factor
+    cell_of, lows, highs = palette_grid(palette, fine)
+    coarse_lows = np.empty((d, coarse))
+    coarse_highs = np.empty((d, coarse))
+    for t in range(d):
+        for c in range(coarse):
+            coarse_lows[t, c] = lows[t, c * factor : (c + 1) * factor].min()
+            coarse_highs[t, c] = highs[t, c * factor : (c + 1) * factor].max()
+    everything = np.arange(k).astype(np.int32)
+    coarse_lists = np.empty((coarse**d, k), dtype=np.int32)
+    coarse_sizes = np.full(coarse**d, -1, dtype=np.int64)
+    cell_start = np.full(fine**d, -1, dtype=np.int64)
+    cell_size = np.zeros(fine**d, dtype=np.int64)
+    candidates = np.empty(max(1024, 8 * k), dtype=np.int32)
+    n_stored = 0
+    scratch = np.empty(k, dtype=np.int32)
+    axis_cells = np.empty(d, dtype=np.int64)
+    low = np.empty(d)
+    high = np.empty(d)
     current = np.zeros((width + 2, d))
     below = np.zeros((width + 2, d))
     value = np.empty(d)
@@ -369,10 +407,36 @@ def floyd_steinberg(image, palette, entry_ids, strength, skip, skip_index, out):
                 error[t] = v
                 rounded = np.int64(v + 0.5)  # v >= 0: truncation is floor
                 value[t] = rounded
-                grid_cell = (grid_cell << cell_bits) | (rounded >> shift)
+                axis_cells[t] = cell_of[t, rounded]
+                grid_cell = grid_cell * fine + axis_cells[t]
+            if cell_start[grid_cell] < 0:
+                coarse_cell = 0
+                for t in range(d):
+                    coarse_cell = coarse_cell * coarse + axis_cells[t] // factor
+                if coarse_sizes[coarse_cell] < 0:
+                    for t in range(d):
+                        low[t] = coarse_lows[t, axis_cells[t] // factor]
+                        high[t] = coarse_highs[t, axis_cells[t] // factor]
+                    coarse_sizes[coarse_cell] = cell_candidates(
+                        palette, everything, low, high, coarse_lists[coarse_cell]
+                    )
+                for t in range(d):
+                    low[t] = lows[t, axis_cells[t]]
+                    high[t] = highs[t, axis_cells[t]]
+                among = coarse_lists[coarse_cell, : coarse_sizes[coarse_cell]]
+                n = cell_candidates(palette, among, low, high, scratch)
+                if n_stored + n > candidates.shape[0]:
+                    grown = np.empty(2 * (n_stored + n), dtype=np.int32)
+                    grown[:n_stored] = candidates[:n_stored]
+                    candidates = grown
+                candidates[n_stored : n_stored + n] = scratch[:n]
+                cell_start[grid_cell] = n_stored
+                cell_size[grid_cell] = n
+                n_stored += n
             index = -1
             best2 = np.inf
-            for position in range(offsets[grid_cell], offsets[grid_cell + 1]):
+            first = cell_start[grid_cell]
+            for position in range(first, first + cell_size[grid_cell]):
                 j = candidates[position]
                 acc = 0.0
                 for t in range(d):
