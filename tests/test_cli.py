@@ -97,6 +97,39 @@ def test_colour_space_and_dither_options(photo, tmp_path, capsys, colorspace):
     assert "mean CIEDE2000" in out and "(rgb)" in out
 
 
+def test_choosing_k_on_the_command_line(photo, tmp_path, capsys):
+    from kpalette import quantize
+
+    status, out, _ = _run(["compress", photo, "-k", "auto"], capsys)
+    assert status == 0 and "chose k=" in out and "knee of the inertia curve" in out
+    assert photo.with_name("photo-kauto.png").exists()
+
+    output = tmp_path / "psnr.png"
+    status, out, _ = _run(
+        ["compress", photo, "--target-psnr", "28", "-o", output, "--json"], capsys
+    )
+    report = json.loads(out)
+    assert status == 0 and report["choice"]["method"] == "target_psnr"
+    assert report["psnr"] >= 28 and quantize(photo, report["k"] - 1).psnr < 28
+
+    output = tmp_path / "small.png"
+    status, out, _ = _run(["compress", photo, "--max-bytes", "6k", "-o", output, "--json"], capsys)
+    report = json.loads(out)
+    assert status == 0 and report["choice"]["method"] == "max_bytes"
+    assert output.stat().st_size == report["output_bytes"] <= 6000
+    assert len(quantize(photo, report["k"] + 1).encode("PNG")) > 6000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("200000", 200000), ("200k", 200000), ("200kB", 200000), ("1.5M", 1500000), ("64KiB", 65536)],
+)
+def test_sizes(text, expected):
+    from kpalette.cli import parse_size
+
+    assert parse_size(text) == expected
+
+
 @pytest.mark.parametrize("ext", ["gif", "webp", "jpg", "tif"])
 def test_compress_other_formats(photo, tmp_path, capsys, ext):
     output = tmp_path / f"o.{ext}"
@@ -207,7 +240,6 @@ def _with_photo(folder, extra):
 BAD_ARGUMENTS = {
     "k zero": (lambda f, p: ["-k", "0"], 2, "-k must be at least 1, got 0"),
     "k negative": (lambda f, p: ["-k", "-3"], 2, "-k must be at least 1"),
-    "k not a number": (lambda f, p: ["-k", "many"], 2, "whole number of colours"),
     "k over 256 png": (lambda f, p: ["-k", "257"], 2, "-k 257 is more than a .png palette"),
     "k over 256 gif": (lambda f, p: ["-k", "300", "-o", f / "o.gif"], 2, "palette image holds"),
     "missing folder": (lambda f, p: ["-o", f / "no" / "o.png"], 1, "output folder does not exist"),
@@ -215,6 +247,22 @@ BAD_ARGUMENTS = {
     "output exists": (lambda f, p: ["-o", f / "keep.png"], 1, "output exists"),
     "unknown extension": (lambda f, p: ["-o", f / "o.xyz"], 1, "unknown output extension"),
     "unknown option": (lambda f, p: ["--colour", "3"], 2, "unrecognized arguments"),
+    "k and a target": (
+        lambda f, p: ["-k", "5", "--max-bytes", "9k"],
+        2,
+        "got -k 5 and --max-bytes",
+    ),
+    "two targets": (
+        lambda f, p: ["--target-psnr", "30", "--max-bytes", "9k"],
+        2,
+        "choose one of -k N, -k auto, --target-psnr, --max-bytes",
+    ),
+    "bad size": (lambda f, p: ["--max-bytes", "12x"], 2, "such as 200000, 200k, 1.5M or 64KiB"),
+    "zero size": (lambda f, p: ["--max-bytes", "0"], 2, "--max-bytes must be a size"),
+    "bad psnr": (lambda f, p: ["--target-psnr", "-3"], 2, "--target-psnr must be a positive"),
+    "psnr out of reach": (lambda f, p: ["--target-psnr", "150"], 1, "not reached with 256 colours"),
+    "size out of reach": (lambda f, p: ["--max-bytes", "20"], 1, "even 1 colour takes"),
+    "k word": (lambda f, p: ["-k", "many"], 2, "a whole number of colours or 'auto'"),
     "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither strength must be in 0..1"),
     "dither not a number": (lambda f, p: ["--dither", "lots"], 2, "must be a number in 0..1"),
     "unknown colour space": (lambda f, p: ["--colorspace", "hsv"], 2, "invalid choice: 'hsv'"),

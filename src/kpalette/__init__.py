@@ -17,6 +17,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_image": "io",
     "quantize": "result",
+    "quantize_many": "result",
+    "choose_k": "choose",
+    "KChoice": "choose",
     "QuantizedImage": "result",
     "KMeansQuantizer": "kmeans",
     "KPaletteWarning": "kmeans",

@@ -49,17 +49,74 @@ def _whole_number(option: str, minimum: int, noun: str = "a whole number"):
     return parse
 
 
-def _add_engine_options(parser: argparse.ArgumentParser, *, default_k: int | None) -> None:
+def _k_or_auto(text: str):
+    if text == "auto":
+        return "auto"
+    return _whole_number("-k", 1, "a whole number of colours or 'auto'")(text)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 10**6, "mb": 10**6}
+_SIZE_UNITS |= {"ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``200000``, ``200k``/``200kB`` (x1000), ``1.5M``, ``64KiB`` (x1024)."""
+    number = text.strip().rstrip("bBiIkKmM")
+    unit = text.strip()[len(number) :].lower()
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _SIZE_UNITS or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"--max-bytes must be a size such as 200000, 200k, 1.5M or 64KiB, got {text!r}"
+        )
+    return int(value * _SIZE_UNITS[unit])
+
+
+def _positive_number(option: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{option} must be a positive number, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_engine_options(
+    parser: argparse.ArgumentParser, *, default_k: int | None, choosing: bool = False
+) -> None:
+    k_help = f"number of colours{'' if default_k is None else f' (default {default_k})'}"
+    if choosing:
+        k_help += "; 'auto': the knee of the inertia curve over k=2..16"
     parser.add_argument(
         "-k",
         "--colors",
         dest="k",
-        type=_whole_number("-k", 1, "a whole number of colours"),
-        default=default_k,
+        type=_k_or_auto if choosing else _whole_number("-k", 1, "a whole number of colours"),
+        default=None,
         required=default_k is None,
         metavar="N",
-        help=f"number of colours{'' if default_k is None else f' (default {default_k})'}",
+        help=k_help,
     )
+    parser.set_defaults(default_k=default_k)
+    if choosing:
+        parser.add_argument(
+            "--target-psnr",
+            type=_positive_number("--target-psnr"),
+            metavar="DB",
+            help="the fewest colours whose PSNR reaches DB",
+        )
+        parser.add_argument(
+            "--max-bytes",
+            type=parse_size,
+            metavar="SIZE",
+            help="the most colours whose output file fits in SIZE (200000, 200k, 1.5M, 64KiB)",
+        )
     parser.add_argument(
         "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
     )
@@ -108,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         ".png and .gif as palette images; .webp, .jpg, .tif in full colour).",
     )
     compress.add_argument("input", help="image file")
-    _add_engine_options(compress, default_k=16)
+    _add_engine_options(compress, default_k=16, choosing=True)
     compress.add_argument(
         "-o", "--output", help="output file (default: <stem>-k<N>.png beside the input)"
     )
@@ -119,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compress the photo bundled with kpalette",
         description="Compress the bundled CC0 photo (coffee.png) into the current folder.",
     )
-    _add_engine_options(demo, default_k=16)
+    _add_engine_options(demo, default_k=16, choosing=True)
     demo.add_argument("-o", "--output", help="output file (default: ./coffee-k<N>.png)")
     _add_output_options(demo)
 
@@ -188,23 +245,76 @@ def _check_palette_k(k: int, output: Path, truecolor: bool) -> None:
         )
 
 
+def _choice_mode(args) -> str | None:
+    """None for a given k, else "auto", "target_psnr" or "max_bytes"; checks conflicts."""
+    asked = [
+        name
+        for name, given in (
+            ("-k auto", args.k == "auto"),
+            ("--target-psnr", args.target_psnr is not None),
+            ("--max-bytes", args.max_bytes is not None),
+        )
+        if given
+    ]
+    if len(asked) > 1 or (asked and args.k not in (None, "auto")):
+        given = asked if args.k in (None, "auto") else [f"-k {args.k}", *asked]
+        raise UsageError(
+            f"choose one of -k N, -k auto, --target-psnr, --max-bytes; got {' and '.join(given)}"
+        )
+    if args.k == "auto":
+        return "auto"
+    return asked[0].lstrip("-").replace("-", "_") if asked else None
+
+
 def _compress(args, input_path: Path, default_dir: Path) -> int:
-    output = Path(args.output) if args.output else default_dir / f"{input_path.stem}-k{args.k}.png"
-    _check_palette_k(args.k, output, args.truecolor)
+    mode = _choice_mode(args)
+    k = args.k if args.k is not None else args.default_k
+    if mode == "target_psnr":
+        label = f"psnr{args.target_psnr:g}"
+    elif mode == "max_bytes":
+        label = f"max{args.max_bytes}B"
+    else:
+        label = "kauto" if mode == "auto" else f"k{k}"
+    output = Path(args.output) if args.output else default_dir / f"{input_path.stem}-{label}.png"
+    if mode is None:
+        _check_palette_k(k, output, args.truecolor)
     from . import io
     from .result import quantize
 
     start = time.perf_counter()
     # Fail before the slow part: the output must be writable and not the input.
-    io.format_for_path(output, truecolor=args.truecolor)
+    image_format = io.format_for_path(output, truecolor=args.truecolor)
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    result = quantize(input_path, args.k, dither=args.dither, **_engine_kwargs(args))
+    choice = None
+    if mode is None:
+        result = quantize(input_path, k, dither=args.dither, **_engine_kwargs(args))
+    else:
+        from .choose import choose_k
+
+        engine = _engine_kwargs(args)
+        try:
+            choice = choose_k(
+                input_path,
+                target_psnr=args.target_psnr,
+                max_bytes=args.max_bytes,
+                image_format=image_format,
+                truecolor=args.truecolor,
+                dither=args.dither,
+                **engine,
+            )
+        except ValueError as exc:  # a target that cannot be met
+            from .exceptions import KPaletteError
+
+            raise KPaletteError(str(exc)) from None
+        result, k = choice.result, choice.k
     # Measure before writing, so that nothing is left behind if measuring fails.
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     result.save(output, truecolor=args.truecolor, overwrite=args.force)
     result.seconds = time.perf_counter() - start
     report = result.summary(with_ssim=args.json)
-    report["k"] = args.k
+    report["k"] = k
+    if choice is not None:
+        report["choice"] = {"method": choice.method, "k": choice.k, "reason": choice.reason}
     if args.json:
         print(json.dumps(report))
     else:
@@ -218,6 +328,8 @@ def _human_summary(report: dict) -> str:
         f"{report['input']} -> {report['output']}",
         f"  {report['colors']} colours (k={report['k']}), {report['width']}x{report['height']}",
     ]
+    if "choice" in report:
+        lines.append(f"  chose k={report['k']}: {report['choice']['reason']}")
     size = f"  size {report['input_bytes']:,} B -> {report['output_bytes']:,} B"
     if report["ratio"]:
         size += f" ({report['ratio']:.2f}x smaller)"

@@ -19,6 +19,7 @@ from .histogram import color_histogram, labels_for_pixels
 __all__ = [
     "KMeansQuantizer",
     "KPaletteWarning",
+    "PreparedInput",
     "as_pixels",
     "lloyd",
     "kmeans_weighted",
@@ -309,6 +310,53 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
 
 
 # --------------------------------------------------------------------------- the estimator
+class PreparedInput:
+    """An input flattened to pixels, with its colour histograms computed once.
+
+    Fitting several quantizers to one image (a sweep over k, several colour spaces)
+    reuses the histogram and the converted colours instead of recounting the pixels.
+
+    Parameters
+    ----------
+    X : (H, W, C) or (N, C) array, C = 3 or 4
+        As for :meth:`KMeansQuantizer.fit`.
+    """
+
+    def __init__(self, X):
+        self.pixels, self.leading = as_pixels(X)
+        n_channels = self.pixels.shape[1]
+        self.transparent = self.pixels[:, 3] == 0 if n_channels == 4 else None
+        #: Whether fully transparent pixels can get an entry of their own.
+        self.can_reserve = bool(
+            self.transparent is not None and self.transparent.any() and not self.transparent.all()
+        )
+        self._fitted = {}
+        self._points = {}
+
+    def fitted(self, reserve: bool):
+        """(pixels that are fitted, their histogram, channels clustered).
+
+        Fully transparent pixels are left out when ``reserve``; opaque RGBA is
+        clustered as RGB, since alpha would add nothing but cost.
+        """
+        if reserve not in self._fitted:
+            fitted_pixels = self.pixels[~self.transparent] if reserve else self.pixels
+            dims = 3 if fitted_pixels.shape[1] == 3 or (fitted_pixels[:, 3] == 255).all() else 4
+            self._fitted[reserve] = (
+                fitted_pixels,
+                color_histogram(fitted_pixels[:, :dims]),
+                dims,
+            )
+        return self._fitted[reserve]
+
+    def points(self, reserve: bool, color_space: str) -> np.ndarray:
+        """(n, d) distinct fitted colours in ``color_space``."""
+        if (reserve, color_space) not in self._points:
+            histogram = self.fitted(reserve)[1]
+            self._points[reserve, color_space] = to_space(histogram.colors, color_space)
+        return self._points[reserve, color_space]
+
+
 class KMeansQuantizer:
     """K-means colour quantizer in the scikit-learn style.
 
@@ -406,26 +454,23 @@ class KMeansQuantizer:
         -------
         self
         """
+        return self._fit_prepared(PreparedInput(X))
+
+    def _fit_prepared(self, prepared: PreparedInput, *, pixel_labels: bool = True):
+        """Fit to an input whose histogram may already be computed (see PreparedInput).
+
+        With ``pixel_labels=False`` the per-pixel ``labels_`` and ``counts_`` are not
+        computed (``None``): a sweep over k needs only the colour table and inertia.
+        """
         _check_params(self.n_colors, self.n_init, self.max_iter, self.tol, self.color_space)
-        pixels, leading = as_pixels(X)
+        pixels, leading = prepared.pixels, prepared.leading
         self.n_channels_ = pixels.shape[1]
         rng = np.random.default_rng(self.random_state)
-
-        transparent = pixels[:, 3] == 0 if self.n_channels_ == 4 else None
-        reserve = (
-            transparent is not None
-            and self.n_colors >= 2
-            and bool(transparent.any())
-            and not bool(transparent.all())
-        )
-        fitted_pixels = pixels[~transparent] if reserve else pixels
-        # Opaque RGBA is clustered as RGB: alpha would add nothing but cost.
-        self._cluster_dims = (
-            3 if self.n_channels_ == 3 or bool((fitted_pixels[:, 3] == 255).all()) else 4
-        )
-        histogram = color_histogram(fitted_pixels[:, : self._cluster_dims])
+        transparent = prepared.transparent
+        reserve = prepared.can_reserve and self.n_colors >= 2
+        fitted_pixels, histogram, self._cluster_dims = prepared.fitted(reserve)
         k = self.n_colors - 1 if reserve else self.n_colors
-        points = to_space(histogram.colors, self.color_space)
+        points = prepared.points(reserve, self.color_space)
         weights = histogram.counts.astype(np.float64)
 
         if histogram.n_colors <= k:
@@ -434,7 +479,7 @@ class KMeansQuantizer:
                     f"the input has {histogram.n_colors} distinct colours, fewer than "
                     f"n_colors={self.n_colors}; the palette is those colours exactly",
                     KPaletteWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             centers = points.copy()
             color_labels = np.arange(histogram.n_colors, dtype=np.int32)
@@ -465,6 +510,12 @@ class KMeansQuantizer:
 
         # Final labels against the rounded palette: what is written is what is scored.
         color_labels = self._nearest_palette_entry(points, start=color_labels)
+        self._color_table = self._table_of_colors(histogram, color_labels, transparent, reserve)
+        self.inertia_ = self._inertia(points, histogram.counts, color_labels)
+        self.n_iter_ = n_iter
+        if not pixel_labels:
+            self.labels_ = self.counts_ = None
+            return self
         labels = np.empty(len(pixels), dtype=np.uint8 if len(centers) <= 256 else np.int32)
         if reserve:
             labels[transparent] = self._reserved
@@ -476,10 +527,7 @@ class KMeansQuantizer:
                 fitted_pixels[:, : self._cluster_dims], histogram, color_labels
             )
         self.labels_ = labels.reshape(leading)
-        self._color_table = self._table_of_colors(histogram, color_labels, transparent, reserve)
         self.counts_ = np.bincount(labels, minlength=len(centers)).astype(np.int64)
-        self.inertia_ = self._inertia(points, histogram.counts, color_labels)
-        self.n_iter_ = n_iter
         return self
 
     def predict(self, X):

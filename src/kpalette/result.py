@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from . import io, metrics
-from .kmeans import KMeansQuantizer, as_pixels
+from .kmeans import KMeansQuantizer, PreparedInput, as_pixels
 from .palette import format_palette, sort_by_share, swatch_image, to_hex
 
-__all__ = ["QuantizedImage", "quantize"]
+__all__ = ["QuantizedImage", "quantize", "quantize_many"]
 
 
 class QuantizedImage:
@@ -40,10 +40,13 @@ class QuantizedImage:
         Space the palette was fitted in (reported by :meth:`summary`).
     dither : float, optional
         Strength of the error diffusion used to map the pixels (0: none).
+    inertia : float, optional
+        The K-means objective of the fit (sum of squared distances to the centres,
+        in the clustering space), as ``KMeansQuantizer.inertia_``.
 
     Attributes
     ----------
-    palette, indices, original, source, seconds, color_space, dither
+    palette, indices, original, source, seconds, color_space, dither, inertia
         As given.
     counts : (k,) int64 array
         Pixels of each palette colour.
@@ -62,6 +65,7 @@ class QuantizedImage:
         color_table=None,
         color_space="rgb",
         dither=0.0,
+        inertia=None,
     ):
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.indices = np.asarray(indices)
@@ -70,6 +74,7 @@ class QuantizedImage:
         self.seconds = seconds
         self.color_space = color_space
         self.dither = dither
+        self.inertia = inertia
         self._color_table = color_table
         self.counts = np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(
             np.int64
@@ -304,29 +309,83 @@ def quantize(
     QuantizedImage
         Palette sorted by share, index map, metrics, ``save()``.
     """
-    from .dither import check_strength
-    from .dither import dither as diffuse
-
     start = time.perf_counter()
-    strength = check_strength(1.0 if dither is True else float(dither) if dither else 0.0)
+    strength = _dither_strength(dither)
+    original, source = _load(image, max_pixels, "quantize")
+    engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
+    return _quantize_prepared(
+        PreparedInput(original), original, source, n_colors, strength, color_space, engine, start
+    )
+
+
+def quantize_many(
+    image,
+    ks,
+    *,
+    n_init="auto",
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    random_state=0,
+    color_space: str = "rgb",
+    dither: bool | float = False,
+    max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+) -> list[QuantizedImage]:
+    """:func:`quantize` for several numbers of colours, counting the colours once.
+
+    The image is read, flattened and reduced to its colour histogram once; each k is
+    then fitted on that histogram. Parameters as for :func:`quantize`.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) array, or str / os.PathLike
+    ks : iterable of int
+        Numbers of colours, e.g. ``range(2, 11)``.
+
+    Returns
+    -------
+    list of QuantizedImage
+        One per k, in the order of ``ks``; ``seconds`` is each fit's own time.
+    """
+    strength = _dither_strength(dither)
+    original, source = _load(image, max_pixels, "quantize_many")
+    prepared = PreparedInput(original)
+    engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
+    results = []
+    for k in ks:
+        start = time.perf_counter()
+        results.append(
+            _quantize_prepared(prepared, original, source, k, strength, color_space, engine, start)
+        )
+    return results
+
+
+def _dither_strength(dither) -> float:
+    from .dither import check_strength
+
+    if dither is True:
+        return 1.0
+    return check_strength(dither) if dither is not False and dither is not None else 0.0
+
+
+def _load(image, max_pixels, caller: str):
+    """(original (H, W, C) uint8 array, source path or None) of an array or a file."""
     source = None
     if isinstance(image, str | os.PathLike):
         source = Path(image)
         image = io.load_image(source, max_pixels=max_pixels)
     if np.ndim(image) != 3:
         raise ValueError(
-            f"quantize() takes an (H, W, 3|4) image or a path, got shape {np.shape(image)}"
+            f"{caller}() takes an (H, W, 3|4) image or a path, got shape {np.shape(image)}"
         )
     pixels, leading = as_pixels(image)
-    original = pixels.reshape(*leading, pixels.shape[1])
-    quantizer = KMeansQuantizer(
-        n_colors,
-        n_init=n_init,
-        max_iter=max_iter,
-        tol=tol,
-        random_state=random_state,
-        color_space=color_space,
-    ).fit(original)
+    return pixels.reshape(*leading, pixels.shape[1]), source
+
+
+def _quantize_prepared(prepared, original, source, n_colors, strength, color_space, engine, start):
+    from .dither import dither as diffuse
+
+    quantizer = KMeansQuantizer(n_colors, color_space=color_space, **engine)
+    quantizer._fit_prepared(prepared)
     color_table = quantizer._color_table
     labels = quantizer.labels_
     if strength > 0:
@@ -345,4 +404,5 @@ def quantize(
         color_table=color_table,
         color_space=color_space,
         dither=strength,
+        inertia=quantizer.inertia_,
     )

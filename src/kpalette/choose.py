@@ -1,0 +1,283 @@
+"""Choosing the number of colours: the knee of the inertia curve, a target PSNR, a size.
+
+Every choice is made by really fitting (and, for a size, really encoding) the image:
+K-means results are not monotonic in k by law, only nearly so, so each answer is
+checked at its neighbour (k - 1 reaches less; k + 1 does not fit) before it is given.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import io, metrics
+from .kmeans import KMeansQuantizer, KPaletteWarning, PreparedInput
+from .result import QuantizedImage, _dither_strength, _load, _quantize_prepared
+
+__all__ = ["KChoice", "choose_k", "knee_point", "DEFAULT_KNEE_KS"]
+
+#: Numbers of colours the knee is looked for among (the walkthrough looks at 2..10).
+DEFAULT_KNEE_KS = tuple(range(1, 17))
+#: Largest number of colours a palette image holds.
+MAX_K = 256
+
+
+@dataclass
+class KChoice:
+    """What :func:`choose_k` chose and why.
+
+    Attributes
+    ----------
+    k : int
+        The chosen number of colours.
+    method : {"knee", "target_psnr", "max_bytes"}
+    reason : str
+        Why ``k``: what was asked, what was found (e.g. "the fewest colours reaching
+        PSNR 30 dB (30.281 dB; k=17 reaches 29.999 dB)").
+    result : QuantizedImage
+        The image quantized with ``k`` colours (the same fit as in the search).
+    curve : dict
+        k -> {"inertia", "mse", "psnr"} and, where the file was encoded, "bytes",
+        for every k fitted on the way.
+    """
+
+    k: int
+    method: str
+    reason: str
+    result: QuantizedImage
+    curve: dict = field(repr=False)
+
+
+def knee_point(ks, values) -> int:
+    """The k where a decreasing curve bends most (Kneedle on the logarithm).
+
+    The curve is taken on a log scale (a fall from 9 to 1.6 counts as much as one
+    from 90 to 16: the inertia of an image falls by factors), both axes are scaled
+    to 0..1, and the knee is the point farthest below the straight line from the
+    first point to the last. With a few clusters of distinct colours the inertia
+    falls steeply until k reaches their number and slowly after, and that k is
+    returned; measured on the linear scale, the last big step was missed (7 blobs
+    gave 6).
+
+    Parameters
+    ----------
+    ks : (n,) increasing integers, n >= 3
+    values : (n,) floats, e.g. inertia for each k
+
+    Returns
+    -------
+    k : int
+    """
+    ks = np.asarray(ks, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    positive = values[values > 0]
+    values = np.log(np.maximum(values, positive.min() / 10 if len(positive) else 1.0))
+    if len(ks) < 3:
+        raise ValueError(f"the knee needs at least 3 values of k, got {len(ks)}")
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    span = values.max() - values.min()
+    if span <= 0:
+        return int(ks[0])
+    y = (values - values.min()) / span
+    line = y[0] + (y[-1] - y[0]) * x
+    return int(ks[int(np.argmax(line - y))])
+
+
+def choose_k(
+    image,
+    *,
+    target_psnr: float | None = None,
+    max_bytes: int | None = None,
+    ks=None,
+    image_format: str = "PNG",
+    truecolor: bool = False,
+    max_k: int = MAX_K,
+    random_state=0,
+    color_space: str = "rgb",
+    dither: bool | float = False,
+    n_init="auto",
+    max_iter: int = 300,
+    max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+) -> KChoice:
+    """Choose the number of colours for an image.
+
+    With neither target, the knee of the inertia curve over ``ks``
+    (:func:`knee_point`). With ``target_psnr``, the fewest colours whose PSNR
+    reaches it. With ``max_bytes``, the most colours (the best quality) whose file,
+    really encoded in ``image_format``, fits in that many bytes.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) array, or str / os.PathLike
+    target_psnr : float, optional
+        In dB.
+    max_bytes : int, optional
+    ks : iterable of int, optional
+        Candidates for the knee (default 1..16).
+    image_format : str, default="PNG"
+        Format whose size ``max_bytes`` limits ("PNG", "GIF", "WEBP", "JPEG", "TIFF").
+    truecolor : bool, default=False
+        Measure a full-colour PNG rather than a palette one.
+    max_k : int, default=256
+        Most colours considered for a target.
+    random_state, color_space, dither, n_init, max_iter, max_pixels
+        As for :func:`kpalette.quantize`.
+
+    Returns
+    -------
+    KChoice
+
+    Raises
+    ------
+    ValueError
+        Both targets given; a target that cannot be met (the message says what the
+        closest k reached).
+    """
+    if target_psnr is not None and max_bytes is not None:
+        raise ValueError("give target_psnr or max_bytes, not both")
+    strength = _dither_strength(dither)
+    original, source = _load(image, max_pixels, "choose_k")
+    engine = {"n_init": n_init, "max_iter": max_iter, "tol": 1e-4, "random_state": random_state}
+    search = _Search(original, source, strength, color_space, engine)
+    if target_psnr is not None:
+        return _for_psnr(float(target_psnr), search, max_k)
+    if max_bytes is not None:
+        return _for_size(int(max_bytes), search, max_k, image_format, truecolor)
+    ks = sorted(set(DEFAULT_KNEE_KS if ks is None else (int(k) for k in ks)))
+    inertia = [search.point(k)["inertia"] for k in ks]
+    k = knee_point(ks, inertia)
+    total = inertia[0] - inertia[-1]
+    before = 0.0 if total == 0 else (inertia[0] - inertia[ks.index(k)]) / total
+    reason = (
+        f"the knee of the inertia curve over k={ks[0]}..{ks[-1]}: "
+        f"{before:.0%} of its fall from k={ks[0]} to k={ks[-1]} happens by k={k}"
+    )
+    return KChoice(k, "knee", reason, search.full(k), search.curve)
+
+
+class _Search:
+    """Fits of one image at several k, from one histogram, each made once."""
+
+    def __init__(self, original, source, strength, color_space, engine):
+        self.original, self.source = original, source
+        self.strength, self.color_space = strength, color_space
+        self.engine = engine
+        self.prepared = PreparedInput(original)
+        self.curve: dict[int, dict] = {}
+        self.results: dict[int, QuantizedImage] = {}
+
+    def full(self, k: int) -> QuantizedImage:
+        """The quantized image at k (pixels mapped, dithered if asked)."""
+        if k not in self.results:
+            with warnings.catch_warnings():
+                # More colours than the image has: the search itself asked for them.
+                warnings.simplefilter("ignore", KPaletteWarning)
+                self.results[k] = result = _quantize_prepared(
+                    self.prepared,
+                    self.original,
+                    self.source,
+                    k,
+                    self.strength,
+                    self.color_space,
+                    self.engine,
+                    time.perf_counter(),
+                )
+            self.curve[k] = {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
+        return self.results[k]
+
+    def point(self, k: int) -> dict:
+        """Inertia, MSE and PSNR at k; from the colour table alone when not dithering."""
+        if k not in self.curve:
+            if self.strength > 0:
+                self.full(k)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", KPaletteWarning)
+                    quantizer = KMeansQuantizer(k, color_space=self.color_space, **self.engine)
+                    quantizer._fit_prepared(self.prepared, pixel_labels=False)
+                colors, counts, entries = quantizer._color_table
+                mse = metrics.mean_squared_error_from_table(
+                    colors, counts, quantizer.palette_[entries]
+                )
+                psnr = metrics.peak_signal_noise_ratio(None, None, mse=mse)
+                self.curve[k] = {"inertia": quantizer.inertia_, "mse": mse, "psnr": psnr}
+        return self.curve[k]
+
+    def size(self, k: int, image_format: str, truecolor: bool = False) -> int:
+        """Bytes of the file at k, really encoded."""
+        point = self.curve.get(k, {})
+        if "bytes" not in point:
+            n_bytes = len(self.full(k).encode(image_format, truecolor=truecolor))
+            self.curve[k]["bytes"] = n_bytes
+        return self.curve[k]["bytes"]
+
+
+def _first_true(predicate, low: int, high: int) -> int | None:
+    """Smallest k in low..high with predicate(k), assuming it stays true once true.
+
+    Galloping from ``low`` (low, 2 low, 4 low, ...) and then halving: fits at small k
+    are cheap and most answers are small, so the expensive large k are fitted only
+    when the answer is near them.
+    """
+    previous, probe = low - 1, low
+    while not predicate(probe):
+        if probe >= high:
+            return None
+        previous, probe = probe, min(high, 2 * probe)
+    low, high = previous + 1, probe
+    while low < high:
+        middle = (low + high) // 2
+        if predicate(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _for_psnr(target: float, search: _Search, max_k: int) -> KChoice:
+    def reaches(k: int) -> bool:
+        return search.point(k)["psnr"] >= target
+
+    k = _first_true(reaches, 1, max_k)
+    if k is None:
+        raise ValueError(
+            f"PSNR {target:g} dB is not reached with {max_k} colours "
+            f"(best {search.point(max_k)['psnr']:.2f} dB); ask for less, or write full colour"
+        )
+    # Not monotonic by law: make sure no smaller k already reaches it.
+    while k > 1 and reaches(k - 1):
+        k -= 1
+    result = search.full(k)
+    shown = "identical" if math.isinf(result.psnr) else f"{result.psnr:.3f} dB"
+    below = "" if k == 1 else f"; k={k - 1} reaches {search.point(k - 1)['psnr']:.3f} dB"
+    reason = f"the fewest colours reaching PSNR {target:g} dB ({shown}{below})"
+    return KChoice(k, "target_psnr", reason, result, search.curve)
+
+
+def _for_size(max_bytes, search: _Search, max_k: int, image_format: str, truecolor) -> KChoice:
+    def size(k: int) -> int:
+        return search.size(k, image_format, truecolor)
+
+    def too_big(k: int) -> bool:
+        return size(k) > max_bytes
+
+    # The largest k that fits = one less than the smallest k that does not.
+    first_too_big = _first_true(too_big, 1, max_k)
+    if first_too_big == 1:
+        raise ValueError(
+            f"even 1 colour takes {size(1):,} bytes as {image_format}, "
+            f"more than the {max_bytes:,} allowed"
+        )
+    k = max_k if first_too_big is None else first_too_big - 1
+    while k > 1 and too_big(k):  # sizes are nearly, not exactly, monotonic in k
+        k -= 1
+    if k < max_k:
+        after = f"; k={k + 1} takes {size(k + 1):,} B"
+    else:
+        after = f"; {max_k} colours is the most a palette holds"
+    reason = f"the most colours whose {image_format} fits in {max_bytes:,} B ({size(k):,} B{after})"
+    return KChoice(k, "max_bytes", reason, search.full(k), search.curve)

@@ -1,0 +1,83 @@
+"""Choosing k: the knee on images with a known number of colour blobs, and targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kpalette import choose_k, quantize
+from kpalette.choose import knee_point
+
+
+def blobs(n_blobs: int, seed: int = 0, shape=(90, 120)) -> np.ndarray:
+    """An image whose pixels fall in ``n_blobs`` well separated colour clusters."""
+    rng = np.random.default_rng(seed)
+    corners = np.array([[r, g, b] for r in (30, 225) for g in (30, 225) for b in (30, 225)])
+    centres = np.vstack([corners, [[128, 128, 128], [225, 128, 30], [30, 128, 225]]])
+    chosen = centres[rng.permutation(len(centres))[:n_blobs]]
+    labels = rng.integers(0, n_blobs, shape)
+    noise = rng.normal(0, 7, (*shape, 3))
+    return np.clip(chosen[labels] + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("n_blobs", [2, 3, 5, 7, 9])
+def test_knee_finds_the_number_of_blobs(n_blobs):
+    choice = choose_k(blobs(n_blobs, seed=n_blobs))
+    assert choice.k == n_blobs, choice.reason
+    assert choice.method == "knee" and choice.result.n_colors == n_blobs
+    assert sorted(choice.curve) == list(range(1, 17))
+    inertia = [choice.curve[k]["inertia"] for k in range(1, 17)]
+    assert knee_point(range(1, 17), inertia) == n_blobs
+    assert f"happens by k={n_blobs}" in choice.reason
+
+
+def test_knee_point_by_hand():
+    ks = [1, 2, 3, 4, 5, 6]
+    assert knee_point(ks, [100, 60, 20, 18, 17, 16]) == 3
+    # On a log scale: the last big fall (9 -> 1.6) is the bend, not the first.
+    assert knee_point(range(1, 11), [120, 80, 50, 30, 9, 1.6, 1.5, 1.4, 1.3, 1.2]) == 6
+    assert knee_point(ks, [5, 5, 5, 5, 5, 5]) == 1
+    with pytest.raises(ValueError, match="at least 3"):
+        knee_point([1, 2], [3, 1])
+
+
+@pytest.mark.parametrize("target", [24.0, 31.5])
+def test_target_psnr_is_reached_by_the_fewest_colours(small_photo, target):
+    choice = choose_k(small_photo, target_psnr=target)
+    assert choice.result.psnr >= target
+    assert quantize(small_photo, choice.k).psnr == pytest.approx(choice.result.psnr)
+    assert quantize(small_photo, choice.k - 1).psnr < target
+    assert f"PSNR {target:g} dB" in choice.reason
+
+
+def test_target_psnr_with_dithering_is_measured_on_the_dithered_image(small_photo):
+    choice = choose_k(small_photo, target_psnr=26, dither=True)
+    assert choice.result.dither == 1.0 and choice.result.psnr >= 26
+    assert quantize(small_photo, choice.k - 1, dither=True).psnr < 26
+
+
+@pytest.mark.parametrize("max_bytes", [1500, 4000])
+def test_max_bytes_fits_and_one_more_colour_would_not(small_photo, max_bytes):
+    choice = choose_k(small_photo, max_bytes=max_bytes)
+    assert len(choice.result.encode("PNG")) <= max_bytes
+    assert len(quantize(small_photo, choice.k + 1).encode("PNG")) > max_bytes
+    assert choice.curve[choice.k]["bytes"] <= max_bytes < choice.curve[choice.k + 1]["bytes"]
+
+
+def test_max_bytes_in_gif(small_photo):
+    choice = choose_k(small_photo, max_bytes=3000, image_format="GIF")
+    assert len(choice.result.encode("GIF")) <= 3000
+    assert len(quantize(small_photo, choice.k + 1).encode("GIF")) > 3000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target_psnr": 90}, "PSNR 90 dB is not reached with 256 colours"),
+        ({"max_bytes": 10}, "even 1 colour takes"),
+        ({"max_bytes": 10, "target_psnr": 3}, "not both"),
+    ],
+)
+def test_targets_that_cannot_be_met(small_photo, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        choose_k(small_photo, **kwargs)
