@@ -120,6 +120,13 @@ def test_choosing_k_on_the_command_line(photo, tmp_path, capsys):
     assert len(quantize(photo, report["k"] + 1).encode("PNG")) > 6000
 
 
+def test_unreachable_psnr_is_an_error_and_writes_nothing(photo, capsys):
+    before = _snapshot(photo.parent)
+    status, out, err = _run(["compress", photo, "--target-psnr", "150"], capsys)
+    assert status == 1 and out == "" and _snapshot(photo.parent) == before
+    assert err.startswith("kpalette: error: PSNR 150 dB is not reached with 256 colours (best ")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("200000", 200000), ("200k", 200000), ("200kB", 200000), ("1.5M", 1500000), ("64KiB", 65536)],
@@ -260,7 +267,6 @@ BAD_ARGUMENTS = {
     "bad size": (lambda f, p: ["--max-bytes", "12x"], 2, "such as 200000, 200k, 1.5M or 64KiB"),
     "zero size": (lambda f, p: ["--max-bytes", "0"], 2, "--max-bytes must be a size"),
     "bad psnr": (lambda f, p: ["--target-psnr", "-3"], 2, "--target-psnr must be a positive"),
-    "psnr out of reach": (lambda f, p: ["--target-psnr", "150"], 1, "not reached with 256 colours"),
     "size out of reach": (lambda f, p: ["--max-bytes", "20"], 1, "even 1 colour takes"),
     "k word": (lambda f, p: ["-k", "many"], 2, "a whole number of colours or 'auto'"),
     "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither strength must be in 0..1"),
