@@ -20,6 +20,7 @@ _EXPORTS = {
     "quantize_many": "result",
     "choose_k": "choose",
     "KChoice": "choose",
+    "KSweep": "choose",
     "QuantizedImage": "result",
     "KMeansQuantizer": "kmeans",
     "KPaletteWarning": "kmeans",

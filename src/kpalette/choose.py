@@ -18,7 +18,7 @@ from . import io, metrics
 from .kmeans import KMeansQuantizer, KPaletteWarning, PreparedInput
 from .result import QuantizedImage, _dither_strength, _load, _quantize_prepared
 
-__all__ = ["KChoice", "choose_k", "knee_point", "DEFAULT_KNEE_KS"]
+__all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
 #: Numbers of colours the knee is looked for among (the walkthrough looks at 2..10).
 DEFAULT_KNEE_KS = tuple(range(1, 17))
@@ -112,7 +112,8 @@ def choose_k(
 
     Parameters
     ----------
-    image : (H, W, 3|4) array, or str / os.PathLike
+    image : (H, W, 3|4) array, str / os.PathLike, or KSweep
+        A :class:`KSweep` reuses its fits (its own engine settings then apply).
     target_psnr : float, optional
         In dB.
     max_bytes : int, optional
@@ -139,10 +140,19 @@ def choose_k(
     """
     if target_psnr is not None and max_bytes is not None:
         raise ValueError("give target_psnr or max_bytes, not both")
-    strength = _dither_strength(dither)
-    original, source = _load(image, max_pixels, "choose_k")
-    engine = {"n_init": n_init, "max_iter": max_iter, "tol": 1e-4, "random_state": random_state}
-    search = _Search(original, source, strength, color_space, engine)
+    search = (
+        image
+        if isinstance(image, KSweep)
+        else KSweep(
+            image,
+            random_state=random_state,
+            color_space=color_space,
+            dither=dither,
+            n_init=n_init,
+            max_iter=max_iter,
+            max_pixels=max_pixels,
+        )
+    )
     if target_psnr is not None:
         return _for_psnr(float(target_psnr), search, max_k)
     if max_bytes is not None:
@@ -156,21 +166,60 @@ def choose_k(
         f"the knee of the inertia curve over k={ks[0]}..{ks[-1]}: "
         f"{before:.0%} of its fall from k={ks[0]} to k={ks[-1]} happens by k={k}"
     )
-    return KChoice(k, "knee", reason, search.full(k), search.curve)
+    return KChoice(k, "knee", reason, search.result(k), search.curve)
 
 
-class _Search:
-    """Fits of one image at several k, from one histogram, each made once."""
+class KSweep:
+    """Fits of one image at several numbers of colours, from one histogram.
 
-    def __init__(self, original, source, strength, color_space, engine):
-        self.original, self.source = original, source
-        self.strength, self.color_space = strength, color_space
-        self.engine = engine
-        self.prepared = PreparedInput(original)
+    The image is read and its colours counted once; each k is fitted at most once
+    and kept. :func:`choose_k`, the plots and the report share one sweep.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) array, or str / os.PathLike
+    random_state, color_space, dither, n_init, max_iter, max_pixels
+        As for :func:`kpalette.quantize`.
+
+    Attributes
+    ----------
+    original : (H, W, C) uint8 array
+    source : Path or None
+    curve : dict
+        k -> {"inertia", "mse", "psnr"} (and "bytes" once encoded) for every k fitted.
+    """
+
+    def __init__(
+        self,
+        image,
+        *,
+        random_state=0,
+        color_space: str = "rgb",
+        dither: bool | float = False,
+        n_init="auto",
+        max_iter: int = 300,
+        max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+    ):
+        self.strength = _dither_strength(dither)
+        self.original, self.source = _load(image, max_pixels, "KSweep")
+        self.color_space = color_space
+        self.engine = {
+            "n_init": n_init,
+            "max_iter": max_iter,
+            "tol": 1e-4,
+            "random_state": random_state,
+        }
+        self.prepared = PreparedInput(self.original)
         self.curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
+        self._quantizers: dict[int, KMeansQuantizer] = {}
 
-    def full(self, k: int) -> QuantizedImage:
+    def knee(self, ks=DEFAULT_KNEE_KS) -> int:
+        """:func:`knee_point` of the inertia over ``ks``."""
+        ks = sorted(set(int(k) for k in ks))
+        return knee_point(ks, [self.point(k)["inertia"] for k in ks])
+
+    def result(self, k: int) -> QuantizedImage:
         """The quantized image at k (pixels mapped, dithered if asked)."""
         if k not in self.results:
             with warnings.catch_warnings():
@@ -180,11 +229,12 @@ class _Search:
                     self.prepared,
                     self.original,
                     self.source,
-                    k,
+                    int(k),
                     self.strength,
                     self.color_space,
                     self.engine,
                     time.perf_counter(),
+                    quantizer=self._quantizers.pop(k, None),
                 )
             self.curve[k] = {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
         return self.results[k]
@@ -193,12 +243,13 @@ class _Search:
         """Inertia, MSE and PSNR at k; from the colour table alone when not dithering."""
         if k not in self.curve:
             if self.strength > 0:
-                self.full(k)
+                self.result(k)
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", KPaletteWarning)
                     quantizer = KMeansQuantizer(k, color_space=self.color_space, **self.engine)
                     quantizer._fit_prepared(self.prepared, pixel_labels=False)
+                self._quantizers[k] = quantizer  # result(k) maps the pixels, no refit
                 colors, counts, entries = quantizer._color_table
                 mse = metrics.mean_squared_error_from_table(
                     colors, counts, quantizer.palette_[entries]
@@ -211,7 +262,11 @@ class _Search:
         """Bytes of the file at k, really encoded."""
         point = self.curve.get(k, {})
         if "bytes" not in point:
-            n_bytes = len(self.full(k).encode(image_format, truecolor=truecolor))
+            result = self.result(k)
+            if image_format == "PNG" and not truecolor:
+                n_bytes = result.png_bytes  # cached on the result, shared with its report
+            else:
+                n_bytes = len(result.encode(image_format, truecolor=truecolor))
             self.curve[k]["bytes"] = n_bytes
         return self.curve[k]["bytes"]
 
@@ -238,7 +293,7 @@ def _first_true(predicate, low: int, high: int) -> int | None:
     return low
 
 
-def _for_psnr(target: float, search: _Search, max_k: int) -> KChoice:
+def _for_psnr(target: float, search: KSweep, max_k: int) -> KChoice:
     def reaches(k: int) -> bool:
         return search.point(k)["psnr"] >= target
 
@@ -251,14 +306,14 @@ def _for_psnr(target: float, search: _Search, max_k: int) -> KChoice:
     # Not monotonic by law: make sure no smaller k already reaches it.
     while k > 1 and reaches(k - 1):
         k -= 1
-    result = search.full(k)
+    result = search.result(k)
     shown = "identical" if math.isinf(result.psnr) else f"{result.psnr:.3f} dB"
     below = "" if k == 1 else f"; k={k - 1} reaches {search.point(k - 1)['psnr']:.3f} dB"
     reason = f"the fewest colours reaching PSNR {target:g} dB ({shown}{below})"
     return KChoice(k, "target_psnr", reason, result, search.curve)
 
 
-def _for_size(max_bytes, search: _Search, max_k: int, image_format: str, truecolor) -> KChoice:
+def _for_size(max_bytes, search: KSweep, max_k: int, image_format: str, truecolor) -> KChoice:
     def size(k: int) -> int:
         return search.size(k, image_format, truecolor)
 
@@ -280,4 +335,4 @@ def _for_size(max_bytes, search: _Search, max_k: int, image_format: str, truecol
     else:
         after = f"; {max_k} colours is the most a palette holds"
     reason = f"the most colours whose {image_format} fits in {max_bytes:,} B ({size(k):,} B{after})"
-    return KChoice(k, "max_bytes", reason, search.full(k), search.curve)
+    return KChoice(k, "max_bytes", reason, search.result(k), search.curve)

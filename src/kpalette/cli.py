@@ -180,6 +180,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", help="output file (default: ./coffee-k<N>.png)")
     _add_output_options(demo)
 
+    explore = commands.add_parser(
+        "explore",
+        help="write an HTML page about an image's colours",
+        description="Write one self-contained HTML page (works offline): the original, the "
+        "k-grid for k=2..10, the palette, 3-D colour clouds, the elbow chart, a table of "
+        "k against size and quality, and the suggested k.",
+    )
+    explore.add_argument("input", help="image file")
+    explore.add_argument(
+        "-o", "--output", help="the page (default: <stem>-explore.html beside the input)"
+    )
+    explore.add_argument(
+        "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
+    )
+    explore.add_argument(
+        "--colorspace", choices=COLOR_SPACES, default="rgb", help="space to cluster in"
+    )
+    explore.add_argument(
+        "--max-pixels",
+        type=_whole_number("--max-pixels", 1),
+        default=None,
+        metavar="N",
+        help="largest image to decode (default: Pillow's decompression-bomb limit)",
+    )
+    explore.add_argument("--force", action="store_true", help="overwrite an existing output")
+
     palette = commands.add_parser(
         "palette",
         help="print or write an image's palette",
@@ -362,6 +388,31 @@ def _palette(args) -> int:
     return 0
 
 
+def _explore(args) -> int:
+    input_path = Path(args.input)
+    output = (
+        Path(args.output)
+        if args.output
+        else input_path.with_name(f"{input_path.stem}-explore.html")
+    )
+    from . import io
+    from .report import build_report
+
+    io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    page, facts = build_report(
+        input_path,
+        random_state=args.seed,
+        color_space=args.colorspace,
+        max_pixels=args.max_pixels or io.DEFAULT_MAX_PIXELS,
+    )
+    n_bytes = io.write_bytes_atomic(
+        output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
+    )
+    print(f"{input_path} -> {output} ({n_bytes / 1e6:.1f} MB, {facts['seconds']:.1f} s)")
+    print(f"  suggested k={facts['suggested_k']}: {facts['reason']}")
+    return 0
+
+
 def run(argv=None) -> int:
     """Run the command line; returns the exit status (raises on errors)."""
     args = build_parser().parse_args(argv)
@@ -372,6 +423,8 @@ def run(argv=None) -> int:
         from .data import sample_image_path
 
         return _compress(args, sample_image_path(), Path("."))
+    if args.command == "explore":
+        return _explore(args)
     return _palette(args)
 
 

@@ -463,7 +463,7 @@ class KMeansQuantizer:
         computed (``None``): a sweep over k needs only the colour table and inertia.
         """
         _check_params(self.n_colors, self.n_init, self.max_iter, self.tol, self.color_space)
-        pixels, leading = prepared.pixels, prepared.leading
+        pixels = prepared.pixels
         self.n_channels_ = pixels.shape[1]
         rng = np.random.default_rng(self.random_state)
         transparent = prepared.transparent
@@ -513,22 +513,25 @@ class KMeansQuantizer:
         self._color_table = self._table_of_colors(histogram, color_labels, transparent, reserve)
         self.inertia_ = self._inertia(points, histogram.counts, color_labels)
         self.n_iter_ = n_iter
-        if not pixel_labels:
-            self.labels_ = self.counts_ = None
-            return self
-        labels = np.empty(len(pixels), dtype=np.uint8 if len(centers) <= 256 else np.int32)
-        if reserve:
-            labels[transparent] = self._reserved
-            labels[~transparent] = labels_for_pixels(
-                fitted_pixels[:, : self._cluster_dims], histogram, color_labels
-            )
-        else:
-            labels[:] = labels_for_pixels(
-                fitted_pixels[:, : self._cluster_dims], histogram, color_labels
-            )
-        self.labels_ = labels.reshape(leading)
-        self.counts_ = np.bincount(labels, minlength=len(centers)).astype(np.int64)
+        self._color_labels, self._reserve = color_labels, reserve
+        self.labels_ = self.counts_ = None
+        if pixel_labels:
+            self._label_pixels(prepared)
         return self
+
+    def _label_pixels(self, prepared: PreparedInput) -> None:
+        """Set ``labels_`` and ``counts_`` for the input the model was fitted to."""
+        fitted_pixels, histogram, dims = prepared.fitted(self._reserve)
+        n_entries = len(self.palette_)
+        labels = np.empty(len(prepared.pixels), dtype=np.uint8 if n_entries <= 256 else np.int32)
+        visible = labels_for_pixels(fitted_pixels[:, :dims], histogram, self._color_labels)
+        if self._reserve:
+            labels[prepared.transparent] = self._reserved
+            labels[~prepared.transparent] = visible
+        else:
+            labels[:] = visible
+        self.labels_ = labels.reshape(prepared.leading)
+        self.counts_ = np.bincount(labels, minlength=n_entries).astype(np.int64)
 
     def predict(self, X):
         """Index of the nearest palette colour for every pixel of ``X``.

@@ -381,11 +381,17 @@ def _load(image, max_pixels, caller: str):
     return pixels.reshape(*leading, pixels.shape[1]), source
 
 
-def _quantize_prepared(prepared, original, source, n_colors, strength, color_space, engine, start):
+def _quantize_prepared(
+    prepared, original, source, n_colors, strength, color_space, engine, start, quantizer=None
+):
+    """QuantizedImage of a prepared input; ``quantizer``: one already fitted without labels."""
     from .dither import dither as diffuse
 
-    quantizer = KMeansQuantizer(n_colors, color_space=color_space, **engine)
-    quantizer._fit_prepared(prepared)
+    if quantizer is None:
+        quantizer = KMeansQuantizer(n_colors, color_space=color_space, **engine)
+        quantizer._fit_prepared(prepared, pixel_labels=strength == 0)
+    if strength == 0 and quantizer.labels_ is None:
+        quantizer._label_pixels(prepared)
     color_table = quantizer._color_table
     labels = quantizer.labels_
     if strength > 0:

@@ -1,0 +1,222 @@
+"""``kpalette explore``: one self-contained HTML page about an image's colours.
+
+The page holds the original, the k-grid, the palette swatches, the 3-D colour cloud
+coloured by pixel and by cluster (with centroids), the elbow chart, a table of k
+against size and quality, and the suggested k. Everything is inline (images as data
+URIs, Plotly's JavaScript once), so the page works offline and can be mailed around.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+import math
+import time
+
+import numpy as np
+
+from . import metrics
+from .choose import DEFAULT_KNEE_KS, KSweep
+from .plot import DEFAULT_GRID_KS, _original_facts, _preview
+
+__all__ = ["build_report", "REPORT_CLOUD_POINTS"]
+
+#: Dots per 3-D cloud in the report (two clouds; keeps the page light and fluid).
+REPORT_CLOUD_POINTS = 30_000
+#: Longer side of the pictures shown in the page, and of the SSIM preview.
+PREVIEW_SIDE = 1200
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
+       color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.facts { color: #555; }
+.suggested { background: #fff4e5; border-left: 4px solid #e65100; padding: 0.6em 1em; }
+img { max-width: 100%; height: auto; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.25em 0.8em; text-align: right; border-bottom: 1px solid #eee; }
+th { background: #f5f5f5; }
+tr.chosen td { background: #fff4e5; font-weight: bold; }
+.clouds { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+.note { color: #666; font-size: 0.9em; }
+"""
+
+
+def _png_data_uri(figure_or_bytes, *, dpi: int = 90) -> str:
+    if isinstance(figure_or_bytes, bytes):
+        data, mime = figure_or_bytes, "image/png"
+    else:
+        buffer = _io.BytesIO()
+        figure_or_bytes.savefig(buffer, format="png", dpi=dpi)
+        data, mime = buffer.getvalue(), "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _jpeg_data_uri(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = _io.BytesIO()
+    Image.fromarray(image[..., :3] if image.shape[2] == 4 else image).save(
+        buffer, format="JPEG", quality=88
+    )
+    return f"data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def _table_rows(sweep: KSweep, ks, suggested: int, input_bytes: int | None) -> list[dict]:
+    original = _preview(sweep.original, PREVIEW_SIDE)
+    height, width = sweep.original.shape[:2]
+    rows = []
+    for k in ks:
+        result = sweep.result(k)
+        n_bytes = sweep.size(k, "PNG")
+        rows.append(
+            {
+                "k": k,
+                "colors": result.n_colors,
+                "bytes": n_bytes,
+                "ratio": None if not input_bytes else input_bytes / n_bytes,
+                "bits_per_pixel": metrics.bits_per_pixel(n_bytes, width * height),
+                "mse": result.mse,
+                "psnr": result.psnr,
+                "ssim": metrics.structural_similarity(
+                    original, result.palette[_preview(result.indices, PREVIEW_SIDE)]
+                ),
+                "delta_e": result.delta_e,
+                "chosen": k == suggested,
+            }
+        )
+    return rows
+
+
+def _format_table(rows: list[dict], preview_shape) -> str:
+    head = (
+        "<tr><th>k</th><th>colours</th><th>bytes (palette PNG)</th><th>ratio</th>"
+        "<th>bits/pixel</th><th>MSE</th><th>PSNR (dB)</th>"
+        "<th>SSIM*</th><th>mean CIEDE2000</th></tr>"
+    )
+    body = []
+    for row in rows:
+        psnr = "&infin;" if math.isinf(row["psnr"]) else f"{row['psnr']:.2f}"
+        ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}&times;"
+        chosen = " class='chosen'" if row["chosen"] else ""
+        body.append(
+            f"<tr{chosen}><td>{row['k']}</td>"
+            f"<td>{row['colors']}</td><td>{row['bytes']:,}</td><td>{ratio}</td>"
+            f"<td>{row['bits_per_pixel']:.3f}</td><td>{row['mse']:.2f}</td><td>{psnr}</td>"
+            f"<td>{row['ssim']:.4f}</td><td>{row['delta_e']:.2f}</td></tr>"
+        )
+    height, width = preview_shape
+    note = (
+        f"<p class='note'>* SSIM on the {width}&times;{height} preview shown above "
+        "(every n-th pixel of both images); MSE, PSNR and CIEDE2000 on every pixel. "
+        "Bytes: the palette PNG really encoded.</p>"
+    )
+    return f"<table id='k-table'>{head}{''.join(body)}</table>{note}"
+
+
+def build_report(
+    image,
+    *,
+    grid_ks=DEFAULT_GRID_KS,
+    knee_ks=DEFAULT_KNEE_KS,
+    random_state=0,
+    color_space: str = "rgb",
+    max_pixels=None,
+    title: str | None = None,
+) -> tuple[str, dict]:
+    """The explore page of an image, as HTML text.
+
+    Parameters
+    ----------
+    image : (H, W, C) array or path
+    grid_ks : iterable of int, default 2..10
+        Panels of the k-grid and rows of the table.
+    knee_ks : iterable of int, default 1..16
+        Where the suggested k (the knee of the inertia curve) is looked for, and the
+        x axis of the elbow chart.
+    random_state, color_space, max_pixels
+        As for :func:`kpalette.quantize`.
+    title : str, optional
+
+    Returns
+    -------
+    page : str
+        A complete HTML document with everything inline.
+    facts : dict
+        ``suggested_k``, ``reason``, ``rows`` (the table), ``seconds``.
+    """
+    from . import io
+    from .plot import color_cloud, elbow, k_grid, swatches
+
+    start = time.perf_counter()
+    options = {"random_state": random_state, "color_space": color_space}
+    if max_pixels is not None:
+        options["max_pixels"] = max_pixels
+    sweep = KSweep(image, **options)
+    knee_ks = sorted(set(int(k) for k in knee_ks))
+    grid_ks = [int(k) for k in grid_ks]
+    suggested = sweep.knee(knee_ks)
+    inertia = [sweep.point(k)["inertia"] for k in knee_ks]
+    total = inertia[0] - inertia[-1]
+    share = 0.0 if total == 0 else (inertia[0] - inertia[knee_ks.index(suggested)]) / total
+    reason = (
+        f"the knee of the inertia curve over k={knee_ks[0]}..{knee_ks[-1]}: {share:.0%} of "
+        f"its fall happens by k={suggested}"
+    )
+    chosen = sweep.result(suggested)
+    source = sweep.source
+    name = title or (source.name if source is not None else "image")
+    height, width = sweep.original.shape[:2]
+    input_bytes = io.file_size(source) if source is not None else None
+    table_ks = sorted(set(grid_ks) | {suggested})
+    rows = _table_rows(sweep, table_ks, suggested, input_bytes)
+    preview = _preview(sweep.original, PREVIEW_SIDE)
+
+    by_pixel = color_cloud(
+        sweep.original, result=chosen, color_by="pixel", max_points=REPORT_CLOUD_POINTS
+    )
+    by_cluster = color_cloud(
+        sweep.original, result=chosen, color_by="cluster", max_points=REPORT_CLOUD_POINTS
+    )
+    plot_config = {"responsive": True, "displaylogo": False}
+    cloud_pixel_html = by_pixel.to_html(
+        full_html=False, include_plotlyjs=True, config=plot_config, div_id="cloud-pixel"
+    )
+    cloud_cluster_html = by_cluster.to_html(
+        full_html=False, include_plotlyjs=False, config=plot_config, div_id="cloud-cluster"
+    )
+    sections = [
+        f"<h1>{html.escape(name)}</h1>",
+        f"<p class='facts'>{width}&times;{height} pixels, "
+        f"{html.escape(_original_facts(sweep.original, source))}; "
+        f"colours clustered in {color_space.upper()}, seed {random_state}</p>",
+        f"<p class='suggested' id='suggested'>Suggested: <b>k={suggested}</b>, "
+        f"{html.escape(reason)}.</p>",
+        "<h2>Original</h2>",
+        f"<img id='original' alt='original' src='{_jpeg_data_uri(preview)}'>",
+        f"<h2>k = {grid_ks[0]} &hellip; {grid_ks[-1]}</h2>",
+        f"<img id='k-grid' alt='k-grid' src='{_png_data_uri(k_grid(sweep, grid_ks))}'>",
+        f"<h2>Palette at the suggested k={suggested}</h2>",
+        f"<img id='swatches' alt='swatches' src='{_png_data_uri(swatches(chosen))}'>",
+        "<h2>Colours in 3-D</h2>",
+        "<p class='note'>Drag to turn, scroll to zoom. Diamonds: the centroids "
+        f"(palette) at k={suggested}.</p>",
+        f"<div class='clouds'><div>{cloud_pixel_html}</div><div>{cloud_cluster_html}</div></div>",
+        "<h2>Choosing k</h2>",
+        f"<img id='elbow' alt='elbow chart' src='{_png_data_uri(elbow(sweep, knee_ks))}'>",
+        _format_table(rows, preview.shape[:2]),
+    ]
+    seconds = time.perf_counter() - start
+    sections.append(
+        f"<p class='note'>Made by kpalette in {seconds:.1f} s. "
+        "K-means on the weighted colour histogram.</p>"
+    )
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>kpalette: {html.escape(name)}</title><style>{_STYLE}</style></head>"
+        f"<body>{''.join(sections)}</body></html>"
+    )
+    facts = {"suggested_k": suggested, "reason": reason, "rows": rows, "seconds": seconds}
+    return page, facts
