@@ -311,6 +311,20 @@ def test_errors_from_a_real_process_have_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr + usage.stderr
 
 
+def test_explore_writes_one_page_and_keeps_existing_files(photo, capsys):
+    status, out, err = _run(["explore", photo], capsys)
+    page = photo.with_name("photo-explore.html")
+    assert status == 0 and err == "" and page.exists()
+    assert "suggested k=" in out and "MB" in out
+    text = page.read_text(encoding="utf-8")
+    assert "<table id='k-table'>" in text and "cloud-cluster" in text
+    before = _snapshot(photo.parent)
+    status, out, err = _run(["explore", photo], capsys)
+    assert status == 1 and "output exists" in err and _snapshot(photo.parent) == before
+    assert _run(["explore", photo, "--force", "--colorspace", "oklab"], capsys)[0] == 0
+    assert "OKLAB" in page.read_text(encoding="utf-8")
+
+
 def test_help_does_not_import_the_engine():
     code = (
         "import sys\n"

@@ -1,0 +1,92 @@
+"""The explore page: its content, that it is self-contained, and that Chromium renders it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from kpalette.data import sample_image_path
+from kpalette.report import build_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    page, facts = build_report(sample_image_path())
+    path = tmp_path_factory.mktemp("report") / "coffee-explore.html"
+    path.write_text(page, encoding="utf-8")
+    return path, page, facts
+
+
+def test_page_has_every_part(report):
+    _, page, facts = report
+    for part in ("original", "k-grid", "swatches", "cloud-pixel", "cloud-cluster", "elbow"):
+        assert f"id='{part}'" in page or f'id="{part}"' in page, part
+    table = re.search(r"<table id='k-table'>(.*?)</table>", page).group(1)
+    ks = [int(k) for k in re.findall(r"<tr[^>]*><td>(\d+)</td>", table)]
+    assert ks == sorted(set(range(2, 11)) | {facts["suggested_k"]})
+    for header in ("colours", "bytes", "ratio", "bits/pixel", "MSE", "PSNR", "SSIM"):
+        assert header in table
+    assert f"Suggested: <b>k={facts['suggested_k']}</b>" in page
+    for row in facts["rows"]:
+        assert row["bytes"] > 0 and 0 < row["ssim"] <= 1 and row["psnr"] > 10
+
+
+def test_page_works_offline(report):
+    _, page, _ = report
+    assert not re.search(r"<script[^>]+src=", page)
+    markup = re.sub(r"<script.*?</script>", "", page, flags=re.DOTALL)  # scripts are inline
+    assert not re.search(r"(src|href)=['\"](https?:)?//", markup)
+    assert page.count("plotly.js v") == 1  # the library once, inline, for both clouds
+    assert markup.count("<img") == 4 and markup.count("src='data:image/") == 4
+
+
+def test_page_renders_in_chromium(report, tmp_path):
+    if CHROMIUM is None:
+        if os.environ.get("KPALETTE_REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed (CI installs it: see .ci/run)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    path, _, _ = report
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+        page.goto(path.as_uri())
+        canvas = "#cloud-pixel .gl-container canvas"
+        page.wait_for_selector(canvas, timeout=60_000)
+        page.locator("#cloud-pixel").scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        shot = tmp_path / "cloud.png"
+        page.locator("#cloud-pixel").screenshot(path=str(shot))
+        natural_widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+        browser.close()
+    assert problems == []
+    assert len(natural_widths) == 4 and min(natural_widths) > 100  # every picture decoded
+    # The 3-D plot is drawn: the screenshot holds many colours, coffee browns among them.
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3)
+    assert len(np.unique(pixels, axis=0)) > 500
+    browns = (pixels[:, 0] > pixels[:, 2] + 40) & (pixels[:, 0] > 60)
+    assert browns.mean() > 0.002
