@@ -3,7 +3,7 @@
 The walkthrough's figures, each one call. matplotlib (static figures) and Plotly (the
 interactive 3-D cloud) are imported when a function is called, never at
 ``import kpalette``. The matplotlib functions return a ``matplotlib.figure.Figure``
-made without pyplot (so a notebook shows it once, and no GUI backend is needed);
+made without pyplot (no GUI backend needed; a notebook shows it once, as a PNG);
 :func:`color_cloud` returns a ``plotly.graph_objects.Figure``.
 """
 
@@ -33,10 +33,34 @@ DEFAULT_GRID_KS = tuple(range(2, 11))
 MAX_CLOUD_POINTS = 50_000
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+_FIGURE_CLASS = None
 
-    return Figure(figsize=(width, height), layout="constrained")
+
+def _figure_class():
+    """``matplotlib.figure.Figure`` that a notebook shows by itself, made on first use.
+
+    Figures made without pyplot have no picture in a notebook unless pyplot's inline
+    backend was loaded; ``_repr_png_`` gives them one, and they are shown once (pyplot
+    would also show them at the end of the cell).
+    """
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.figure import Figure
+
+        class NotebookFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                import io as _io
+
+                buffer = _io.BytesIO()
+                self.savefig(buffer, format="png", dpi=80)
+                return buffer.getvalue()
+
+        _FIGURE_CLASS = NotebookFigure
+    return _FIGURE_CLASS
+
+
+def _figure(width: float, height: float):
+    return _figure_class()(figsize=(width, height), layout="constrained")
 
 
 def _as_sweep(image, sweep_options) -> KSweep:
@@ -140,9 +164,7 @@ def swatches(palette, shares=None, *, columns: int | None = None):
     k = len(palette)
     columns = columns or min(k, 8)
     rows = math.ceil(k / columns)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(1.3 * columns, 1.3 * rows))
+    figure = _figure_class()(figsize=(1.3 * columns, 1.3 * rows))
     axes = figure.add_axes((0, 0, 1, 1))
     codes = to_hex(palette)
     for i, color in enumerate(palette):
