@@ -157,15 +157,7 @@ def choose_k(
         return _for_psnr(float(target_psnr), search, max_k)
     if max_bytes is not None:
         return _for_size(int(max_bytes), search, max_k, image_format, truecolor)
-    ks = sorted(set(DEFAULT_KNEE_KS if ks is None else (int(k) for k in ks)))
-    inertia = [search.point(k)["inertia"] for k in ks]
-    k = knee_point(ks, inertia)
-    total = inertia[0] - inertia[-1]
-    before = 0.0 if total == 0 else (inertia[0] - inertia[ks.index(k)]) / total
-    reason = (
-        f"the knee of the inertia curve over k={ks[0]}..{ks[-1]}: "
-        f"{before:.0%} of its fall from k={ks[0]} to k={ks[-1]} happens by k={k}"
-    )
+    k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
     return KChoice(k, "knee", reason, search.result(k), search.curve)
 
 
@@ -216,8 +208,20 @@ class KSweep:
 
     def knee(self, ks=DEFAULT_KNEE_KS) -> int:
         """:func:`knee_point` of the inertia over ``ks``."""
+        return self.suggest(ks)[0]
+
+    def suggest(self, ks=DEFAULT_KNEE_KS) -> tuple[int, str]:
+        """The knee of the inertia over ``ks``, and a sentence saying why."""
         ks = sorted(set(int(k) for k in ks))
-        return knee_point(ks, [self.point(k)["inertia"] for k in ks])
+        inertia = [self.point(k)["inertia"] for k in ks]
+        k = knee_point(ks, inertia)
+        total = inertia[0] - inertia[-1]
+        before = 0.0 if total == 0 else (inertia[0] - inertia[ks.index(k)]) / total
+        reason = (
+            f"the knee of the inertia curve over k={ks[0]}..{ks[-1]}: "
+            f"{before:.0%} of its fall from k={ks[0]} to k={ks[-1]} happens by k={k}"
+        )
+        return k, reason
 
     def result(self, k: int) -> QuantizedImage:
         """The quantized image at k (pixels mapped, dithered if asked)."""

@@ -117,9 +117,7 @@ def _add_engine_options(
             metavar="SIZE",
             help="the most colours whose output file fits in SIZE (200000, 200k, 1.5M, 64KiB)",
         )
-    parser.add_argument(
-        "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
-    )
+    _add_fit_options(parser)
     parser.add_argument(
         "--n-init",
         type=_whole_number("--n-init", 1),
@@ -133,6 +131,13 @@ def _add_engine_options(
         default=300,
         metavar="N",
         help="most Lloyd iterations",
+    )
+
+
+def _add_fit_options(parser: argparse.ArgumentParser) -> None:
+    """--seed, --colorspace, --max-pixels: shared by every command that fits a palette."""
+    parser.add_argument(
+        "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
     )
     parser.add_argument(
         "--colorspace",
@@ -191,19 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument(
         "-o", "--output", help="the page (default: <stem>-explore.html beside the input)"
     )
-    explore.add_argument(
-        "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
-    )
-    explore.add_argument(
-        "--colorspace", choices=COLOR_SPACES, default="rgb", help="space to cluster in"
-    )
-    explore.add_argument(
-        "--max-pixels",
-        type=_whole_number("--max-pixels", 1),
-        default=None,
-        metavar="N",
-        help="largest image to decode (default: Pillow's decompression-bomb limit)",
-    )
+    _add_fit_options(explore)
     explore.add_argument("--force", action="store_true", help="overwrite an existing output")
 
     palette = commands.add_parser(

@@ -157,14 +157,7 @@ def build_report(
     sweep = KSweep(image, **options)
     knee_ks = sorted(set(int(k) for k in knee_ks))
     grid_ks = [int(k) for k in grid_ks]
-    suggested = sweep.knee(knee_ks)
-    inertia = [sweep.point(k)["inertia"] for k in knee_ks]
-    total = inertia[0] - inertia[-1]
-    share = 0.0 if total == 0 else (inertia[0] - inertia[knee_ks.index(suggested)]) / total
-    reason = (
-        f"the knee of the inertia curve over k={knee_ks[0]}..{knee_ks[-1]}: {share:.0%} of "
-        f"its fall happens by k={suggested}"
-    )
+    suggested, reason = sweep.suggest(knee_ks)
     chosen = sweep.result(suggested)
     source = sweep.source
     name = title or (source.name if source is not None else "image")
