@@ -71,3 +71,32 @@ def test_kmeans_plusplus_matches_reference(rng, k):
     expected = reference.kmeans_plusplus(points, weights, k, n_trials, uniforms)
     np.testing.assert_array_equal(chosen, expected)
     assert len(set(chosen.tolist())) == k  # distinct points give distinct centres
+
+
+def test_kernels_compile_once_and_later_processes_load_the_cache():
+    """Issue 3, bar 5: the first run compiles and caches; the next one only loads."""
+    import os
+    import subprocess
+    import sys
+
+    workload = (
+        "import numpy as np, kpalette\n"
+        "rng = np.random.default_rng(0)\n"
+        "rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)\n"
+        "rgba = np.dstack([rgb, np.where(rng.random((40, 50)) < 0.2, 0, 255)]).astype(np.uint8)\n"
+        "for image in (rgb, rgba):\n"
+        "    for dither in (False, True):\n"
+        "        kpalette.quantize(image, 6, dither=dither).mse\n"
+    )
+    env = dict(os.environ, NUMBA_DEBUG_CACHE="1")
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", workload], env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout + done.stderr
+
+    run()  # compiles whatever is not cached yet
+    log = run()
+    assert "data loaded" in log and "floyd_steinberg" in log and "assign" in log
+    assert "data saved" not in log and "index saved" not in log, log
