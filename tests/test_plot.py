@@ -121,3 +121,17 @@ def test_swatches_label_each_colour_with_hex_and_share(small_photo):
     np.testing.assert_allclose(np.array(faces) * 255, result.palette, atol=1e-6)
     with pytest.raises(ValueError, match="expected a"):
         swatches(np.zeros((3, 2), np.uint8))
+
+
+def test_pictures_with_alpha_are_shown_over_a_checkerboard():
+    image = np.zeros((30, 40, 4), np.uint8)
+    image[..., 0] = 200
+    image[:, 20:, 3] = 255  # left half fully transparent
+    figure = k_grid(image, ks=[2, 3])
+    for axes in [axes for axes in figure.axes if axes.images]:
+        board, picture = axes.images
+        assert np.asarray(board.get_array()).shape[-1] == 3
+        assert len(np.unique(np.asarray(board.get_array()))) == 2
+        assert np.asarray(picture.get_array()).shape[-1] == 4
+    labels = swatches(quantize(image, 2)).axes[0].texts
+    assert {text.get_color() for text in labels} == {"black", "white"}

@@ -73,6 +73,17 @@ def _preview(image: np.ndarray, max_side: int = 1200) -> np.ndarray:
     return image[::step, ::step]
 
 
+def _show(axes, picture: np.ndarray) -> None:
+    """``imshow``, over a grey checkerboard when the picture has alpha (as image tools do)."""
+    if picture.shape[-1] == 4:
+        height, width = picture.shape[:2]
+        cell = max(4, max(height, width) // 48)
+        rows, columns = np.indices((height, width)) // cell
+        board = np.where((rows + columns) % 2 == 0, 204, 255).astype(np.uint8)
+        axes.imshow(np.repeat(board[..., None], 3, axis=2))
+    axes.imshow(picture)
+
+
 def _kilobytes(n_bytes: int) -> str:
     return f"{n_bytes / 1000:,.1f} kB"
 
@@ -122,9 +133,9 @@ def compare(original, quantized: QuantizedImage):
     height, width = original.shape[:2]
     figure = _figure(11, 11 * height / (2 * width) + 0.8)
     left, right = figure.subplots(1, 2)
-    left.imshow(_preview(original))
+    _show(left, _preview(original))
     left.set_title(f"original\n{_original_facts(original, source)}")
-    right.imshow(quantized.palette[_preview(quantized.indices)])
+    _show(right, quantized.palette[_preview(quantized.indices)])
     right.set_title(f"k={quantized.n_colors}\n{_quantized_title(quantized)}")
     for axes in (left, right):
         axes.set_axis_off()
@@ -132,7 +143,12 @@ def compare(original, quantized: QuantizedImage):
 
 
 def _readable_on(color) -> str:
-    r, g, b = (np.asarray(color[:3], dtype=float) / 255.0) ** 2.2
+    """Black or white, whichever reads better on ``color`` (seen over light grey if translucent)."""
+    rgb = np.asarray(color[:3], dtype=float)
+    if len(color) == 4:
+        alpha = color[3] / 255.0
+        rgb = rgb * alpha + 230.0 * (1.0 - alpha)
+    r, g, b = (rgb / 255.0) ** 2.2
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.18 else "white"
 
 
@@ -170,6 +186,11 @@ def swatches(palette, shares=None, *, columns: int | None = None):
     for i, color in enumerate(palette):
         row, column = divmod(i, columns)
         face = tuple(color[:3] / 255.0) + ((color[3] / 255.0,) if len(color) == 4 else ())
+        if len(color) == 4 and color[3] < 255:  # a checkerboard shows through
+            for dx, dy in ((0, 0), (0.47, 0.47)):
+                axes.add_patch(
+                    Rectangle((column + dx, -row - 1 + dy), 0.47, 0.47, facecolor="#cccccc")
+                )
         axes.add_patch(Rectangle((column, -row - 1), 0.94, 0.94, facecolor=face))
         text = codes[i] if shares is None else f"{codes[i]}\n{shares[i]:.1%}"
         axes.text(
@@ -217,7 +238,7 @@ def k_grid(image, ks=DEFAULT_GRID_KS, *, columns: int = 3, **sweep_options):
         axes.set_axis_off()
     for axes, k in zip(grid.ravel(), ks, strict=False):
         result = sweep.result(k)
-        axes.imshow(result.palette[_preview(result.indices, 800)])
+        _show(axes, result.palette[_preview(result.indices, 800)])
         psnr = "" if math.isinf(result.psnr) else f", {result.psnr:.1f} dB"
         axes.set_title(f"k={k}", fontsize=12, fontweight="bold", loc="left")
         axes.set_title(f"{_kilobytes(result.png_bytes)}{psnr}", fontsize=9, loc="right")

@@ -35,6 +35,7 @@ h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 .facts { color: #555; }
 .suggested { background: #fff4e5; border-left: 4px solid #e65100; padding: 0.6em 1em; }
 img { max-width: 100%; height: auto; }
+#original { background: repeating-conic-gradient(#ccc 0 25%, #fff 0 50%) 0 0 / 24px 24px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 0.25em 0.8em; text-align: right; border-bottom: 1px solid #eee; }
 th { background: #f5f5f5; }
@@ -54,14 +55,18 @@ def _png_data_uri(figure_or_bytes, *, dpi: int = 90) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _jpeg_data_uri(image: np.ndarray) -> str:
+def _picture_data_uri(image: np.ndarray) -> str:
+    """JPEG for an opaque preview (small); PNG when it has alpha (kept, not flattened)."""
     from PIL import Image
 
     buffer = _io.BytesIO()
-    Image.fromarray(image[..., :3] if image.shape[2] == 4 else image).save(
-        buffer, format="JPEG", quality=88
-    )
-    return f"data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+    if image.shape[2] == 4:
+        Image.fromarray(image).save(buffer, format="PNG")
+        mime = "image/png"
+    else:
+        Image.fromarray(image).save(buffer, format="JPEG", quality=88)
+        mime = "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
 
 def _table_rows(sweep: KSweep, ks, suggested: int, input_bytes: int | None) -> list[dict]:
@@ -188,7 +193,7 @@ def build_report(
         f"<p class='suggested' id='suggested'>Suggested: <b>k={suggested}</b>, "
         f"{html.escape(reason)}.</p>",
         "<h2>Original</h2>",
-        f"<img id='original' alt='original' src='{_jpeg_data_uri(preview)}'>",
+        f"<img id='original' alt='original' src='{_picture_data_uri(preview)}'>",
         f"<h2>k = {grid_ks[0]} &hellip; {grid_ks[-1]}</h2>",
         f"<img id='k-grid' alt='k-grid' src='{_png_data_uri(k_grid(sweep, grid_ks))}'>",
         f"<h2>Palette at the suggested k={suggested}</h2>",
