@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpalette import choose_k, quantize
+from kpalette import KSweep, choose_k, quantize
 from kpalette.choose import knee_point
 
 
@@ -81,3 +81,24 @@ def test_max_bytes_in_gif(small_photo):
 def test_targets_that_cannot_be_met(small_photo, kwargs, message):
     with pytest.raises(ValueError, match=message):
         choose_k(small_photo, **kwargs)
+
+
+def test_a_shared_sweep_keeps_each_format_s_size_apart(small_photo):
+    sweep = KSweep(small_photo)
+    gif = choose_k(sweep, max_bytes=3000, image_format="GIF")
+    png_bytes = sweep.size(gif.k, "PNG")
+    assert png_bytes == len(gif.result.encode("PNG"))
+    assert sweep.size(gif.k, "GIF") == len(gif.result.encode("GIF")) <= 3000
+    assert sweep.curve[gif.k]["bytes"] == png_bytes
+    assert sweep.curve[gif.k][KSweep.size_key("GIF")] == len(gif.result.encode("GIF"))
+
+
+def test_quantize_many_equals_quantize_for_each_k(small_photo):
+    from kpalette import quantize_many
+
+    many = quantize_many(small_photo, [2, 5, 9])
+    for result, k in zip(many, [2, 5, 9], strict=True):
+        alone = quantize(small_photo, k)
+        np.testing.assert_array_equal(result.palette, alone.palette)
+        np.testing.assert_array_equal(result.indices, alone.indices)
+        assert result.mse == alone.mse and result.inertia == alone.inertia

@@ -41,8 +41,9 @@ class KChoice:
     result : QuantizedImage
         The image quantized with ``k`` colours (the same fit as in the search).
     curve : dict
-        k -> {"inertia", "mse", "psnr"} and, where the file was encoded, "bytes",
-        for every k fitted on the way.
+        k -> {"inertia", "mse", "psnr"} for every k fitted on the way and, where a
+        file was encoded, its size: "bytes" for the palette PNG, "bytes GIF",
+        "bytes WEBP", ... (``KSweep.size_key``) for other formats.
     """
 
     k: int
@@ -178,7 +179,8 @@ class KSweep:
     original : (H, W, C) uint8 array
     source : Path or None
     curve : dict
-        k -> {"inertia", "mse", "psnr"} (and "bytes" once encoded) for every k fitted.
+        k -> {"inertia", "mse", "psnr"} for every k fitted, and each encoded size
+        under :meth:`size_key` ("bytes" for the palette PNG).
     """
 
     def __init__(
@@ -240,7 +242,9 @@ class KSweep:
                     time.perf_counter(),
                     quantizer=self._quantizers.pop(k, None),
                 )
-            self.curve[k] = {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
+            self.curve.setdefault(k, {}).update(
+                {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
+            )
         return self.results[k]
 
     def point(self, k: int) -> dict:
@@ -262,17 +266,24 @@ class KSweep:
                 self.curve[k] = {"inertia": quantizer.inertia_, "mse": mse, "psnr": psnr}
         return self.curve[k]
 
-    def size(self, k: int, image_format: str, truecolor: bool = False) -> int:
-        """Bytes of the file at k, really encoded."""
-        point = self.curve.get(k, {})
-        if "bytes" not in point:
+    @staticmethod
+    def size_key(image_format: str = "PNG", truecolor: bool = False) -> str:
+        """Key of a file size in :attr:`curve`: "bytes" for the palette PNG."""
+        if image_format == "PNG" and not truecolor:
+            return "bytes"
+        return f"bytes {image_format}{' truecolor' if truecolor else ''}"
+
+    def size(self, k: int, image_format: str = "PNG", truecolor: bool = False) -> int:
+        """Bytes of the file at k in ``image_format``, really encoded (once per format)."""
+        key = self.size_key(image_format, truecolor)
+        if key not in self.curve.get(k, {}):
             result = self.result(k)
-            if image_format == "PNG" and not truecolor:
+            if key == "bytes":
                 n_bytes = result.png_bytes  # cached on the result, shared with its report
             else:
                 n_bytes = len(result.encode(image_format, truecolor=truecolor))
-            self.curve[k]["bytes"] = n_bytes
-        return self.curve[k]["bytes"]
+            self.curve[k][key] = n_bytes
+        return self.curve[k][key]
 
 
 def _first_true(predicate, low: int, high: int) -> int | None:
