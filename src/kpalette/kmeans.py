@@ -468,7 +468,7 @@ class KMeansQuantizer:
         rng = np.random.default_rng(self.random_state)
         transparent = prepared.transparent
         reserve = prepared.can_reserve and self.n_colors >= 2
-        fitted_pixels, histogram, self._cluster_dims = prepared.fitted(reserve)
+        _, histogram, self._cluster_dims = prepared.fitted(reserve)
         k = self.n_colors - 1 if reserve else self.n_colors
         points = prepared.points(reserve, self.color_space)
         weights = histogram.counts.astype(np.float64)
@@ -513,7 +513,7 @@ class KMeansQuantizer:
         self._color_table = self._table_of_colors(histogram, color_labels, transparent, reserve)
         self.inertia_ = self._inertia(points, histogram.counts, color_labels)
         self.n_iter_ = n_iter
-        self._color_labels, self._reserve = color_labels, reserve
+        self._color_labels = color_labels
         self.labels_ = self.counts_ = None
         if pixel_labels:
             self._label_pixels(prepared)
@@ -521,11 +521,12 @@ class KMeansQuantizer:
 
     def _label_pixels(self, prepared: PreparedInput) -> None:
         """Set ``labels_`` and ``counts_`` for the input the model was fitted to."""
-        fitted_pixels, histogram, dims = prepared.fitted(self._reserve)
+        reserve = self._reserved is not None
+        fitted_pixels, histogram, dims = prepared.fitted(reserve)
         n_entries = len(self.palette_)
         labels = np.empty(len(prepared.pixels), dtype=np.uint8 if n_entries <= 256 else np.int32)
         visible = labels_for_pixels(fitted_pixels[:, :dims], histogram, self._color_labels)
-        if self._reserve:
+        if reserve:
             labels[prepared.transparent] = self._reserved
             labels[~prepared.transparent] = visible
         else:
