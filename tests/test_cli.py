@@ -269,6 +269,11 @@ BAD_ARGUMENTS = {
     "bad psnr": (lambda f, p: ["--target-psnr", "-3"], 2, "--target-psnr must be a positive"),
     "size out of reach": (lambda f, p: ["--max-bytes", "20"], 1, "even 1 colour takes"),
     "k word": (lambda f, p: ["-k", "many"], 2, "a whole number of colours or 'auto'"),
+    "dither too many colours": (
+        lambda f, p: ["-k", "1100", "--truecolor", "--dither", "-o", f / "o.webp"],
+        2,
+        "--dither takes at most 1024 colours, got -k 1100",
+    ),
     "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither strength must be in 0..1"),
     "dither not a number": (lambda f, p: ["--dither", "lots"], 2, "must be a number in 0..1"),
     "unknown colour space": (lambda f, p: ["--colorspace", "hsv"], 2, "invalid choice: 'hsv'"),

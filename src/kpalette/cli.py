@@ -298,8 +298,11 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
     if mode is None:
         _check_palette_k(k, output, args.truecolor)
     from . import io
+    from .dither import MAX_DITHER_COLORS
     from .result import quantize
 
+    if args.dither and mode is None and k > MAX_DITHER_COLORS:
+        raise UsageError(f"--dither takes at most {MAX_DITHER_COLORS} colours, got -k {k}")
     start = time.perf_counter()
     # Fail before the slow part: the output must be writable and not the input.
     image_format = io.format_for_path(output, truecolor=args.truecolor)

@@ -14,7 +14,8 @@ import numpy as np
 
 __all__ = ["dither", "check_strength"]
 
-#: Largest palette dithered (the search keeps a k x k table of entry distances).
+#: Largest palette dithered: four times what a palette image holds. The nearest-entry
+#: search keeps one candidate list per coarse grid cell (512 cells x k entries).
 MAX_DITHER_COLORS = 1024
 
 
