@@ -45,6 +45,10 @@ def test_page_has_every_part(report):
     for header in ("colours", "bytes", "ratio", "bits/pixel", "MSE", "PSNR", "SSIM"):
         assert header in table
     assert f"Suggested: <b>k={facts['suggested_k']}</b>" in page
+    from kpalette import load_image
+
+    pixels = load_image(sample_image_path()).reshape(-1, 3)
+    assert f"{len(np.unique(pixels, axis=0)):,} colours" in page
     for row in facts["rows"]:
         assert row["bytes"] > 0 and 0 < row["ssim"] <= 1 and row["psnr"] > 10
 

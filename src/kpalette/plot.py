@@ -88,7 +88,8 @@ def _kilobytes(n_bytes: int) -> str:
     return f"{n_bytes / 1000:,.1f} kB"
 
 
-def _original_facts(original, source) -> str:
+def _original_facts(original, source, n_colors: int | None = None) -> str:
+    """ "<size>, <n> colours" of an original; ``n_colors`` when already counted."""
     from . import io
     from .histogram import color_histogram
 
@@ -96,7 +97,8 @@ def _original_facts(original, source) -> str:
         size = f"{_kilobytes(io.file_size(source))} ({source.suffix.lstrip('.').upper()})"
     else:
         size = f"{_kilobytes(len(io.encode_truecolor(original, 'PNG')))} as PNG"
-    n_colors = color_histogram(original.reshape(-1, original.shape[-1])).n_colors
+    if n_colors is None:
+        n_colors = color_histogram(original.reshape(-1, original.shape[-1])).n_colors
     return f"{size}, {n_colors:,} colours"
 
 
@@ -298,6 +300,7 @@ def color_cloud(
     max_points: int = MAX_CLOUD_POINTS,
     marker_size: float = 2.0,
     random_state=0,
+    points=None,
 ):
     """The image's colours as an interactive 3-D scatter, as in the walkthrough.
 
@@ -319,6 +322,9 @@ def color_cloud(
         Most dots (:func:`cloud_points`).
     marker_size : float
     random_state : int
+    points : tuple, optional
+        What :func:`cloud_points` returned for this image: several clouds of one
+        image (by pixel, by cluster) then show the same dots, sampled once.
 
     Returns
     -------
@@ -340,9 +346,9 @@ def color_cloud(
     if result is None and (centroids or color_by == "cluster"):
         result = quantize(original, n_colors, random_state=random_state)
     space = check_color_space(space or (result.color_space if result is not None else "rgb"))
-    colors, counts, n_distinct = cloud_points(
-        original, max_points=max_points, random_state=random_state
-    )
+    if points is None:
+        points = cloud_points(original, max_points=max_points, random_state=random_state)
+    colors, counts, n_distinct = points
     coordinates = to_space(colors, space)
     names = _AXES[space]
     if color_by == "cluster":

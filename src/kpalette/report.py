@@ -153,7 +153,7 @@ def build_report(
         ``suggested_k``, ``reason``, ``rows`` (the table), ``seconds``.
     """
     from . import io
-    from .plot import color_cloud, elbow, k_grid, swatches
+    from .plot import cloud_points, color_cloud, elbow, k_grid, swatches
 
     start = time.perf_counter()
     options = {"random_state": random_state, "color_space": color_space}
@@ -171,13 +171,12 @@ def build_report(
     table_ks = sorted(set(grid_ks) | {suggested})
     rows = _table_rows(sweep, table_ks, suggested, input_bytes)
     preview = _preview(sweep.original, PREVIEW_SIDE)
+    # The sweep has counted the colours already (all pixels, every channel).
+    n_distinct = sweep.prepared.fitted(False)[1].n_colors
 
-    by_pixel = color_cloud(
-        sweep.original, result=chosen, color_by="pixel", max_points=REPORT_CLOUD_POINTS
-    )
-    by_cluster = color_cloud(
-        sweep.original, result=chosen, color_by="cluster", max_points=REPORT_CLOUD_POINTS
-    )
+    dots = cloud_points(sweep.original, max_points=REPORT_CLOUD_POINTS, random_state=random_state)
+    by_pixel = color_cloud(sweep.original, result=chosen, color_by="pixel", points=dots)
+    by_cluster = color_cloud(sweep.original, result=chosen, color_by="cluster", points=dots)
     plot_config = {"responsive": True, "displaylogo": False}
     cloud_pixel_html = by_pixel.to_html(
         full_html=False, include_plotlyjs=True, config=plot_config, div_id="cloud-pixel"
@@ -188,7 +187,7 @@ def build_report(
     sections = [
         f"<h1>{html.escape(name)}</h1>",
         f"<p class='facts'>{width}&times;{height} pixels, "
-        f"{html.escape(_original_facts(sweep.original, source))}; "
+        f"{html.escape(_original_facts(sweep.original, source, n_distinct))}; "
         f"colours clustered in {color_space.upper()}, seed {random_state}</p>",
         f"<p class='suggested' id='suggested'>Suggested: <b>k={suggested}</b>, "
         f"{html.escape(reason)}.</p>",
