@@ -300,7 +300,7 @@ def quantize(
     dither : bool or float, default=False
         Map the pixels onto the palette with Floyd-Steinberg error diffusion:
         ``True`` for full strength, a float in [0, 1] for part of it. Smooth
-        gradients lose their bands; the MSE usually rises a little.
+        gradients lose their bands, while the MSE rises (coffee.png at k=16: 69 -> 211).
     max_pixels : int or None
         Largest image read from a file (decompression-bomb guard).
 
