@@ -42,6 +42,41 @@ def lloyd_pixels(pixels, centers, *, max_iter=300):
     return centers, labels, float(d2.sum())
 
 
+def lloyd_weighted(points, weights, centers, *, max_iter=300, tol=0.0):
+    """Weighted Lloyd, step by step: assign, stop if no label changed, move each
+    centre to its weighted mean (an empty cluster takes the point farthest from its
+    centre, farthest first, ties to the higher index), stop if the summed squared
+    shift is at most ``tol``. Returns (centers, labels, dist2, n_iter)."""
+    centers = np.array(centers, dtype=np.float64)
+    k = len(centers)
+    labels = None
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007
+        new_labels, dist2 = assign(points, centers)
+        if labels is not None and np.array_equal(new_labels, labels):
+            converged = True
+            break
+        labels = new_labels
+        sums, totals = weighted_sums(points, weights, labels, k)
+        farthest = np.argsort(dist2, kind="stable")[::-1]
+        for cluster, point in zip(np.flatnonzero(totals <= 0), farthest, strict=False):
+            old, w = labels[point], weights[point]
+            if totals[old] - w > 0:
+                sums[old] -= w * points[point]
+                totals[old] -= w
+            sums[cluster], totals[cluster] = w * points[point], w
+            labels[point] = cluster
+        new_centers = sums / totals[:, None]
+        shift = float(((new_centers - centers) ** 2).sum())
+        centers = new_centers
+        if shift <= tol:
+            break
+    if not converged:
+        labels, dist2 = assign(points, centers)
+    return centers, labels, dist2, n_iter
+
+
 def kmeans_plusplus(points, weights, k, n_trials, uniforms):
     """Greedy weighted k-means++ driven by the given uniform numbers."""
 

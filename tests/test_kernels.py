@@ -47,13 +47,13 @@ def test_weighted_sums_match_bincount(rng):
 
 def test_count_and_lookup_rgb(rng):
     pixels = rng.integers(0, 6, size=(5000, 3)).astype(np.uint8) * 40
-    table = _kernels.count_rgb(pixels)
+    found, found_counts = _kernels.count_rgb(pixels)
     codes = (
         (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
     )
     unique, counts = np.unique(codes, return_counts=True)
-    np.testing.assert_array_equal(np.flatnonzero(table), unique)
-    np.testing.assert_array_equal(table[unique], counts)
+    np.testing.assert_array_equal(found, unique)
+    np.testing.assert_array_equal(found_counts, counts)
     lut = np.zeros(1 << 24, dtype=np.int32)
     lut[unique] = np.arange(len(unique)) * 3 + 1
     out = np.empty(len(pixels), dtype=np.int32)
@@ -73,30 +73,95 @@ def test_kmeans_plusplus_matches_reference(rng, k):
     assert len(set(chosen.tolist())) == k  # distinct points give distinct centres
 
 
-def test_kernels_compile_once_and_later_processes_load_the_cache():
-    """Issue 3, bar 5: the first run compiles and caches; the next one only loads."""
+@pytest.mark.parametrize("d", [3, 4])
+@pytest.mark.parametrize("tol", [0.0, 1e-3])
+def test_lloyd_matches_the_step_by_step_reference(rng, d, tol):
+    # Clumps plus one start centre far from every point: its cluster is empty at
+    # once and must take the farthest point, as in the reference.
+    blobs = rng.uniform(20, 235, size=(6, d))
+    points = np.vstack([blob + rng.normal(0, 9, size=(400, d)) for blob in blobs])
+    points = np.rint(np.clip(points, 0, 255))
+    weights = rng.integers(1, 40, size=len(points)).astype(np.float64)
+    start = np.vstack([points[rng.choice(len(points), 9, replace=False)], np.full(d, 1e4)])
+    centers = start.copy()
+    labels = np.zeros(len(points), dtype=np.int32)
+    dist2 = np.empty(len(points))
+    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, 300, tol)
+    ref_centers, ref_labels, ref_dist2, ref_iter = reference.lloyd_weighted(
+        points, weights, start, tol=tol
+    )
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
+    np.testing.assert_allclose(dist2, ref_dist2, rtol=1e-9, atol=1e-9)
+    assert n_iter == ref_iter
+    assert (np.bincount(labels, minlength=10) > 0).all()  # the empty cluster was filled
+
+
+def test_lloyd_handles_one_point_one_centre_and_duplicates():
+    points = np.array([[5.0, 5.0, 5.0]])
+    centers = np.array([[0.0, 0.0, 0.0]])
+    labels = np.zeros(1, dtype=np.int32)
+    dist2 = np.empty(1)
+    _kernels.lloyd(points, np.ones(1), centers, labels, dist2, 10, 0.0)
+    np.testing.assert_array_equal(centers, points)
+    assert dist2[0] == 0.0
+    # Every point on one colour: all centres but one stay empty until relocated.
+    same = np.full((50, 3), 7.0)
+    centers = np.array([[7.0, 7.0, 7.0], [9.0, 9.0, 9.0]])
+    labels = np.zeros(50, dtype=np.int32)
+    dist2 = np.empty(50)
+    _kernels.lloyd(same, np.ones(50), centers, labels, dist2, 10, 0.0)
+    assert np.isfinite(centers).all() and (dist2 == 0).all()
+
+
+def test_grid_means_matches_numpy(rng):
+    points = rng.uniform(0, 255, size=(5000, 3))
+    weights = rng.integers(1, 9, size=len(points)).astype(np.float64)
+    means, totals, cell_of_point = _kernels.grid_means(points, weights, 8)
+    low, span = points.min(axis=0), points.max(axis=0) - points.min(axis=0)
+    cells = np.minimum((points - low) / span * 8, 7).astype(np.int64)
+    keys = (cells[:, 0] * 8 + cells[:, 1]) * 8 + cells[:, 2]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    np.testing.assert_array_equal(cell_of_point, inverse)
+    np.testing.assert_allclose(totals, np.bincount(inverse, weights=weights), rtol=1e-12)
+    for axis in range(3):
+        expected = np.bincount(inverse, weights=weights * points[:, axis]) / totals
+        np.testing.assert_allclose(means[:, axis], expected, rtol=1e-12)
+
+
+def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp_path):
+    """Issue 3, bar 5: compiled once (at install); later processes only load it.
+
+    A fresh process that runs every kernel imports no JIT or compiler and writes
+    nothing next to the package.
+    """
+    import importlib.machinery
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
+    assert _kernels.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    package = Path(_kernels.__file__).parent
+    before = sorted(str(p) for p in package.rglob("*"))
     workload = (
-        "import numpy as np, kpalette\n"
+        "import sys, numpy as np, kpalette\n"
         "rng = np.random.default_rng(0)\n"
         "rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)\n"
         "rgba = np.dstack([rgb, np.where(rng.random((40, 50)) < 0.2, 0, 255)]).astype(np.uint8)\n"
         "for image in (rgb, rgba):\n"
         "    for dither in (False, True):\n"
         "        kpalette.quantize(image, 6, dither=dither).mse\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('numba', 'llvmlite', 'Cython', 'pyximport')))\n"
     )
-    env = dict(os.environ, NUMBA_DEBUG_CACHE="1")
-
-    def run() -> str:
-        done = subprocess.run(
-            [sys.executable, "-c", workload], env=env, capture_output=True, text=True, check=True
-        )
-        return done.stdout + done.stderr
-
-    run()  # compiles whatever is not cached yet
-    log = run()
-    assert "data loaded" in log and "floyd_steinberg" in log and "assign" in log
-    assert "data saved" not in log and "index saved" not in log, log
+    done = subprocess.run(
+        [sys.executable, "-c", workload],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
+        cwd=tmp_path,
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+    assert sorted(str(p) for p in package.rglob("*")) == before

@@ -5,7 +5,7 @@
 >>> result.save("photo-k16.png"); result.psnr            # doctest: +SKIP
 
 The public names are loaded on first use, so ``import kpalette`` (and the command
-line's start-up) stays light: no NumPy, Pillow or Numba until they are needed.
+line's start-up) stays light: no NumPy or Pillow until they are needed.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The ``kpalette`` command: parse, call the library, report.
 
-Start-up stays light: the library (NumPy, Pillow, Numba) is imported inside the
+Start-up stays light: the library (NumPy, Pillow, the compiled kernels) is imported inside the
 commands, so ``kpalette --help`` imports none of it. Every error the library raises
 on purpose ends as one line ``kpalette: error: ...`` on stderr and exit status 1;
 usage errors exit with 2.

@@ -87,7 +87,7 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
         np.ascontiguousarray(fitted),
         candidates.astype(np.int64),
         strength,
-        skip,
+        skip.view(np.uint8),
         skip_index,
         indices,
     )

@@ -75,9 +75,7 @@ def color_histogram(pixels: np.ndarray) -> ColorHistogram:
     if pixels.shape[1] == 3:
         from ._kernels import count_rgb
 
-        table = count_rgb(pixels)
-        codes = np.flatnonzero(table)
-        counts = table[codes].astype(np.int64)
+        codes, counts = count_rgb(pixels)
     else:
         codes, counts = np.unique(pack_colors(pixels), return_counts=True)
         counts = counts.astype(np.int64)

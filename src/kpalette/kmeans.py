@@ -124,51 +124,15 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None):
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
-    k = len(centers)
     labels = (
         np.zeros(len(points), dtype=np.int32)
         if labels is None
         else np.array(labels, dtype=np.int32, copy=True)
     )
     dist2 = np.empty(len(points))
-    previous = np.empty_like(labels)
-    converged_strictly = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is used after the loop)
-        previous[:] = labels
-        _kernels.assign(points, centers, labels, dist2)
-        if n_iter > 1 and np.array_equal(labels, previous):
-            converged_strictly = True
-            break
-        sums, totals = _kernels.weighted_sums(points, weights, labels, k)
-        _relocate_empty(points, weights, labels, dist2, sums, totals)
-        new_centers = sums / totals[:, None]
-        shift = float(((new_centers - centers) ** 2).sum())
-        centers = new_centers
-        if shift <= tol:
-            break
-    if not converged_strictly:
-        _kernels.assign(points, centers, labels, dist2)
-    inertia = float(np.dot(weights, dist2))
+    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, tol)
+    inertia = float((weights * dist2).sum())
     return centers, labels, inertia, n_iter
-
-
-def _relocate_empty(points, weights, labels, dist2, sums, totals) -> None:
-    """Move each empty cluster onto the point farthest from its centre (in place)."""
-    empty = np.flatnonzero(totals <= 0)
-    if len(empty) == 0:
-        return
-    farthest = np.argsort(dist2, kind="stable")[::-1][: len(empty)]
-    for cluster, point in zip(empty, farthest, strict=False):
-        old = labels[point]
-        w = weights[point]
-        if totals[old] - w > 0:
-            sums[old] -= w * points[point]
-            totals[old] -= w
-        sums[cluster] = w * points[point]
-        totals[cluster] = w
-        labels[point] = cluster
-        dist2[point] = 0.0
 
 
 def init_plusplus(points, weights, k, rng) -> np.ndarray:
@@ -198,6 +162,13 @@ def grid_means(points, weights, cells_per_axis=32):
     totals : (m,) float64 array
         Summed weight of each non-empty cell.
     """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    if points.shape[1] == 3:
+        from ._kernels import grid_means as compiled_grid_means
+
+        means, totals, _ = compiled_grid_means(points, weights, cells_per_axis)
+        return means, totals
     low = points.min(axis=0)
     span = np.maximum(points.max(axis=0) - low, 1e-12)
     cells = np.minimum((points - low) / span * cells_per_axis, cells_per_axis - 1).astype(np.int64)
@@ -220,7 +191,11 @@ MIN_CELLS_PER_CENTER = 64
 
 
 def _coarse_version(points, weights, k):
-    """A grid histogram with at least ``MIN_CELLS_PER_CENTER * k`` cells, else the data."""
+    """A grid histogram with at least ``MIN_CELLS_PER_CENTER * k`` cells, else the data.
+
+    Seeding k-means++ on a coarser grid is cheaper but was measured to end 7% above
+    scikit-learn at k = 256 on a photo with few distinct colours (16 cells per centre).
+    """
     for cells_per_axis in (32, 64):
         if len(points) < 2 * MIN_CELLS_PER_CENTER * k:
             break
@@ -231,8 +206,11 @@ def _coarse_version(points, weights, k):
 
 
 def _relative_tolerance(points, weights, tol) -> float:
-    mean = weights @ points / weights.sum()
-    variance = weights @ (points - mean) ** 2 / weights.sum()
+    # einsum, not ``@``: a BLAS call here leaves OpenBLAS threads spinning on the
+    # cores the compiled loops need next (measured: 30% of the samples of a fit).
+    total = weights.sum()
+    mean = np.einsum("i,ij->j", weights, points) / total
+    variance = np.einsum("i,ij->j", weights, (points - mean) ** 2) / total
     return float(np.mean(variance)) * tol
 
 
@@ -521,18 +499,31 @@ class KMeansQuantizer:
 
     def _label_pixels(self, prepared: PreparedInput) -> None:
         """Set ``labels_`` and ``counts_`` for the input the model was fitted to."""
+        self.labels_ = self._pixel_indices(prepared)
+        self.counts_ = np.bincount(self.labels_.ravel(), minlength=len(self.palette_)).astype(
+            np.int64
+        )
+
+    def _pixel_indices(self, prepared: PreparedInput, remap=None) -> np.ndarray:
+        """Palette index of every pixel of the fitted input, through ``remap`` if given.
+
+        Returns
+        -------
+        (H, W) or (N,) array, uint8 when the palette has at most 256 entries
+        """
         reserve = self._reserved is not None
         fitted_pixels, histogram, dims = prepared.fitted(reserve)
         n_entries = len(self.palette_)
+        entry_of = np.arange(n_entries) if remap is None else np.asarray(remap)
         labels = np.empty(len(prepared.pixels), dtype=np.uint8 if n_entries <= 256 else np.int32)
-        visible = labels_for_pixels(fitted_pixels[:, :dims], histogram, self._color_labels)
+        color_entries = entry_of[self._color_labels]
+        visible = labels_for_pixels(fitted_pixels[:, :dims], histogram, color_entries)
         if reserve:
-            labels[prepared.transparent] = self._reserved
+            labels[prepared.transparent] = entry_of[self._reserved]
             labels[~prepared.transparent] = visible
         else:
-            labels[:] = visible
-        self.labels_ = labels.reshape(prepared.leading)
-        self.counts_ = np.bincount(labels, minlength=n_entries).astype(np.int64)
+            labels = visible.astype(labels.dtype, copy=False)
+        return labels.reshape(prepared.leading)
 
     def predict(self, X):
         """Index of the nearest palette colour for every pixel of ``X``.
@@ -618,4 +609,4 @@ class KMeansQuantizer:
     def _inertia(self, points, counts, color_labels) -> float:
         """Sum over the fitted pixels of the squared distance to their centre."""
         diff = points - self.cluster_centers_[color_labels, : self._cluster_dims]
-        return float(counts @ np.einsum("ij,ij->i", diff, diff))
+        return float(np.einsum("i,ij,ij->", counts.astype(np.float64), diff, diff))

@@ -6,7 +6,14 @@ import json
 
 import numpy as np
 
-__all__ = ["PALETTE_FORMATS", "format_palette", "sort_by_share", "swatch_image", "to_hex"]
+__all__ = [
+    "PALETTE_FORMATS",
+    "format_palette",
+    "order_by_share",
+    "sort_by_share",
+    "swatch_image",
+    "to_hex",
+]
 
 #: Names accepted by :func:`format_palette`.
 PALETTE_FORMATS = ("hex", "json", "gpl", "css", "png")
@@ -50,11 +57,31 @@ def sort_by_share(palette: np.ndarray, indices: np.ndarray):
     """
     palette = np.asarray(palette)
     counts = np.bincount(np.asarray(indices).ravel(), minlength=len(palette))
+    order, remap = order_by_share(counts)
+    return palette[order], remap[indices], counts[order].astype(np.int64), remap
+
+
+def order_by_share(counts: np.ndarray):
+    """Entries ordered by pixel count, most used first, unused ones dropped.
+
+    Parameters
+    ----------
+    counts : (k,) integer array
+        Pixels of each palette entry.
+
+    Returns
+    -------
+    order : (m,) int64 array
+        The used entries, most frequent first (ties keep their order).
+    remap : (k,) array, uint8 when m <= 256
+        New index of each entry (0 for the dropped ones).
+    """
+    counts = np.asarray(counts)
     order = np.argsort(-counts, kind="stable")
     order = order[counts[order] > 0]
-    remap = np.zeros(len(palette), dtype=np.uint8 if len(order) <= 256 else np.int32)
+    remap = np.zeros(len(counts), dtype=np.uint8 if len(order) <= 256 else np.int32)
     remap[order] = np.arange(len(order))
-    return palette[order], remap[indices], counts[order].astype(np.int64), remap
+    return order, remap
 
 
 def swatch_image(palette: np.ndarray, *, size: int = 48, columns: int = 16) -> np.ndarray:

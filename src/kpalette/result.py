@@ -12,7 +12,7 @@ import numpy as np
 
 from . import io, metrics
 from .kmeans import KMeansQuantizer, PreparedInput, as_pixels
-from .palette import format_palette, sort_by_share, swatch_image, to_hex
+from .palette import format_palette, order_by_share, sort_by_share, swatch_image, to_hex
 
 __all__ = ["QuantizedImage", "quantize", "quantize_many"]
 
@@ -66,6 +66,7 @@ class QuantizedImage:
         color_space="rgb",
         dither=0.0,
         inertia=None,
+        counts=None,
     ):
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.indices = np.asarray(indices)
@@ -76,8 +77,10 @@ class QuantizedImage:
         self.dither = dither
         self.inertia = inertia
         self._color_table = color_table
-        self.counts = np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(
-            np.int64
+        self.counts = (
+            np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(np.int64)
+            if counts is None
+            else np.asarray(counts, dtype=np.int64)
         )
         self.output_path: Path | None = None
         self.output_bytes: int | None = None
@@ -389,21 +392,25 @@ def _quantize_prepared(
 
     if quantizer is None:
         quantizer = KMeansQuantizer(n_colors, color_space=color_space, **engine)
-        quantizer._fit_prepared(prepared, pixel_labels=strength == 0)
-    if strength == 0 and quantizer.labels_ is None:
-        quantizer._label_pixels(prepared)
-    color_table = quantizer._color_table
-    labels = quantizer.labels_
+        quantizer._fit_prepared(prepared, pixel_labels=False)
     if strength > 0:
         labels = diffuse(original, quantizer.palette_, strength=strength)
+        palette, indices, counts, _ = sort_by_share(quantizer.palette_, labels)
         color_table = None
-    palette, indices, _, remap = sort_by_share(quantizer.palette_, labels)
-    if color_table is not None:
-        colors, counts, entries = color_table
-        color_table = (colors, counts, remap[entries])
+    else:
+        # Order the palette from the colour table (O(colours)), then map the pixels
+        # once, straight to their final indices.
+        colors, color_counts, entries = quantizer._color_table
+        entry_counts = np.bincount(entries, weights=color_counts, minlength=len(quantizer.palette_))
+        order, remap = order_by_share(entry_counts.astype(np.int64))
+        palette = quantizer.palette_[order]
+        counts = entry_counts[order].astype(np.int64)
+        indices = quantizer._pixel_indices(prepared, remap)
+        color_table = (colors, color_counts, remap[entries])
     return QuantizedImage(
         palette,
         indices,
+        counts=counts,
         original=original,
         source=source,
         seconds=time.perf_counter() - start,
