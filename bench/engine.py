@@ -11,7 +11,7 @@ For each photo (converted to PNG once) and each k it measures, in the same run:
   Pillow takes to decode the photo;
 - the CLI's peak RSS (from ``/usr/bin/time``, where present).
 
-    python3 bench/engine.py                       # string.jpg, wood.jpg, hubble_deep_field.jpg
+    python3 bench/engine.py                       # string.jpg, wood.jpg, retina.jpg
     python3 bench/engine.py --sklearn --ks 16 64 256
 """
 
@@ -32,7 +32,7 @@ from PIL import Image
 import kpalette
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
-DEFAULT_IMAGES = ["string.jpg", "wood.jpg", "hubble_deep_field.jpg"]
+DEFAULT_IMAGES = ["string.jpg", "wood.jpg", "retina.jpg"]  # the three largest photos
 
 
 def run_timed(command: list[str]) -> tuple[float, int | None]:

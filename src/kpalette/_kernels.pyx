@@ -352,7 +352,7 @@ cdef struct _TreeView:
     Py_ssize_t changed
 
 
-cdef class _Tree:
+cdef class PointTree:
     """The points sorted along a Z-order curve, and the cells of the grid tree over them.
 
     The points' bounding box is split in two along each axis, level after level, down
@@ -572,7 +572,7 @@ cdef void _visit(_TreeView* tree, Py_ssize_t node, int depth, const int32_t* amo
             tree.sums[best * d + t] += w * x[t]
 
 
-cdef Py_ssize_t _tree_assign(_Tree tree, const double[:, ::1] centers, int32_t[::1] labels,
+cdef Py_ssize_t _tree_assign(PointTree tree, const double[:, ::1] centers, int32_t[::1] labels,
                              double[:, ::1] sums, double[::1] totals):
     """Exact nearest centre of every (sorted) point, and the clusters' weighted sums.
 
@@ -621,14 +621,15 @@ cdef Py_ssize_t _tree_assign(_Tree tree, const double[:, ::1] centers, int32_t[:
 
 
 def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1] centers,
-          int32_t[::1] labels, double[::1] dist2, int max_iter, double tol):
+          int32_t[::1] labels, double[::1] dist2, int max_iter, double tol,
+          PointTree tree=None):
     """Weighted Lloyd iterations, exact, with whole grid cells assigned at once.
 
     The same iterations as the plain algorithm (assign every point to its nearest
     centre, ties to the lower index; move each centre to the weighted mean of its
     points; an empty cluster takes the point farthest from its centre), but the
-    points are sorted into the cells of a two-level grid (:class:`_Cells`) and a cell
-    whose bounding box can have only one nearest centre (:func:`cell_candidates`) is
+    points are sorted into the cells of a grid tree (:class:`PointTree`) and a cell
+    whose bounding box can have only one nearest centre (:func:`_box_candidates`) is
     assigned whole, with its precomputed weighted sum; the other cells compare their
     points with their few candidates only. Once the centres settle, most cells are
     whole, so an iteration costs about one pass over the cells.
@@ -649,13 +650,16 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     max_iter : int
     tol : float
 
+    tree : PointTree, optional
+        ``PointTree(points, weights)``, when several runs share the points.
+
     Returns
     -------
     n_iter : int
     """
     cdef Py_ssize_t n = points.shape[0], k = centers.shape[0], p, j
     cdef int d = points.shape[1], t
-    cdef _Tree cells = _Tree(points, weights)
+    cdef PointTree cells = PointTree(points, weights) if tree is None else tree
     cdef const double[:, ::1] sorted_points = cells.points
     cdef const double[::1] sorted_weights = cells.weights
     cdef const int64_t[::1] order = cells.order

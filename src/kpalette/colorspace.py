@@ -181,6 +181,11 @@ def from_space(coordinates: np.ndarray, color_space: str) -> np.ndarray:
 def delta_e_ciede2000(colors_a: np.ndarray, colors_b: np.ndarray) -> np.ndarray:
     """CIEDE2000 colour difference between pairs of sRGB colours.
 
+    The formula of Sharma, Wu and Dalal (2005), as scikit-image's
+    ``deltaE_ciede2000`` computes it (tested equal to it). Written here because
+    importing ``skimage.color`` pulls in SciPy: 0.37 s at every ``kpalette compress``,
+    which reports this figure (measured), for a formula of a dozen array operations.
+
     Parameters
     ----------
     colors_a, colors_b : (n, 3) arrays, sRGB in 0..255
@@ -190,6 +195,51 @@ def delta_e_ciede2000(colors_a: np.ndarray, colors_b: np.ndarray) -> np.ndarray:
     delta_e : (n,) float64 array
         About 1 is a just-noticeable difference; 0 for equal colours.
     """
-    from skimage.color import deltaE_ciede2000
-
-    return deltaE_ciede2000(rgb_to_lab(colors_a), rgb_to_lab(colors_b), channel_axis=-1)
+    lab_a, lab_b = rgb_to_lab(colors_a), rgb_to_lab(colors_b)
+    lightness_a, a_a, b_a = lab_a.T
+    lightness_b, a_b, b_b = lab_b.T
+    chroma_mean = 0.5 * (np.hypot(a_a, b_a) + np.hypot(a_b, b_b))
+    c7 = chroma_mean**7
+    g = 0.5 * (1.0 - np.sqrt(c7 / (c7 + 25.0**7)))
+    a_a, a_b = a_a * (1.0 + g), a_b * (1.0 + g)
+    chroma_a, chroma_b = np.hypot(a_a, b_a), np.hypot(a_b, b_b)
+    hue_a = np.arctan2(b_a, a_a) % (2 * np.pi)
+    hue_b = np.arctan2(b_b, a_b) % (2 * np.pi)
+    chroma_product = chroma_a * chroma_b
+    hue_diff = hue_b - hue_a
+    hue_diff = np.where(hue_diff > np.pi, hue_diff - 2 * np.pi, hue_diff)
+    hue_diff = np.where(hue_diff < -np.pi, hue_diff + 2 * np.pi, hue_diff)
+    hue_diff = np.where(chroma_product == 0, 0.0, hue_diff)
+    delta_lightness = lightness_b - lightness_a
+    delta_chroma = chroma_b - chroma_a
+    delta_hue = 2.0 * np.sqrt(chroma_product) * np.sin(hue_diff / 2.0)
+    lightness_mean = 0.5 * (lightness_a + lightness_b)
+    chroma_mean = 0.5 * (chroma_a + chroma_b)
+    hue_sum = hue_a + hue_b
+    hue_mean = np.where(
+        np.abs(hue_a - hue_b) > np.pi,
+        np.where(hue_sum < 2 * np.pi, hue_sum + 2 * np.pi, hue_sum - 2 * np.pi),
+        hue_sum,
+    )
+    hue_mean = np.where(chroma_product == 0, hue_sum, 0.5 * hue_mean)
+    t = (
+        1.0
+        - 0.17 * np.cos(hue_mean - np.deg2rad(30.0))
+        + 0.24 * np.cos(2.0 * hue_mean)
+        + 0.32 * np.cos(3.0 * hue_mean + np.deg2rad(6.0))
+        - 0.20 * np.cos(4.0 * hue_mean - np.deg2rad(63.0))
+    )
+    rotation = np.deg2rad(30.0) * np.exp(-(((np.rad2deg(hue_mean) - 275.0) / 25.0) ** 2))
+    c7 = chroma_mean**7
+    rotation_term = -np.sin(2.0 * rotation) * 2.0 * np.sqrt(c7 / (c7 + 25.0**7))
+    offset = (lightness_mean - 50.0) ** 2
+    scale_lightness = 1.0 + 0.015 * offset / np.sqrt(20.0 + offset)
+    scale_chroma = 1.0 + 0.045 * chroma_mean
+    scale_hue = 1.0 + 0.015 * chroma_mean * t
+    term_lightness = delta_lightness / scale_lightness
+    term_chroma = delta_chroma / scale_chroma
+    term_hue = delta_hue / scale_hue
+    squared = (
+        term_lightness**2 + term_chroma**2 + term_hue**2 + rotation_term * term_chroma * term_hue
+    )
+    return np.sqrt(np.maximum(squared, 0.0))

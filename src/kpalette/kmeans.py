@@ -95,7 +95,7 @@ def _check_params(n_colors, n_init, max_iter, tol, color_space) -> None:
 
 
 # --------------------------------------------------------------------------- the algorithm
-def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None):
+def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None, tree=None):
     """Weighted Lloyd iterations from given centres.
 
     Parameters
@@ -108,7 +108,9 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None):
     tol : float
         Absolute tolerance on the summed squared centre shift.
     labels : (n,) int32 array, optional
-        Start guesses for the assignment (speeds it up; the result does not depend on it).
+        Start guesses for the assignment (the result does not depend on them).
+    tree : _kernels.PointTree, optional
+        The points' grid tree, when several runs share the points (built otherwise).
 
     Returns
     -------
@@ -130,7 +132,7 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None):
         else np.array(labels, dtype=np.int32, copy=True)
     )
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, tol)
+    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, tol, tree)
     inertia = float((weights * dist2).sum())
     return centers, labels, inertia, n_iter
 
@@ -269,19 +271,30 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
     else:
         n_starts, n_refined = int(n_init), max(1, -(-int(n_init) // 3))
     coarse_points, coarse_weights = _coarse_version(points, weights, k)
+    from ._kernels import PointTree
+
     coarse_tol = _relative_tolerance(coarse_points, coarse_weights, tol)
+    coarse_tree = PointTree(coarse_points, coarse_weights)
     starts = []
     for _ in range(n_starts):
         start = init_plusplus(coarse_points, coarse_weights, k, rng)
         starts.append(
-            lloyd(coarse_points, coarse_weights, start, max_iter=max_iter, tol=coarse_tol)
+            lloyd(
+                coarse_points,
+                coarse_weights,
+                start,
+                max_iter=max_iter,
+                tol=coarse_tol,
+                tree=coarse_tree,
+            )
         )
     starts.sort(key=lambda result: result[2])
     if coarse_points is points:
         return starts[0]
     full_tol = _relative_tolerance(points, weights, tol)
+    tree = PointTree(points, weights) if n_refined > 1 else None
     refined = [
-        lloyd(points, weights, result[0], max_iter=max_iter, tol=full_tol)
+        lloyd(points, weights, result[0], max_iter=max_iter, tol=full_tol, tree=tree)
         for result in starts[:n_refined]
     ]
     return min(refined, key=lambda result: result[2])
