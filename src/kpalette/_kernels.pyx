@@ -28,17 +28,6 @@ from libc.math cimport INFINITY, ceil, floor, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
 
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    static int kp_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    static int kp_max_threads(void) { return 1; }
-    #endif
-    """
-    int kp_max_threads() nogil
-
 ctypedef fused label_t:
     uint8_t
     int32_t
@@ -46,11 +35,6 @@ ctypedef fused label_t:
 cdef int N_CODES = 1 << 24
 #: Codes per block of the occupancy map used to find the non-zero counts.
 cdef int BLOCK_BITS = 6
-
-
-def max_threads():
-    """Number of threads the parallel loops use (1 without OpenMP)."""
-    return kp_max_threads()
 
 
 # --------------------------------------------------------------------------- histogram
@@ -119,6 +103,20 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const label_t[::1] table, label_t[:
             out[i] = table[code]
 
 
+cdef void _bounding_box(const double[:, ::1] points, double* low, double* span) noexcept nogil:
+    """Per axis, the points' smallest value and their range (at least 1e-12)."""
+    cdef Py_ssize_t n = points.shape[0], i
+    cdef int d = points.shape[1], t
+    cdef double high
+    for t in range(d):
+        low[t] = INFINITY
+        high = -INFINITY
+        for i in range(n):
+            low[t] = min(low[t], points[i, t])
+            high = max(high, points[i, t])
+        span[t] = max(high - low[t], 1e-12)
+
+
 def grid_means(const double[:, ::1] points, const double[::1] weights, int cells_per_axis):
     """Merge the 3-d points that share a cell of a regular grid into their weighted mean.
 
@@ -144,15 +142,8 @@ def grid_means(const double[:, ::1] points, const double[::1] weights, int cells
     cdef int t, c, cpa = cells_per_axis
     cdef double low[3]
     cdef double span[3]
-    cdef double high, value
     cdef int64_t key
-    for t in range(3):
-        low[t] = INFINITY
-        high = -INFINITY
-        for i in range(n):
-            low[t] = min(low[t], points[i, t])
-            high = max(high, points[i, t])
-        span[t] = max(high - low[t], 1e-12)
+    _bounding_box(points, low, span)
     keys_array = np.empty(n, dtype=np.int64)
     slot_array = np.full(cpa * cpa * cpa, -1, dtype=np.int64)
     cell_array = np.empty(n, dtype=np.int32)
@@ -375,17 +366,10 @@ cdef class PointTree:
         cdef int64_t n_keys, code, cell
         cdef double lower[8]
         cdef double span[8]
-        cdef double high
-        if d > 8 or d * bits > 30:
+        if d * bits > 30:  # the codes index a table of 2 ** (d * bits) cells
             raise ValueError(f"at most 7 dimensions, got {d}")
         n_keys = (<int64_t>1) << (d * bits)
-        for t in range(d):
-            lower[t] = INFINITY
-            high = -INFINITY
-            for i in range(n):
-                lower[t] = min(lower[t], points[i, t])
-                high = max(high, points[i, t])
-            span[t] = max(high - lower[t], 1e-12)
+        _bounding_box(points, lower, span)
         codes_array = np.empty(n, dtype=np.int64)
         ends_array = np.zeros(n_keys + 1, dtype=np.int64)
         order_array = np.empty(n, dtype=np.int64)
@@ -413,7 +397,6 @@ cdef class PointTree:
         cdef const double[:, ::1] sp = sorted_points
         cdef const double[::1] sw = sorted_weights
         # Leaves: the non-empty finest cells, in code order.
-        cdef Py_ssize_t previous_end = 0
         level_codes = [np.flatnonzero(np.diff(ends_array[:n_keys], prepend=0) > 0)]
         for level in range(bits):
             level_codes.append(np.unique(level_codes[level] >> d))
@@ -437,7 +420,6 @@ cdef class PointTree:
         cdef int64_t[::1] leaf = level_codes[bits]
         cdef Py_ssize_t leaf_offset = offsets[bits]
         with nogil:
-            previous_end = 0
             for node in range(leaf.shape[0]):
                 first = leaf_offset + node
                 start[first] = ends[leaf[node] - 1] if leaf[node] > 0 else 0
