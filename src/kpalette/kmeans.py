@@ -95,7 +95,7 @@ def _check_params(n_colors, n_init, max_iter, tol, color_space) -> None:
 
 
 # --------------------------------------------------------------------------- the algorithm
-def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None, tree=None):
+def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, tree=None):
     """Weighted Lloyd iterations from given centres.
 
     Parameters
@@ -107,8 +107,6 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None, tree=
     max_iter : int
     tol : float
         Absolute tolerance on the summed squared centre shift.
-    labels : (n,) int32 array, optional
-        Start guesses for the assignment (the result does not depend on them).
     tree : _kernels.PointTree, optional
         The points' grid tree, when several runs share the points (built otherwise).
 
@@ -126,11 +124,7 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, labels=None, tree=
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     centers = np.array(centers, dtype=np.float64)
-    labels = (
-        np.zeros(len(points), dtype=np.int32)
-        if labels is None
-        else np.array(labels, dtype=np.int32, copy=True)
-    )
+    labels = np.empty(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
     n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, tol, tree)
     inertia = float((weights * dist2).sum())
