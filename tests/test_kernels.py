@@ -62,15 +62,33 @@ def test_count_and_lookup_rgb(rng):
 
 
 @pytest.mark.parametrize("k", [1, 5, 40])
-def test_kmeans_plusplus_matches_reference(rng, k):
-    points = rng.uniform(0, 255, size=(2000, 3))
+@pytest.mark.parametrize("d", [3, 4])
+def test_kmeans_plusplus_matches_reference(rng, k, d):
+    points = rng.uniform(0, 255, size=(2000, d))
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
     n_trials = 2 + int(np.log(k))
     uniforms = rng.random(1 + (k - 1) * n_trials)
-    chosen = _kernels.kmeans_plusplus(points, weights, k, n_trials, uniforms)
-    expected = reference.kmeans_plusplus(points, weights, k, n_trials, uniforms)
-    np.testing.assert_array_equal(chosen, expected)
+    tree = _kernels.PointTree(points, weights)
+    chosen = _kernels.kmeans_plusplus(tree, k, n_trials, uniforms)
+    # The kernel draws along the tree's (Z-order) order of the points.
+    order = tree.order
+    expected = reference.kmeans_plusplus(points[order], weights[order], k, n_trials, uniforms)
+    np.testing.assert_array_equal(chosen, order[expected])
     assert len(set(chosen.tolist())) == k  # distinct points give distinct centres
+
+
+def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
+    # Integer colours in a small cube: many points share coordinates, so the
+    # potentials of some candidates tie exactly, and by the end most points sit
+    # on a centre (zero share of the draws).
+    points = rng.integers(0, 6, size=(3000, 3)).astype(np.float64)
+    weights = rng.integers(1, 5, size=len(points)).astype(np.float64)
+    tree = _kernels.PointTree(points, weights)
+    uniforms = rng.random(1 + 99 * 6)
+    chosen = _kernels.kmeans_plusplus(tree, 100, 6, uniforms)
+    order = tree.order
+    expected = reference.kmeans_plusplus(points[order], weights[order], 100, 6, uniforms)
+    np.testing.assert_array_equal(chosen, order[expected])
 
 
 @pytest.mark.parametrize("d", [3, 4])

@@ -515,6 +515,9 @@ cdef void _visit(_TreeView* tree, Py_ssize_t node, int depth, const int32_t* amo
     cdef int32_t owner, j, best
     cdef double best2, acc, diff, w
     cdef const double* x
+    if tree.child_count[node] == 1:  # the child's box is tighter: filter there
+        _visit(tree, tree.child_first[node], depth, among, m)
+        return
     mm = _box_candidates(tree.centers, d, among, m, tree.low + node * d,
                          tree.high + node * d, mine)
     if mm == 1:
@@ -725,46 +728,137 @@ cdef void _relocate_empty(
         dist2[far] = -1.0  # taken: not chosen again
 
 
-cdef double _min_dist2_update(const double[:, ::1] points, const double[::1] weights,
-                              const double[:, ::1] source, Py_ssize_t index,
-                              const double[::1] closest, double[::1] out) noexcept nogil:
-    """``out = min(closest, |x - source[index]|^2)``; returns ``sum(weights * out)``."""
-    cdef Py_ssize_t n = points.shape[0], p
-    cdef int d = points.shape[1]
-    cdef double acc, total = 0.0
-    for p in range(n):
-        acc = _dist2(points, p, source, index, d)
-        if closest[p] < acc:
-            acc = closest[p]
-        out[p] = acc
-        total += weights[p] * acc
+cdef struct _SeedView:
+    int d
+    const double* points
+    const double* weights
+    const int64_t* start
+    const int64_t* stop
+    const double* low
+    const double* high
+    const int64_t* child_first
+    const int64_t* child_count
+    double* closest      # per (sorted) point: squared distance to its nearest centre
+    double* node_sum     # per node: sum of weight * closest over its points
+    double* node_max     # per node: largest closest among its points
+
+
+cdef inline double _box_dist2(const double* x, const double* low, const double* high,
+                              int d) noexcept nogil:
+    """Squared distance from ``x`` to the nearest point of the box [low, high]."""
+    cdef double acc = 0.0, gap
+    cdef int t
+    for t in range(d):
+        if x[t] < low[t]:
+            gap = low[t] - x[t]
+        elif x[t] > high[t]:
+            gap = x[t] - high[t]
+        else:
+            continue
+        acc += gap * gap
+    return acc
+
+
+cdef inline double _point_dist2(const double* x, const double* y, int d) noexcept nogil:
+    cdef double acc = 0.0, diff
+    cdef int t
+    for t in range(d):
+        diff = x[t] - y[t]
+        acc += diff * diff
+    return acc
+
+
+cdef double _seed_potential(const _SeedView* v, Py_ssize_t node,
+                            const double* candidate) noexcept nogil:
+    """``sum(weight * min(closest, |x - candidate|^2))`` over the points of ``node``.
+
+    A node that the candidate cannot bring closer (even its box's nearest point is
+    no closer than the node's largest ``closest``) keeps its stored sum unvisited.
+    """
+    cdef int d = v.d
+    cdef Py_ssize_t i, child
+    cdef double total = 0.0, dd
+    if _box_dist2(candidate, v.low + node * d, v.high + node * d, d) >= v.node_max[node]:
+        return v.node_sum[node]
+    if v.child_count[node] == 0:
+        for i in range(v.start[node], v.stop[node]):
+            dd = _point_dist2(v.points + i * d, candidate, d)
+            total += v.weights[i] * (dd if dd < v.closest[i] else v.closest[i])
+        return total
+    for child in range(v.child_first[node], v.child_first[node] + v.child_count[node]):
+        total += _seed_potential(v, child, candidate)
     return total
 
 
-cdef Py_ssize_t _pick(const double[::1] cumulative, double target) noexcept nogil:
-    """First index whose cumulative weight exceeds ``target`` (clipped to the range)."""
-    cdef Py_ssize_t low = 0, high = cumulative.shape[0], middle
-    while low < high:
-        middle = (low + high) // 2
-        if cumulative[middle] <= target:
-            low = middle + 1
-        else:
-            high = middle
-    return min(low, cumulative.shape[0] - 1)
+cdef void _seed_update(_SeedView* v, Py_ssize_t node, const double* center) noexcept nogil:
+    """Lower ``closest`` to the distance to a new centre, and the nodes' sums and maxima."""
+    cdef int d = v.d
+    cdef Py_ssize_t i, child
+    cdef double total = 0.0, largest = 0.0, dd
+    if _box_dist2(center, v.low + node * d, v.high + node * d, d) >= v.node_max[node]:
+        return
+    if v.child_count[node] == 0:
+        for i in range(v.start[node], v.stop[node]):
+            dd = _point_dist2(v.points + i * d, center, d)
+            if dd < v.closest[i]:
+                v.closest[i] = dd
+            total += v.weights[i] * v.closest[i]
+            largest = max(largest, v.closest[i])
+    else:
+        for child in range(v.child_first[node], v.child_first[node] + v.child_count[node]):
+            _seed_update(v, child, center)
+            total += v.node_sum[child]
+            largest = max(largest, v.node_max[child])
+    v.node_sum[node] = total
+    v.node_max[node] = largest
 
 
-def kmeans_plusplus(const double[:, ::1] points, const double[::1] weights, int k,
-                    int n_trials, const double[::1] uniforms):
-    """Greedy weighted k-means++ seeding.
+cdef Py_ssize_t _seed_pick(const _SeedView* v, double target) noexcept nogil:
+    """The (sorted) point where the running sum of ``weight * closest`` first exceeds
+    ``target``, found by walking down the nodes' sums; clipped to the last point with
+    a positive share when rounding leaves ``target`` past the end."""
+    cdef Py_ssize_t node = 0, child, chosen, i, last
+    cdef double running
+    while v.child_count[node] > 0:
+        chosen = -1
+        for child in range(v.child_first[node], v.child_first[node] + v.child_count[node]):
+            if v.node_sum[child] > 0.0:
+                chosen = child
+                if target < v.node_sum[child]:
+                    break
+                target -= v.node_sum[child]
+        node = chosen
+    running = 0.0
+    last = v.start[node]
+    for i in range(v.start[node], v.stop[node]):
+        if v.weights[i] * v.closest[i] > 0.0:
+            last = i
+            running += v.weights[i] * v.closest[i]
+            if running > target:
+                return i
+    return last
+
+
+def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[::1] uniforms):
+    """Greedy weighted k-means++ seeding, on the points of a grid tree.
 
     The first centre is drawn with probability proportional to weight; each next one
     is the best (lowest potential) of ``n_trials`` candidates drawn with probability
-    proportional to ``weight * D(x)^2``.
+    proportional to ``weight * D(x)^2``, ``D`` the distance to the nearest chosen
+    centre. The draws walk the points in the tree's (Z-order) order.
+
+    The tree makes it exact and cheap: every node keeps the sum and the maximum of
+    ``weight * D^2`` / ``D^2`` over its points, so a candidate's potential reuses the
+    sum of every node it cannot bring closer (its box's nearest point is no closer
+    than the node's largest ``D``), and a new centre updates only the points near it.
+    Late in the seeding, when ``D`` is small everywhere, a candidate touches a few
+    nodes around it instead of every point (after Raff, "Exact acceleration of
+    K-means++ and K-means||", 2021).
 
     Parameters
     ----------
-    points : (n, d) float64 array
-    weights : (n,) float64 array
+    tree : PointTree
+        Built on the (n, d) points and their weights.
     k : int
     n_trials : int
     uniforms : (1 + (k - 1) * n_trials,) float64 array
@@ -774,47 +868,67 @@ def kmeans_plusplus(const double[:, ::1] points, const double[::1] weights, int 
     Returns
     -------
     chosen : (k,) int64 array
-        Indices into ``points`` of the chosen centres.
+        Indices into the tree's input points of the chosen centres.
     """
-    cdef Py_ssize_t n = points.shape[0], p, first, best_index
-    cdef int c, trial, i
+    cdef const double[:, ::1] points = tree.points
+    cdef const double[::1] weights = tree.weights
+    cdef const int64_t[::1] order = tree.order
+    cdef const int64_t[::1] start = tree.start, stop = tree.stop
+    cdef const int64_t[::1] child_first = tree.child_first, child_count = tree.child_count
+    cdef const double[:, ::1] low = tree.low, high = tree.high
+    cdef Py_ssize_t n = points.shape[0], n_nodes = start.shape[0], p, first, best_index
+    cdef int d = points.shape[1], c, trial, i
     chosen_array = np.empty(k, dtype=np.int64)
     closest_array = np.full(n, INFINITY)
-    trial_dist_array = np.empty((max(n_trials, 1), n))
-    cumulative_array = np.empty(n)
+    node_sum_array = np.full(n_nodes, INFINITY)
+    node_max_array = np.full(n_nodes, INFINITY)
     trial_index_array = np.empty(max(n_trials, 1), dtype=np.int64)
     potential_array = np.empty(max(n_trials, 1))
     cdef int64_t[::1] chosen = chosen_array, trial_index = trial_index_array
-    cdef double[::1] closest = closest_array, cumulative = cumulative_array
-    cdef double[::1] potential = potential_array
-    cdef double[:, ::1] trial_dist = trial_dist_array
-    cdef double total, best_potential
+    cdef double[::1] closest = closest_array, node_sum = node_sum_array
+    cdef double[::1] node_max = node_max_array, potential = potential_array
+    cdef double total, best_potential, running
+    cdef _SeedView view
+    view.d = d
+    view.points = &points[0, 0]
+    view.weights = &weights[0]
+    view.start = &start[0]
+    view.stop = &stop[0]
+    view.low = &low[0, 0]
+    view.high = &high[0, 0]
+    view.child_first = &child_first[0]
+    view.child_count = &child_count[0]
+    view.closest = &closest[0]
+    view.node_sum = &node_sum[0]
+    view.node_max = &node_max[0]
     with nogil:
         total = 0.0
         for p in range(n):
             total += weights[p]
-            cumulative[p] = total
-        first = _pick(cumulative, uniforms[0] * total)
+        running = 0.0
+        first = n - 1
+        for p in range(n):
+            running += weights[p]
+            if running > uniforms[0] * total:
+                first = p
+                break
         chosen[0] = first
-        _min_dist2_update(points, weights, points, first, closest, closest)
+        _seed_update(&view, 0, view.points + first * d)
         for c in range(1, k):
-            total = 0.0
-            for p in range(n):
-                total += weights[p] * closest[p]
-                cumulative[p] = total
+            total = node_sum[0]
             if total <= 0.0:
                 # Every point already sits on a centre: repeat the first (caller warns).
                 for i in range(c, k):
                     chosen[i] = first
                 break
             for trial in range(n_trials):
-                trial_index[trial] = _pick(
-                    cumulative, uniforms[1 + (c - 1) * n_trials + trial] * total
+                trial_index[trial] = _seed_pick(
+                    &view, uniforms[1 + (c - 1) * n_trials + trial] * total
                 )
-            # The trials are independent passes over the points: one per thread.
+            # The trials only read the tree: one per thread.
             for trial in prange(n_trials, schedule="static", chunksize=1):
-                potential[trial] = _min_dist2_update(
-                    points, weights, points, trial_index[trial], closest, trial_dist[trial]
+                potential[trial] = _seed_potential(
+                    &view, 0, view.points + trial_index[trial] * d
                 )
             best_potential = INFINITY
             best_index = 0
@@ -823,8 +937,9 @@ def kmeans_plusplus(const double[:, ::1] points, const double[::1] weights, int 
                     best_potential = potential[trial]
                     best_index = trial
             chosen[c] = trial_index[best_index]
-            for p in range(n):
-                closest[p] = trial_dist[best_index, p]
+            _seed_update(&view, 0, view.points + chosen[c] * d)
+        for i in range(k):
+            chosen[i] = order[chosen[i]]
     return chosen_array
 
 

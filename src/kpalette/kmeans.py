@@ -131,13 +131,22 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, tree=None):
     return centers, labels, inertia, n_iter
 
 
-def init_plusplus(points, weights, k, rng) -> np.ndarray:
-    """Greedy k-means++ start: (k, d) centres chosen among ``points``."""
-    from ._kernels import kmeans_plusplus
+def init_plusplus(points, weights, k, rng, *, tree=None) -> np.ndarray:
+    """Greedy k-means++ start: (k, d) centres chosen among ``points``.
 
+    ``tree`` is the points' ``_kernels.PointTree`` when the caller has it (built
+    otherwise).
+    """
+    from ._kernels import PointTree, kmeans_plusplus
+
+    if tree is None:
+        tree = PointTree(
+            np.ascontiguousarray(points, dtype=np.float64),
+            np.ascontiguousarray(weights, dtype=np.float64),
+        )
     n_trials = 2 + int(np.log(k))
     uniforms = rng.random(1 + (k - 1) * n_trials)
-    chosen = kmeans_plusplus(points, weights, k, n_trials, uniforms)
+    chosen = kmeans_plusplus(tree, k, n_trials, uniforms)
     return points[chosen].copy()
 
 
@@ -271,7 +280,7 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
     coarse_tree = PointTree(coarse_points, coarse_weights)
     starts = []
     for _ in range(n_starts):
-        start = init_plusplus(coarse_points, coarse_weights, k, rng)
+        start = init_plusplus(coarse_points, coarse_weights, k, rng, tree=coarse_tree)
         starts.append(
             lloyd(
                 coarse_points,
