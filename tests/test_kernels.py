@@ -183,3 +183,36 @@ def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp
     )
     assert done.stdout.strip() == "[]", done.stdout
     assert sorted(str(p) for p in package.rglob("*")) == before
+
+
+def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
+    """The parallel kernels split work into fixed parts and add them in a fixed order."""
+    import os
+    import subprocess
+    import sys
+
+    workload = (
+        "import hashlib, numpy as np, kpalette\n"
+        "rng = np.random.default_rng(1)\n"
+        "blobs = rng.uniform(0, 255, (12, 3))\n"
+        "pixels = blobs[rng.integers(0, 12, 60000)] + rng.normal(0, 14, (60000, 3))\n"
+        "image = np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape(200, 300, 3)\n"
+        "digest = hashlib.sha256()\n"
+        "for k in (5, 40, 200):\n"
+        "    result = kpalette.quantize(image, k, random_state=2, dither=k == 40)\n"
+        "    digest.update(result.palette.tobytes() + result.to_array().tobytes())\n"
+        "print(digest.hexdigest())\n"
+    )
+    digests = {
+        threads: subprocess.run(
+            [sys.executable, "-c", workload],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, OMP_NUM_THREADS=str(threads)),
+            cwd=tmp_path,
+        ).stdout.strip()
+        for threads in (1, 2, 3)
+    }
+    assert len(digests[1]) == 64
+    assert digests[1] == digests[2] == digests[3]

@@ -322,6 +322,7 @@ cdef void _weighted_sums(const double[:, ::1] points, const double[::1] weights,
 
 
 cdef struct _TreeView:
+    # The tree and the centres: read only during an assignment.
     int d
     Py_ssize_t k
     const double* points
@@ -335,11 +336,15 @@ cdef struct _TreeView:
     const int64_t* child_first
     const int64_t* child_count
     const double* centers
-    int32_t* labels
+    int32_t* labels  # each node writes only its own points' labels
+
+
+cdef struct _Work:
+    # What one part of the walk accumulates: the clusters' weighted sums and
+    # weights, the labels it changed, and candidate lists, one row per depth.
     double* sums
     double* totals
     int32_t* candidates
-    double* scratch
     Py_ssize_t changed
 
 
@@ -507,33 +512,34 @@ cdef Py_ssize_t _box_candidates(const double* centers, int d, const int32_t* amo
     return n
 
 
-cdef void _visit(_TreeView* tree, Py_ssize_t node, int depth, const int32_t* among,
-                 Py_ssize_t m) noexcept nogil:
+cdef void _assign_whole(const _TreeView* tree, _Work* work, Py_ssize_t node,
+                        int32_t owner) noexcept nogil:
     cdef int d = tree.d, t
-    cdef int32_t* mine = tree.candidates + (depth + 1) * tree.k
-    cdef Py_ssize_t mm, i, position, child
-    cdef int32_t owner, j, best
+    cdef Py_ssize_t i
+    work.totals[owner] += tree.total[node]
+    for t in range(d):
+        work.sums[owner * d + t] += tree.sum[node * d + t]
+    for i in range(tree.start[node], tree.stop[node]):
+        if tree.labels[i] != owner:
+            tree.labels[i] = owner
+            work.changed += 1
+
+
+cdef void _descend(const _TreeView* tree, _Work* work, Py_ssize_t node, int depth,
+                   const int32_t* mine, Py_ssize_t mm) noexcept nogil:
+    """Assign the points of ``node`` given its filtered candidates ``mine``."""
+    cdef int d = tree.d, t
+    cdef Py_ssize_t i, position, child
+    cdef int32_t j, best
     cdef double best2, acc, diff, w
     cdef const double* x
-    if tree.child_count[node] == 1:  # the child's box is tighter: filter there
-        _visit(tree, tree.child_first[node], depth, among, m)
-        return
-    mm = _box_candidates(tree.centers, d, among, m, tree.low + node * d,
-                         tree.high + node * d, mine)
     if mm == 1:
-        owner = mine[0]
-        tree.totals[owner] += tree.total[node]
-        for t in range(d):
-            tree.sums[owner * d + t] += tree.sum[node * d + t]
-        for i in range(tree.start[node], tree.stop[node]):
-            if tree.labels[i] != owner:
-                tree.labels[i] = owner
-                tree.changed += 1
+        _assign_whole(tree, work, node, mine[0])
         return
     if tree.child_count[node] > 0:
         for child in range(tree.child_first[node],
                            tree.child_first[node] + tree.child_count[node]):
-            _visit(tree, child, depth + 1, mine, mm)
+            _visit(tree, work, child, depth + 1, mine, mm)
         return
     for i in range(tree.start[node], tree.stop[node]):
         x = tree.points + i * d
@@ -550,33 +556,111 @@ cdef void _visit(_TreeView* tree, Py_ssize_t node, int depth, const int32_t* amo
                 best = j
         if tree.labels[i] != best:
             tree.labels[i] = best
-            tree.changed += 1
+            work.changed += 1
         w = tree.weights[i]
-        tree.totals[best] += w
+        work.totals[best] += w
         for t in range(d):
-            tree.sums[best * d + t] += w * x[t]
+            work.sums[best * d + t] += w * x[t]
+
+
+cdef inline Py_ssize_t _filter(const _TreeView* tree, _Work* work, Py_ssize_t* node,
+                               int depth, const int32_t* among, Py_ssize_t m) noexcept nogil:
+    """Candidates of ``node`` (moved down its chain of single children, whose boxes are
+    tighter) into row ``depth + 1`` of the work's lists; returns how many."""
+    while tree.child_count[node[0]] == 1:
+        node[0] = tree.child_first[node[0]]
+    return _box_candidates(tree.centers, tree.d, among, m, tree.low + node[0] * tree.d,
+                           tree.high + node[0] * tree.d, work.candidates + (depth + 1) * tree.k)
+
+
+cdef void _visit(const _TreeView* tree, _Work* work, Py_ssize_t node, int depth,
+                 const int32_t* among, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t mm = _filter(tree, work, &node, depth, among, m)
+    _descend(tree, work, node, depth, work.candidates + (depth + 1) * tree.k, mm)
+
+
+cdef void _split(const _TreeView* tree, _Work* work, Py_ssize_t node, int depth,
+                 const int32_t* among, Py_ssize_t m, int split_depth, int64_t* task_node,
+                 int32_t* task_depth, int32_t* task_count, int32_t* task_candidates,
+                 Py_ssize_t* n_tasks) noexcept nogil:
+    """The top of the walk, run by one thread: nodes down to ``split_depth`` are
+    filtered here; those still undecided there become tasks (node, depth, candidates)
+    for :func:`_descend`."""
+    cdef Py_ssize_t mm = _filter(tree, work, &node, depth, among, m), child, i
+    cdef int32_t* mine = work.candidates + (depth + 1) * tree.k
+    if mm == 1:
+        _assign_whole(tree, work, node, mine[0])
+        return
+    if depth < split_depth and tree.child_count[node] > 0:
+        for child in range(tree.child_first[node],
+                           tree.child_first[node] + tree.child_count[node]):
+            _split(tree, work, child, depth + 1, mine, mm, split_depth, task_node, task_depth,
+                   task_count, task_candidates, n_tasks)
+        return
+    task_node[n_tasks[0]] = node
+    task_depth[n_tasks[0]] = depth
+    task_count[n_tasks[0]] = <int32_t>mm
+    for i in range(mm):
+        task_candidates[n_tasks[0] * tree.k + i] = mine[i]
+    n_tasks[0] += 1
+
+
+cdef Py_ssize_t _run_task(const _TreeView* tree, Py_ssize_t node, int depth,
+                          const int32_t* mine, Py_ssize_t mm, double* sums, double* totals,
+                          int32_t* candidates) noexcept nogil:
+    """One subtree of the walk into its own sums; returns the labels it changed."""
+    cdef _Work part
+    cdef Py_ssize_t j
+    part.sums = sums
+    part.totals = totals
+    part.candidates = candidates
+    part.changed = 0
+    for j in range(tree.k):
+        totals[j] = 0.0
+    for j in range(tree.k * tree.d):
+        sums[j] = 0.0
+    _descend(tree, &part, node, depth, mine, mm)
+    return part.changed
 
 
 cdef Py_ssize_t _tree_assign(PointTree tree, const double[:, ::1] centers, int32_t[::1] labels,
                              double[:, ::1] sums, double[::1] totals):
     """Exact nearest centre of every (sorted) point, and the clusters' weighted sums.
 
+    The top levels of the tree are walked by one thread; the subtrees left undecided
+    there are walked in parallel, each into sums of its own, which are then added in
+    the subtrees' order: the result does not depend on the number of threads.
     Returns the number of labels changed.
     """
-    cdef Py_ssize_t k = centers.shape[0], j
+    cdef Py_ssize_t k = centers.shape[0], j, task, n_tasks = 0, index
     cdef int d = centers.shape[1], t
+    cdef int split_depth = 2 if d <= 3 else 1
+    cdef Py_ssize_t max_tasks = 1 + (1 << d) + ((1 << (2 * d)) if split_depth == 2 else 0)
     cdef const double[:, ::1] points = tree.points
     cdef const double[::1] weights = tree.weights
     cdef const int64_t[::1] start = tree.start, stop = tree.stop
     cdef const int64_t[::1] child_first = tree.child_first, child_count = tree.child_count
     cdef const double[:, ::1] low = tree.low, high = tree.high, node_sum = tree.sum
     cdef const double[::1] node_total = tree.total
-    candidates_array = np.empty((tree.depth + 2, k), dtype=np.int32)
-    candidates_array[0] = np.arange(k, dtype=np.int32)
-    scratch_array = np.empty(k)
-    cdef int32_t[:, ::1] candidates = candidates_array
-    cdef double[::1] scratch = scratch_array
+    rows = tree.depth + 2
+    candidates_array = np.empty((max_tasks + 1, rows, k), dtype=np.int32)
+    candidates_array[0, 0] = np.arange(k, dtype=np.int32)
+    task_sums_array = np.empty((max_tasks, k, d))
+    task_totals_array = np.empty((max_tasks, k))
+    task_node_array = np.empty(max_tasks, dtype=np.int64)
+    task_depth_array = np.empty(max_tasks, dtype=np.int32)
+    task_count_array = np.empty(max_tasks, dtype=np.int32)
+    task_candidates_array = np.empty((max_tasks, k), dtype=np.int32)
+    changed_array = np.zeros(max_tasks, dtype=np.int64)
+    cdef int32_t[:, :, ::1] candidates = candidates_array
+    cdef double[:, :, ::1] task_sums = task_sums_array
+    cdef double[:, ::1] task_totals = task_totals_array
+    cdef int64_t[::1] task_node = task_node_array, changed = changed_array
+    cdef int32_t[::1] task_depth = task_depth_array, task_count = task_count_array
+    cdef int32_t[:, ::1] task_candidates = task_candidates_array
+    cdef int64_t[::1] by_size
     cdef _TreeView view
+    cdef _Work top
     view.d = d
     view.k = k
     view.points = &points[0, 0]
@@ -591,18 +675,35 @@ cdef Py_ssize_t _tree_assign(PointTree tree, const double[:, ::1] centers, int32
     view.child_count = &child_count[0]
     view.centers = &centers[0, 0]
     view.labels = &labels[0]
-    view.sums = &sums[0, 0]
-    view.totals = &totals[0]
-    view.candidates = &candidates[0, 0]
-    view.scratch = &scratch[0]
-    view.changed = 0
+    top.sums = &sums[0, 0]
+    top.totals = &totals[0]
+    top.candidates = &candidates[0, 0, 0]
+    top.changed = 0
     with nogil:
         for j in range(k):
             totals[j] = 0.0
             for t in range(d):
                 sums[j, t] = 0.0
-        _visit(&view, 0, 0, view.candidates, k)
-    return view.changed
+        _split(&view, &top, 0, 0, top.candidates, k, split_depth, &task_node[0],
+               &task_depth[0], &task_count[0], &task_candidates[0, 0], &n_tasks)
+    # Largest subtrees first, for an even load; each still writes only its own row.
+    by_size = np.argsort(-(tree.stop[task_node_array[:n_tasks]]
+                           - tree.start[task_node_array[:n_tasks]]),
+                         kind="stable").astype(np.int64)
+    with nogil:
+        for index in prange(n_tasks, schedule="dynamic", chunksize=1):
+            task = by_size[index]
+            changed[task] = _run_task(&view, task_node[task], task_depth[task],
+                                      &task_candidates[task, 0], task_count[task],
+                                      &task_sums[task, 0, 0], &task_totals[task, 0],
+                                      &candidates[task + 1, 0, 0])
+        for task in range(n_tasks):
+            top.changed += changed[task]
+            for j in range(k):
+                totals[j] += task_totals[task, j]
+                for t in range(d):
+                    sums[j, t] += task_sums[task, j, t]
+    return top.changed
 
 
 def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1] centers,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import png
 from .exceptions import ImageReadError, ImageWriteError, OutputExistsError
 
 __all__ = [
@@ -193,16 +194,11 @@ def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str =
         remap = np.empty(n_colors, dtype=np.uint8)
         remap[order] = np.arange(n_colors, dtype=np.uint8)
         indices = remap[indices]
+    if image_format == "PNG":
+        return png.encode_palette_png(palette if has_alpha else palette[:, :3], indices)
     img = _palette_image(indices, palette)
     params: dict = {}
-    if image_format == "PNG":
-        params["optimize"] = False
-        params["compress_level"] = 9 if indices.size <= 4_000_000 else 6
-        if has_alpha:
-            alpha = palette[:, 3]
-            n_translucent = int(np.count_nonzero(alpha < 255))
-            params["transparency"] = alpha[:n_translucent].tobytes()
-    elif image_format == "GIF":
+    if image_format == "GIF":
         if has_alpha:
             transparent = np.flatnonzero(palette[:, 3] < 128)
             if len(transparent):

@@ -1,0 +1,171 @@
+"""Palette PNG encoding: chunks written here, pixels deflated with the standard zlib.
+
+Why not Pillow's PNG writer for palette images: Pillow's wheels bundle zlib-ng, whose
+deflate packs palette indices far worse than the reference zlib that CPython links
+(measured on quantized photos, 4-bit samples at k = 16, level 6: 251 kB against
+202 kB on string.jpg, 739 kB against 684 kB on wood.jpg, and zlib-ng's level 9 was
+still 238 kB, in 0.66 s against 0.05 s). The format is small enough to write
+directly: IHDR, PLTE, tRNS, IDAT, IEND, each with its CRC.
+
+The pixel data is deflated in fixed slices of ``SLICE_BYTES`` on all cores, each
+slice primed with the 32 kB before it (as pigz does), so the stream loses almost
+nothing against one pass, and the bytes written never depend on the number of cores.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["DEFAULT_LEVEL", "SLICE_BYTES", "bit_depth_for", "deflate", "encode_palette_png"]
+
+#: zlib's (and libpng's) default effort: 6 of 0..9.
+DEFAULT_LEVEL = 6
+#: Uncompressed bytes per independently deflated slice.
+SLICE_BYTES = 1 << 19
+_WINDOW = 1 << 15
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IDAT_BYTES = 1 << 20
+
+
+def bit_depth_for(n_colors: int) -> int:
+    """Smallest PNG bit depth (1, 2, 4 or 8) that indexes ``n_colors`` entries."""
+    for depth in (1, 2, 4):
+        if n_colors <= 1 << depth:
+            return depth
+    return 8
+
+
+def _rows(indices: np.ndarray, depth: int) -> bytes:
+    """The scanlines: a filter byte (0, none) then the samples packed MSB first."""
+    height, width = indices.shape
+    samples = np.ascontiguousarray(indices, dtype=np.uint8)
+    if depth < 8:
+        per_byte = 8 // depth
+        padded = -width % per_byte
+        if padded:
+            samples = np.pad(samples, ((0, 0), (0, padded)))
+        groups = samples.reshape(height, -1, per_byte)
+        packed = np.zeros(groups.shape[:2], dtype=np.uint8)
+        for position in range(per_byte):
+            packed |= groups[:, :, position] << (8 - depth * (position + 1))
+        samples = packed
+    rows = np.zeros((height, samples.shape[1] + 1), dtype=np.uint8)
+    rows[:, 1:] = samples
+    return rows.tobytes()
+
+
+def _deflate_slice(data: memoryview, start: int, stop: int, level: int) -> bytes:
+    last = stop == len(data)
+    compressor = (
+        zlib.compressobj(
+            level, zlib.DEFLATED, -15, 8, zdict=bytes(data[max(0, start - _WINDOW) : start])
+        )
+        if start > 0
+        else zlib.compressobj(level, zlib.DEFLATED, -15, 8)
+    )
+    body = compressor.compress(data[start:stop])
+    return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def deflate(data: bytes, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> bytes:
+    """A zlib stream of ``data``, its slices deflated in parallel.
+
+    Parameters
+    ----------
+    data : bytes
+    level : int
+        zlib effort, 0 (stored) to 9.
+    workers : int, optional
+        Threads (default: the CPUs this process may use). The output does not
+        depend on it.
+
+    Returns
+    -------
+    bytes
+        Readable by ``zlib.decompress``.
+    """
+    if not 0 <= level <= 9:
+        raise ValueError(f"the compression level is 0..9, got {level}")
+    view = memoryview(data)
+    bounds = [
+        (start, min(start + SLICE_BYTES, len(data))) for start in range(0, len(data), SLICE_BYTES)
+    ]
+    bounds = bounds or [(0, 0)]
+    if workers is None:
+        workers = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
+    if workers > 1 and len(bounds) > 1:
+        with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
+            parts = list(pool.map(lambda bound: _deflate_slice(view, *bound, level), bounds))
+    else:
+        parts = [_deflate_slice(view, start, stop, level) for start, stop in bounds]
+    header = b"\x78\x9c"  # deflate, 32 kB window, no preset dictionary
+    return header + b"".join(parts) + struct.pack(">I", zlib.adler32(data))
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind)))
+    )
+
+
+def encode_palette_png(
+    palette: np.ndarray,
+    indices: np.ndarray,
+    *,
+    level: int = DEFAULT_LEVEL,
+    workers: int | None = None,
+) -> bytes:
+    """Encode a palette PNG at the smallest bit depth that holds the palette.
+
+    Parameters
+    ----------
+    palette : (k, 3) or (k, 4) uint8 array, 1 <= k <= 256
+        The colours; a fourth column is alpha, written as a tRNS chunk up to the last
+        entry that is not opaque (put translucent entries first to keep it short).
+    indices : (H, W) integer array
+        Index into ``palette`` of every pixel.
+    level : int
+        zlib effort, 0..9.
+    workers : int, optional
+        Threads for deflate (the bytes do not depend on it).
+
+    Returns
+    -------
+    bytes
+    """
+    palette = np.asarray(palette, dtype=np.uint8)
+    indices = np.asarray(indices)
+    if palette.ndim != 2 or palette.shape[1] not in (3, 4) or not 1 <= len(palette) <= 256:
+        raise ValueError(f"expected a (1..256, 3|4) palette, got shape {palette.shape}")
+    if indices.ndim != 2 or indices.size == 0:
+        raise ValueError(f"expected a non-empty (H, W) index array, got shape {indices.shape}")
+    if indices.min() < 0 or indices.max() >= len(palette):
+        raise ValueError(
+            f"indices must be in 0..{len(palette) - 1} for a {len(palette)}-colour palette, "
+            f"got {indices.min()}..{indices.max()}"
+        )
+    height, width = indices.shape
+    depth = bit_depth_for(len(palette))
+    header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
+    parts = [_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette[:, :3].tobytes())]
+    if palette.shape[1] == 4:
+        translucent = np.flatnonzero(palette[:, 3] < 255)
+        if len(translucent):
+            parts.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
+    stream = deflate(_rows(indices, depth), level, workers=workers)
+    for start in range(0, len(stream), _IDAT_BYTES):
+        parts.append(_chunk(b"IDAT", stream[start : start + _IDAT_BYTES]))
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)

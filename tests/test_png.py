@@ -1,0 +1,77 @@
+"""The palette PNG encoder: read back by Pillow and by zlib, and stable bytes."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kpalette import png
+
+
+def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        payload = data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert crc == zlib.crc32(kind + payload), kind
+        chunks.append((kind, payload))
+        position += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 16, 17, 200, 256])
+@pytest.mark.parametrize("width", [1, 7, 8, 33])
+def test_every_bit_depth_and_odd_width_reads_back_exactly(rng, k, width):
+    palette = rng.integers(0, 256, size=(k, 3), dtype=np.uint8)
+    indices = rng.integers(0, k, size=(5, width))
+    data = png.encode_palette_png(palette, indices)
+    kinds = [kind for kind, _ in _chunks(data)]
+    assert kinds[:2] == [b"IHDR", b"PLTE"] and kinds[-1] == b"IEND" and b"tRNS" not in kinds
+    assert data[24] == png.bit_depth_for(k) == min(d for d in (1, 2, 4, 8) if k <= 1 << d)
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P" and image.size == (width, 5)
+    np.testing.assert_array_equal(np.asarray(image), indices)
+    np.testing.assert_array_equal(
+        np.frombuffer(bytes(image.getpalette()[: 3 * k]), np.uint8).reshape(k, 3), palette
+    )
+
+
+def test_translucent_entries_go_into_a_trns_chunk_up_to_the_last_one():
+    palette = np.array([[0, 0, 0, 0], [9, 9, 9, 100], [1, 2, 3, 255], [4, 5, 6, 255]], np.uint8)
+    indices = np.array([[0, 1, 2, 3], [3, 2, 1, 0]])
+    data = png.encode_palette_png(palette, indices)
+    trns = dict(_chunks(data))[b"tRNS"]
+    assert trns == bytes([0, 100])
+    rgba = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+    np.testing.assert_array_equal(rgba, palette[indices])
+
+
+def test_sliced_parallel_deflate_is_one_valid_stream_whatever_the_threads(rng, monkeypatch):
+    monkeypatch.setattr(png, "SLICE_BYTES", 4096)  # 15 slices
+    # A random 3000-byte pattern repeated: past the first copy, every byte of a slice
+    # matches the bytes just before it, in the previous slice.
+    data = rng.integers(0, 256, size=3000, dtype=np.uint8).tobytes() * 20
+    streams = {workers: png.deflate(data, 6, workers=workers) for workers in (1, 2, 5)}
+    assert streams[1] == streams[2] == streams[5]
+    assert zlib.decompress(streams[1]) == data
+    # Each slice primed with the 32 kB before it stays small: unprimed, every slice
+    # would store about 3000 bytes of its own (about 13 times the one-pass size).
+    assert len(streams[1]) < 1.5 * len(zlib.compress(data, 6))
+    assert zlib.decompress(png.deflate(b"", 6)) == b""
+
+
+def test_bad_arguments_are_refused_with_what_was_received():
+    with pytest.raises(ValueError, match="got shape \\(300, 3\\)"):
+        png.encode_palette_png(np.zeros((300, 3), np.uint8), np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="indices must be in 0..1 .* got 0..2"):
+        png.encode_palette_png(np.zeros((2, 3), np.uint8), np.array([[0, 2]]))
+    with pytest.raises(ValueError, match="0..9, got 10"):
+        png.deflate(b"abc", 10)
