@@ -404,7 +404,8 @@ cdef class PointTree:
         # Leaves: the non-empty finest cells, in code order.
         level_codes = [np.flatnonzero(np.diff(ends_array[:n_keys], prepend=0) > 0)]
         for level in range(bits):
-            level_codes.append(np.unique(level_codes[level] >> d))
+            parent_codes = level_codes[level] >> d  # sorted: keep the first of each run
+            level_codes.append(parent_codes[np.flatnonzero(np.diff(parent_codes, prepend=-1))])
         level_codes.reverse()  # root first
         offsets_array = np.zeros(bits + 2, dtype=np.int64)
         offsets_array[1:] = np.cumsum([len(c) for c in level_codes])
