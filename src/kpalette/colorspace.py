@@ -87,6 +87,16 @@ def _linear(colors: np.ndarray) -> np.ndarray:
     return _srgb_to_linear(colors)
 
 
+def _transform(colors: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``colors @ matrix.T`` for (n, 3) colours, without BLAS.
+
+    A BLAS product leaves OpenBLAS threads spinning for a while on the cores that
+    the compiled loops use next (measured: the CIEDE2000 loop ran slower on two
+    threads than on one after ``@`` here); ``einsum`` computes in the caller's thread.
+    """
+    return np.einsum("ij,kj->ik", colors, matrix)
+
+
 def _linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     """Linear light to sRGB 0..255 floats, clipped to the gamut."""
     c = np.clip(linear, 0.0, 1.0)
@@ -107,7 +117,7 @@ def rgb_to_lab(colors: np.ndarray) -> np.ndarray:
     lab : (n, 3) float64 array
         L in 0..100, a and b roughly -128..127.
     """
-    xyz = _linear(colors) @ _RGB_TO_XYZ.T / _WHITE_D65
+    xyz = _transform(_linear(colors), _RGB_TO_XYZ) / _WHITE_D65
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
     return np.column_stack(
         [116.0 * f[:, 1] - 16.0, 500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])]
@@ -120,19 +130,19 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     fy = (lab[:, 0] + 16.0) / 116.0
     f = np.column_stack([fy + lab[:, 1] / 500.0, fy, fy - lab[:, 2] / 200.0])
     xyz = np.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787) * _WHITE_D65
-    return _linear_to_srgb(xyz @ _XYZ_TO_RGB.T)
+    return _linear_to_srgb(_transform(xyz, _XYZ_TO_RGB))
 
 
 def rgb_to_oklab(colors: np.ndarray) -> np.ndarray:
     """OKLab of sRGB colours: (n, 3) in 0..255 to (n, 3) float64 (L in 0..1)."""
-    lms = np.cbrt(_linear(colors) @ _RGB_TO_LMS.T)
-    return lms @ _LMS_TO_OKLAB.T
+    lms = np.cbrt(_transform(_linear(colors), _RGB_TO_LMS))
+    return _transform(lms, _LMS_TO_OKLAB)
 
 
 def oklab_to_rgb(oklab: np.ndarray) -> np.ndarray:
     """sRGB 0..255 floats (clipped to the gamut) of (n, 3) OKLab colours."""
-    lms = (np.asarray(oklab, dtype=np.float64) @ _OKLAB_TO_LMS.T) ** 3
-    return _linear_to_srgb(lms @ _LMS_TO_RGB.T)
+    lms = _transform(np.asarray(oklab, dtype=np.float64), _OKLAB_TO_LMS) ** 3
+    return _linear_to_srgb(_transform(lms, _LMS_TO_RGB))
 
 
 def to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
@@ -182,9 +192,11 @@ def delta_e_ciede2000(colors_a: np.ndarray, colors_b: np.ndarray) -> np.ndarray:
     """CIEDE2000 colour difference between pairs of sRGB colours.
 
     The formula of Sharma, Wu and Dalal (2005), as scikit-image's
-    ``deltaE_ciede2000`` computes it (tested equal to it). Written here because
-    importing ``skimage.color`` pulls in SciPy: 0.37 s at every ``kpalette compress``,
-    which reports this figure (measured), for a formula of a dozen array operations.
+    ``deltaE_ciede2000`` computes it (tested equal to it), in a compiled loop.
+    Written here because importing ``skimage.color`` pulls in SciPy: 0.37 s at
+    every ``kpalette compress``, which reports this figure (measured); and as NumPy
+    array operations it took 0.06 s on the 131k colours of string.jpg, against
+    0.01 s compiled.
 
     Parameters
     ----------
@@ -195,51 +207,14 @@ def delta_e_ciede2000(colors_a: np.ndarray, colors_b: np.ndarray) -> np.ndarray:
     delta_e : (n,) float64 array
         About 1 is a just-noticeable difference; 0 for equal colours.
     """
-    lab_a, lab_b = rgb_to_lab(colors_a), rgb_to_lab(colors_b)
-    lightness_a, a_a, b_a = lab_a.T
-    lightness_b, a_b, b_b = lab_b.T
-    chroma_mean = 0.5 * (np.hypot(a_a, b_a) + np.hypot(a_b, b_b))
-    c7 = chroma_mean**7
-    g = 0.5 * (1.0 - np.sqrt(c7 / (c7 + 25.0**7)))
-    a_a, a_b = a_a * (1.0 + g), a_b * (1.0 + g)
-    chroma_a, chroma_b = np.hypot(a_a, b_a), np.hypot(a_b, b_b)
-    hue_a = np.arctan2(b_a, a_a) % (2 * np.pi)
-    hue_b = np.arctan2(b_b, a_b) % (2 * np.pi)
-    chroma_product = chroma_a * chroma_b
-    hue_diff = hue_b - hue_a
-    hue_diff = np.where(hue_diff > np.pi, hue_diff - 2 * np.pi, hue_diff)
-    hue_diff = np.where(hue_diff < -np.pi, hue_diff + 2 * np.pi, hue_diff)
-    hue_diff = np.where(chroma_product == 0, 0.0, hue_diff)
-    delta_lightness = lightness_b - lightness_a
-    delta_chroma = chroma_b - chroma_a
-    delta_hue = 2.0 * np.sqrt(chroma_product) * np.sin(hue_diff / 2.0)
-    lightness_mean = 0.5 * (lightness_a + lightness_b)
-    chroma_mean = 0.5 * (chroma_a + chroma_b)
-    hue_sum = hue_a + hue_b
-    hue_mean = np.where(
-        np.abs(hue_a - hue_b) > np.pi,
-        np.where(hue_sum < 2 * np.pi, hue_sum + 2 * np.pi, hue_sum - 2 * np.pi),
-        hue_sum,
-    )
-    hue_mean = np.where(chroma_product == 0, hue_sum, 0.5 * hue_mean)
-    t = (
-        1.0
-        - 0.17 * np.cos(hue_mean - np.deg2rad(30.0))
-        + 0.24 * np.cos(2.0 * hue_mean)
-        + 0.32 * np.cos(3.0 * hue_mean + np.deg2rad(6.0))
-        - 0.20 * np.cos(4.0 * hue_mean - np.deg2rad(63.0))
-    )
-    rotation = np.deg2rad(30.0) * np.exp(-(((np.rad2deg(hue_mean) - 275.0) / 25.0) ** 2))
-    c7 = chroma_mean**7
-    rotation_term = -np.sin(2.0 * rotation) * 2.0 * np.sqrt(c7 / (c7 + 25.0**7))
-    offset = (lightness_mean - 50.0) ** 2
-    scale_lightness = 1.0 + 0.015 * offset / np.sqrt(20.0 + offset)
-    scale_chroma = 1.0 + 0.045 * chroma_mean
-    scale_hue = 1.0 + 0.015 * chroma_mean * t
-    term_lightness = delta_lightness / scale_lightness
-    term_chroma = delta_chroma / scale_chroma
-    term_hue = delta_hue / scale_hue
-    squared = (
-        term_lightness**2 + term_chroma**2 + term_hue**2 + rotation_term * term_chroma * term_hue
-    )
-    return np.sqrt(np.maximum(squared, 0.0))
+    from ._kernels import ciede2000
+
+    lab_a = np.ascontiguousarray(rgb_to_lab(colors_a))
+    lab_b = np.ascontiguousarray(rgb_to_lab(colors_b))
+    if lab_a.shape != lab_b.shape:
+        raise ValueError(
+            f"expected two arrays of the same shape, got {lab_a.shape} and {lab_b.shape}"
+        )
+    delta_e = np.empty(len(lab_a))
+    ciede2000(lab_a, lab_b, delta_e)
+    return delta_e

@@ -67,7 +67,7 @@ def mean_squared_error(original: np.ndarray, other: np.ndarray) -> float:
         stop = start + _ROWS_PER_CHUNK
         diff = _visible(original[start:stop]) - _visible(other[start:stop])
         flat = diff.ravel()
-        total += float(flat @ flat)
+        total += float(np.einsum("i,i->", flat, flat))
     return total / original.size
 
 
@@ -88,7 +88,7 @@ def mean_squared_error_from_table(colors, counts, mapped) -> float:
     """
     diff = _visible(np.asarray(colors)) - _visible(np.asarray(mapped))
     squared = np.einsum("ij,ij->i", diff, diff)
-    return float(np.asarray(counts, dtype=np.float64) @ squared) / (
+    return float(np.einsum("i,i->", np.asarray(counts, dtype=np.float64), squared)) / (
         float(np.sum(counts)) * diff.shape[1]
     )
 
@@ -124,7 +124,7 @@ def mean_delta_e_from_table(colors, counts, mapped) -> float:
     a = _visible(np.asarray(colors))[:, :3]
     b = _visible(np.asarray(mapped))[:, :3]
     weights = np.asarray(counts, dtype=np.float64)
-    return float(weights @ delta_e_ciede2000(a, b)) / float(weights.sum())
+    return float(np.einsum("i,i->", weights, delta_e_ciede2000(a, b))) / float(weights.sum())
 
 
 def mean_delta_e(original: np.ndarray, other: np.ndarray) -> float:
