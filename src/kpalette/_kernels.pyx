@@ -900,8 +900,13 @@ cdef struct _SeedView:
 cdef inline double _box_dist2(const double* x, const double* low, const double* high,
                               int d) noexcept nogil:
     """Squared distance from ``x`` to the nearest point of the box [low, high]."""
-    cdef double acc = 0.0, gap
+    cdef double acc = 0.0, gap, g0, g1, g2
     cdef int t
+    if d == 3:  # colours: unrolled
+        g0 = max(low[0] - x[0], 0.0) + max(x[0] - high[0], 0.0)
+        g1 = max(low[1] - x[1], 0.0) + max(x[1] - high[1], 0.0)
+        g2 = max(low[2] - x[2], 0.0) + max(x[2] - high[2], 0.0)
+        return g0 * g0 + g1 * g1 + g2 * g2
     for t in range(d):
         if x[t] < low[t]:
             gap = low[t] - x[t]
@@ -916,6 +921,9 @@ cdef inline double _box_dist2(const double* x, const double* low, const double* 
 cdef inline double _point_dist2(const double* x, const double* y, int d) noexcept nogil:
     cdef double acc = 0.0, diff
     cdef int t
+    if d == 3:
+        return ((x[0] - y[0]) * (x[0] - y[0]) + (x[1] - y[1]) * (x[1] - y[1])
+                + (x[2] - y[2]) * (x[2] - y[2]))
     for t in range(d):
         diff = x[t] - y[t]
         acc += diff * diff
