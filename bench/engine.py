@@ -18,6 +18,7 @@ For each photo (converted to PNG once) and each k it measures, in the same run:
 from __future__ import annotations
 
 import argparse
+import compileall
 import shutil
 import statistics
 import subprocess
@@ -44,6 +45,13 @@ def run_timed(command: list[str]) -> tuple[float, int | None]:
     seconds = time.perf_counter() - start
     rss = int(done.stderr.strip().splitlines()[-1]) if timer else None
     return seconds, rss
+
+
+def best_time(action) -> float:
+    """Seconds one call of ``action()`` takes."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
 
 
 def mse_of_file(original: np.ndarray, path: Path) -> float:
@@ -77,16 +85,20 @@ def main() -> None:
         sys.exit("bench: pngquant is not installed (apt-get install pngquant)")
     kpalette_cli = [sys.executable, "-m", "kpalette"]
     work = Path(tempfile.mkdtemp(prefix="kpalette-bench-"))
-    kpalette.quantize(np.zeros((8, 8, 3), np.uint8) + 1, 1)  # compile kernels once
+    # The CLI runs from bytecode, as after ``pip install`` (which compiles it); an
+    # editable checkout under PYTHONDONTWRITEBYTECODE would recompile every run.
+    compileall.compile_dir(Path(kpalette.__file__).parent, quiet=1)
+    kpalette.quantize(np.zeros((8, 8, 3), np.uint8) + 1, 1)
     print(
         "image k | kp s  pq s  ratio | kp MSE  pq MSE  kp/pq | sk median  kp/sk | "
-        "quantize s  decode s  ratio | kp RSS MB"
+        "quantize s  decode s  ratio | kp RSS MB | kp kB  pq kB"
     )
     for name in args.images:
         source = SHARED / name
-        start = time.perf_counter()
+        decode_seconds = min(
+            best_time(lambda path=source: Image.open(path).convert("RGB")) for _ in range(3)
+        )
         original = np.asarray(Image.open(source).convert("RGB"))
-        decode_seconds = time.perf_counter() - start
         png = work / (Path(name).stem + ".png")
         Image.fromarray(original).save(png, compress_level=1)
         kpalette.quantize(original, 16)  # warm-up on this image
@@ -118,15 +130,16 @@ def main() -> None:
             kp_s, pq_s = min(r[0] for r in kp_runs), min(r[0] for r in pq_runs)
             kp_rss = max((r[1] or 0) for r in kp_runs) / 1024
             kp_mse, pq_mse = mse_of_file(original, kp_out), mse_of_file(original, pq_out)
-            start = time.perf_counter()
-            kpalette.quantize(original, k)
-            quantize_s = time.perf_counter() - start
+            kp_kb, pq_kb = kp_out.stat().st_size / 1e3, pq_out.stat().st_size / 1e3
+            quantize_s = min(
+                best_time(lambda image=original, k=k: kpalette.quantize(image, k)) for _ in range(3)
+            )
             sk = sklearn_median_mse(original, k) if args.sklearn else float("nan")
             print(
                 f"{name} {k} | {kp_s:.2f} {pq_s:.2f} {kp_s / pq_s:.2f} | "
                 f"{kp_mse:.2f} {pq_mse:.2f} {kp_mse / pq_mse:.3f} | {sk:.2f} {kp_mse / sk:.4f} | "
                 f"{quantize_s:.2f} {decode_seconds:.3f} {quantize_s / decode_seconds:.1f} | "
-                f"{kp_rss:.0f}",
+                f"{kp_rss:.0f} | {kp_kb:.0f} {pq_kb:.0f}",
                 flush=True,
             )
     shutil.rmtree(work)
