@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -103,6 +102,8 @@ def deflate(data: bytes, level: int = DEFAULT_LEVEL, *, workers: int | None = No
             else os.cpu_count() or 1
         )
     if workers > 1 and len(bounds) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # 5 ms to import: only when used
+
         with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
             parts = list(pool.map(lambda bound: _deflate_slice(view, *bound, level), bounds))
     else:
