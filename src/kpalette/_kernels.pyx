@@ -676,8 +676,37 @@ cdef Py_ssize_t _run_task(const _TreeView* tree, Py_ssize_t node, int depth,
     return part.changed
 
 
-cdef Py_ssize_t _tree_assign(PointTree tree, const double[:, ::1] centers, int32_t[::1] labels,
-                             double[:, ::1] sums, double[::1] totals):
+cdef class _WalkBuffers:
+    """Scratch space of :func:`_tree_assign`, allocated once per Lloyd run."""
+
+    cdef int32_t[:, :, ::1] candidates
+    cdef double[:, :, ::1] task_sums
+    cdef double[:, ::1] task_totals
+    cdef int64_t[::1] task_node, changed, by_size
+    cdef int32_t[::1] task_depth, task_count
+    cdef int32_t[:, ::1] task_candidates
+    cdef int split_depth
+
+    def __init__(self, PointTree tree, Py_ssize_t k, int d):
+        self.split_depth = 2 if d <= 3 else 1
+        cdef Py_ssize_t max_tasks = 1 + (1 << d) + (
+            (1 << (2 * d)) if self.split_depth == 2 else 0
+        )
+        candidates = np.empty((max_tasks + 1, tree.depth + 2, k), dtype=np.int32)
+        candidates[0, 0] = np.arange(k, dtype=np.int32)
+        self.candidates = candidates
+        self.task_sums = np.empty((max_tasks, k, d))
+        self.task_totals = np.empty((max_tasks, k))
+        self.task_node = np.empty(max_tasks, dtype=np.int64)
+        self.changed = np.zeros(max_tasks, dtype=np.int64)
+        self.by_size = np.empty(max_tasks, dtype=np.int64)
+        self.task_depth = np.empty(max_tasks, dtype=np.int32)
+        self.task_count = np.empty(max_tasks, dtype=np.int32)
+        self.task_candidates = np.empty((max_tasks, k), dtype=np.int32)
+
+
+cdef Py_ssize_t _tree_assign(PointTree tree, _WalkBuffers work, const double[:, ::1] centers,
+                             int32_t[::1] labels, double[:, ::1] sums, double[::1] totals):
     """Exact nearest centre of every (sorted) point, and the clusters' weighted sums.
 
     The top levels of the tree are walked by one thread; the subtrees left undecided
@@ -685,33 +714,21 @@ cdef Py_ssize_t _tree_assign(PointTree tree, const double[:, ::1] centers, int32
     the subtrees' order: the result does not depend on the number of threads.
     Returns the number of labels changed.
     """
-    cdef Py_ssize_t k = centers.shape[0], j, task, n_tasks = 0, index
+    cdef Py_ssize_t k = centers.shape[0], j, task, n_tasks = 0, index, other, size
     cdef int d = centers.shape[1], t
-    cdef int split_depth = 2 if d <= 3 else 1
-    cdef Py_ssize_t max_tasks = 1 + (1 << d) + ((1 << (2 * d)) if split_depth == 2 else 0)
     cdef const double[:, ::1] points = tree.points
     cdef const double[::1] weights = tree.weights
     cdef const int64_t[::1] start = tree.start, stop = tree.stop
     cdef const int64_t[::1] child_first = tree.child_first, child_count = tree.child_count
     cdef const double[:, ::1] low = tree.low, high = tree.high, node_sum = tree.sum
     cdef const double[::1] node_total = tree.total
-    rows = tree.depth + 2
-    candidates_array = np.empty((max_tasks + 1, rows, k), dtype=np.int32)
-    candidates_array[0, 0] = np.arange(k, dtype=np.int32)
-    task_sums_array = np.empty((max_tasks, k, d))
-    task_totals_array = np.empty((max_tasks, k))
-    task_node_array = np.empty(max_tasks, dtype=np.int64)
-    task_depth_array = np.empty(max_tasks, dtype=np.int32)
-    task_count_array = np.empty(max_tasks, dtype=np.int32)
-    task_candidates_array = np.empty((max_tasks, k), dtype=np.int32)
-    changed_array = np.zeros(max_tasks, dtype=np.int64)
-    cdef int32_t[:, :, ::1] candidates = candidates_array
-    cdef double[:, :, ::1] task_sums = task_sums_array
-    cdef double[:, ::1] task_totals = task_totals_array
-    cdef int64_t[::1] task_node = task_node_array, changed = changed_array
-    cdef int32_t[::1] task_depth = task_depth_array, task_count = task_count_array
-    cdef int32_t[:, ::1] task_candidates = task_candidates_array
-    cdef int64_t[::1] by_size
+    cdef int32_t[:, :, ::1] candidates = work.candidates
+    cdef double[:, :, ::1] task_sums = work.task_sums
+    cdef double[:, ::1] task_totals = work.task_totals
+    cdef int64_t[::1] task_node = work.task_node, changed = work.changed
+    cdef int64_t[::1] by_size = work.by_size
+    cdef int32_t[::1] task_depth = work.task_depth, task_count = work.task_count
+    cdef int32_t[:, ::1] task_candidates = work.task_candidates
     cdef _TreeView view
     cdef _Work top
     view.d = d
@@ -737,13 +754,18 @@ cdef Py_ssize_t _tree_assign(PointTree tree, const double[:, ::1] centers, int32
             totals[j] = 0.0
             for t in range(d):
                 sums[j, t] = 0.0
-        _split(&view, &top, 0, 0, top.candidates, k, split_depth, &task_node[0],
+        _split(&view, &top, 0, 0, top.candidates, k, work.split_depth, &task_node[0],
                &task_depth[0], &task_count[0], &task_candidates[0, 0], &n_tasks)
-    # Largest subtrees first, for an even load; each still writes only its own row.
-    by_size = np.argsort(-(tree.stop[task_node_array[:n_tasks]]
-                           - tree.start[task_node_array[:n_tasks]]),
-                         kind="stable").astype(np.int64)
-    with nogil:
+        # Largest subtrees first (insertion sort, ties in task order), for an even load;
+        # each task still writes only its own row.
+        for index in range(n_tasks):
+            size = stop[task_node[index]] - start[task_node[index]]
+            other = index
+            while other > 0 and (stop[task_node[by_size[other - 1]]]
+                                 - start[task_node[by_size[other - 1]]]) < size:
+                by_size[other] = by_size[other - 1]
+                other -= 1
+            by_size[other] = index
         for index in prange(n_tasks, schedule="dynamic", chunksize=1):
             task = by_size[index]
             changed[task] = _run_task(&view, task_node[task], task_depth[task],
@@ -799,6 +821,7 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     cdef Py_ssize_t n = points.shape[0], k = centers.shape[0], p, j
     cdef int d = points.shape[1], t
     cdef PointTree cells = PointTree(points, weights) if tree is None else tree
+    cdef _WalkBuffers work = _WalkBuffers(cells, centers.shape[0], points.shape[1])
     cdef const double[:, ::1] sorted_points = cells.points
     cdef const double[::1] sorted_weights = cells.weights
     cdef const int64_t[::1] order = cells.order
@@ -813,7 +836,7 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     cdef int n_iter = 0, converged = 0
     cdef Py_ssize_t changed
     for n_iter in range(1, max_iter + 1):
-        changed = _tree_assign(cells, centers, sorted_labels, sums, totals)
+        changed = _tree_assign(cells, work, centers, sorted_labels, sums, totals)
         if n_iter > 1 and changed == 0:
             converged = 1
             break
@@ -829,7 +852,7 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
         if total_shift <= tol:
             break
     if not converged:
-        _tree_assign(cells, centers, sorted_labels, sums, totals)
+        _tree_assign(cells, work, centers, sorted_labels, sums, totals)
     with nogil:
         for p in range(n):
             labels[order[p]] = sorted_labels[p]
