@@ -219,21 +219,32 @@ def _relative_tolerance(points, weights, tol) -> float:
     return float(np.mean(variance)) * tol
 
 
-def auto_starts(k: int) -> tuple[int, int]:
-    """(starts, refined) for ``n_init="auto"``.
+def auto_starts(k: int) -> tuple[int, int, int | None]:
+    """(starts, refined, screening iterations) for ``n_init="auto"``.
 
     Different k-means++ starts end in local optima up to a few percent apart at small
     k, and less than half a percent apart at k = 256 (measured on photos), so small k
-    gets many cheap starts on the coarse grid and its best few are refined on the full
-    histogram; the best refined one wins.
+    gets many cheap starts on the coarse grid, each run to convergence, and its best
+    few are refined on the full histogram; the best refined one wins.
+
+    Above k = 128 the starts are only screened: each runs ``SCREENING_ITERATIONS``
+    Lloyd iterations, and the best one goes on to convergence on the full histogram.
+    Measured on 10 photos, seeds 0-2, against scikit-learn's median: the worst ratio
+    went from 1.0071 (4 starts run to convergence) to 1.0041, the fit 25-30% faster.
+    At k = 16 and 64 screening was worse (worst ratio 0.9992 -> 1.0065 at k = 16):
+    there, the starts that end best are not yet the best after 10 iterations.
     """
     if k <= 16:
-        return 12, 4
+        return 12, 4, None
     if k <= 64:
-        return 8, 3
+        return 8, 3, None
     if k <= 128:
-        return 6, 2
-    return 4, 1
+        return 6, 2, None
+    return 4, 1, SCREENING_ITERATIONS
+
+
+#: Lloyd iterations a start runs before the starts are compared, when screened.
+SCREENING_ITERATIONS = 10
 
 
 def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None):
@@ -241,8 +252,9 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
 
     The starts run (k-means++ then Lloyd) on a coarse version of the data, points
     merged on a 32- or 64-cell grid (:func:`grid_means`), when it has at least
-    ``MIN_CELLS_PER_CENTER`` cells per centre; otherwise on the full data. The few
-    best of them (lowest inertia) are refined with Lloyd on the full data and the
+    ``MIN_CELLS_PER_CENTER`` cells per centre; otherwise on the full data, each to
+    convergence or, when screened (:func:`auto_starts`), for a few iterations. The
+    few best of them (lowest inertia) are refined with Lloyd on the full data and the
     best refined result is returned.
 
     Parameters
@@ -270,9 +282,9 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     if n_init == "auto":
-        n_starts, n_refined = auto_starts(k)
+        n_starts, n_refined, screening = auto_starts(k)
     else:
-        n_starts, n_refined = int(n_init), max(1, -(-int(n_init) // 3))
+        n_starts, n_refined, screening = int(n_init), max(1, -(-int(n_init) // 3)), None
     coarse_points, coarse_weights = _coarse_version(points, weights, k)
     from ._kernels import PointTree
 
@@ -286,16 +298,19 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
                 coarse_points,
                 coarse_weights,
                 start,
-                max_iter=max_iter,
+                max_iter=max_iter if screening is None else min(screening, max_iter),
                 tol=coarse_tol,
                 tree=coarse_tree,
             )
         )
     starts.sort(key=lambda result: result[2])
     if coarse_points is points:
-        return starts[0]
+        if screening is None:
+            return starts[0]
+        tree = coarse_tree
+    else:
+        tree = PointTree(points, weights) if n_refined > 1 else None
     full_tol = _relative_tolerance(points, weights, tol)
-    tree = PointTree(points, weights) if n_refined > 1 else None
     refined = [
         lloyd(points, weights, result[0], max_iter=max_iter, tol=full_tol, tree=tree)
         for result in starts[:n_refined]
