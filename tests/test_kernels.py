@@ -67,14 +67,30 @@ def test_kmeans_plusplus_matches_reference(rng, k, d):
     points = rng.uniform(0, 255, size=(2000, d))
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
     n_trials = 2 + int(np.log(k))
-    uniforms = rng.random(1 + (k - 1) * n_trials)
+    uniforms = rng.random((1, 1 + (k - 1) * n_trials))
     tree = _kernels.PointTree(points, weights)
-    chosen = _kernels.kmeans_plusplus(tree, k, n_trials, uniforms)
+    chosen = _kernels.kmeans_plusplus(tree, k, n_trials, uniforms)[0]
     # The kernel draws along the tree's (Z-order) order of the points.
     order = tree.order
-    expected = reference.kmeans_plusplus(points[order], weights[order], k, n_trials, uniforms)
+    expected = reference.kmeans_plusplus(points[order], weights[order], k, n_trials, uniforms[0])
     np.testing.assert_array_equal(chosen, order[expected])
     assert len(set(chosen.tolist())) == k  # distinct points give distinct centres
+
+
+def test_kmeans_plusplus_runs_several_seedings_each_as_alone(rng):
+    # Several rows of uniforms are seeded side by side (one thread each, scratch
+    # reused across rows): each must equal the reference driven by its row alone.
+    points = rng.uniform(0, 255, size=(3000, 3))
+    weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
+    tree = _kernels.PointTree(points, weights)
+    uniforms = rng.random((5, 1 + 29 * 4))
+    chosen = _kernels.kmeans_plusplus(tree, 30, 4, uniforms)
+    order = tree.order
+    for row, seeds in zip(uniforms, chosen, strict=True):
+        expected = reference.kmeans_plusplus(points[order], weights[order], 30, 4, row)
+        np.testing.assert_array_equal(seeds, order[expected])
+    with pytest.raises(ValueError, match="uniforms per seeding"):
+        _kernels.kmeans_plusplus(tree, 30, 4, np.ascontiguousarray(uniforms[:, :10]))
 
 
 def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
@@ -84,10 +100,10 @@ def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
     points = rng.integers(0, 6, size=(3000, 3)).astype(np.float64)
     weights = rng.integers(1, 5, size=len(points)).astype(np.float64)
     tree = _kernels.PointTree(points, weights)
-    uniforms = rng.random(1 + 99 * 6)
-    chosen = _kernels.kmeans_plusplus(tree, 100, 6, uniforms)
+    uniforms = rng.random((1, 1 + 99 * 6))
+    chosen = _kernels.kmeans_plusplus(tree, 100, 6, uniforms)[0]
     order = tree.order
-    expected = reference.kmeans_plusplus(points[order], weights[order], 100, 6, uniforms)
+    expected = reference.kmeans_plusplus(points[order], weights[order], 100, 6, uniforms[0])
     np.testing.assert_array_equal(chosen, order[expected])
 
 

@@ -23,10 +23,21 @@ counts; floating-point sums are taken in one fixed order.
 
 import numpy as np
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, M_PI, atan2, ceil, cos, exp, fabs, floor, sin, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int kpalette_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int kpalette_max_threads(void) { return 1; }
+    #endif
+    """
+    int kpalette_max_threads() noexcept nogil
 
 ctypedef fused label_t:
     uint8_t
@@ -1024,8 +1035,55 @@ cdef Py_ssize_t _seed_pick(const _SeedView* v, double target) noexcept nogil:
     return last
 
 
-def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[::1] uniforms):
-    """Greedy weighted k-means++ seeding, on the points of a grid tree.
+cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, int n_trials,
+                    const double* uniforms, int64_t* chosen, int64_t* trial_index,
+                    double* potential) noexcept nogil:
+    """One k-means++ seeding into ``chosen`` (sorted indices), with ``view``'s scratch."""
+    cdef int d = view.d, c, trial, i
+    cdef Py_ssize_t p, first, best_index
+    cdef double total, best_potential, running
+    for p in range(n):
+        view.closest[p] = INFINITY
+    for p in range(n_nodes):
+        view.node_sum[p] = INFINITY
+        view.node_max[p] = INFINITY
+    total = 0.0
+    for p in range(n):
+        total += view.weights[p]
+    running = 0.0
+    first = n - 1
+    for p in range(n):
+        running += view.weights[p]
+        if running > uniforms[0] * total:
+            first = p
+            break
+    chosen[0] = first
+    _seed_update(view, 0, view.points + first * d)
+    for c in range(1, k):
+        total = view.node_sum[0]
+        if total <= 0.0:
+            # Every point already sits on a centre: repeat the first (caller warns).
+            for i in range(c, k):
+                chosen[i] = first
+            break
+        for trial in range(n_trials):
+            trial_index[trial] = _seed_pick(view, uniforms[1 + (c - 1) * n_trials + trial] * total)
+        # The trials only read the tree: one per thread, unless this run is itself
+        # one of several run side by side (OpenMP does not nest by default).
+        for trial in prange(n_trials, schedule="static", chunksize=1):
+            potential[trial] = _seed_potential(view, 0, view.points + trial_index[trial] * d)
+        best_potential = INFINITY
+        best_index = 0
+        for trial in range(n_trials):
+            if potential[trial] < best_potential:
+                best_potential = potential[trial]
+                best_index = trial
+        chosen[c] = trial_index[best_index]
+        _seed_update(view, 0, view.points + chosen[c] * d)
+
+
+def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] uniforms):
+    """Greedy weighted k-means++ seedings, on the points of a grid tree.
 
     The first centre is drawn with probability proportional to weight; each next one
     is the best (lowest potential) of ``n_trials`` candidates drawn with probability
@@ -1040,19 +1098,23 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[::1] unifo
     nodes around it instead of every point (after Raff, "Exact acceleration of
     K-means++ and K-means||", 2021).
 
+    Several seedings (one per row of ``uniforms``) run side by side, one per thread;
+    a single one spreads its trials over the threads instead. Each seeding depends
+    only on its own row, not on the threads.
+
     Parameters
     ----------
     tree : PointTree
         Built on the (n, d) points and their weights.
     k : int
     n_trials : int
-    uniforms : (1 + (k - 1) * n_trials,) float64 array
-        Uniform random numbers in [0, 1) that drive every draw (from the caller's
-        seeded generator, so the result is reproducible).
+    uniforms : (starts, 1 + (k - 1) * n_trials) float64 array
+        Uniform random numbers in [0, 1) that drive every draw of each seeding (from
+        the caller's seeded generator, so the result is reproducible).
 
     Returns
     -------
-    chosen : (k,) int64 array
+    chosen : (starts, k) int64 array
         Indices into the tree's input points of the chosen centres.
     """
     cdef const double[:, ::1] points = tree.points
@@ -1061,70 +1123,57 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[::1] unifo
     cdef const int64_t[::1] start = tree.start, stop = tree.stop
     cdef const int64_t[::1] child_first = tree.child_first, child_count = tree.child_count
     cdef const double[:, ::1] low = tree.low, high = tree.high
-    cdef Py_ssize_t n = points.shape[0], n_nodes = start.shape[0], p, first, best_index
-    cdef int d = points.shape[1], c, trial, i
-    chosen_array = np.empty(k, dtype=np.int64)
-    closest_array = np.full(n, INFINITY)
-    node_sum_array = np.full(n_nodes, INFINITY)
-    node_max_array = np.full(n_nodes, INFINITY)
-    trial_index_array = np.empty(max(n_trials, 1), dtype=np.int64)
-    potential_array = np.empty(max(n_trials, 1))
-    cdef int64_t[::1] chosen = chosen_array, trial_index = trial_index_array
-    cdef double[::1] closest = closest_array, node_sum = node_sum_array
-    cdef double[::1] node_max = node_max_array, potential = potential_array
-    cdef double total, best_potential, running
-    cdef _SeedView view
-    view.d = d
-    view.points = &points[0, 0]
-    view.weights = &weights[0]
-    view.start = &start[0]
-    view.stop = &stop[0]
-    view.low = &low[0, 0]
-    view.high = &high[0, 0]
-    view.child_first = &child_first[0]
-    view.child_count = &child_count[0]
-    view.closest = &closest[0]
-    view.node_sum = &node_sum[0]
-    view.node_max = &node_max[0]
-    with nogil:
-        total = 0.0
-        for p in range(n):
-            total += weights[p]
-        running = 0.0
-        first = n - 1
-        for p in range(n):
-            running += weights[p]
-            if running > uniforms[0] * total:
-                first = p
-                break
-        chosen[0] = first
-        _seed_update(&view, 0, view.points + first * d)
-        for c in range(1, k):
-            total = node_sum[0]
-            if total <= 0.0:
-                # Every point already sits on a centre: repeat the first (caller warns).
-                for i in range(c, k):
-                    chosen[i] = first
-                break
-            for trial in range(n_trials):
-                trial_index[trial] = _seed_pick(
-                    &view, uniforms[1 + (c - 1) * n_trials + trial] * total
-                )
-            # The trials only read the tree: one per thread.
-            for trial in prange(n_trials, schedule="static", chunksize=1):
-                potential[trial] = _seed_potential(
-                    &view, 0, view.points + trial_index[trial] * d
-                )
-            best_potential = INFINITY
-            best_index = 0
-            for trial in range(n_trials):
-                if potential[trial] < best_potential:
-                    best_potential = potential[trial]
-                    best_index = trial
-            chosen[c] = trial_index[best_index]
-            _seed_update(&view, 0, view.points + chosen[c] * d)
-        for i in range(k):
-            chosen[i] = order[chosen[i]]
+    cdef Py_ssize_t n = points.shape[0], n_nodes = start.shape[0], run, slot, i
+    cdef Py_ssize_t n_runs = uniforms.shape[0]
+    cdef int d = points.shape[1], trials = max(n_trials, 1)
+    if uniforms.shape[1] < 1 + (k - 1) * n_trials:
+        raise ValueError(
+            f"need {1 + (k - 1) * n_trials} uniforms per seeding, got {uniforms.shape[1]}"
+        )
+    # Scratch per thread, not per seeding: at most as many as run at once.
+    cdef Py_ssize_t n_slots = max(1, min(n_runs, kpalette_max_threads()))
+    chosen_array = np.empty((n_runs, k), dtype=np.int64)
+    closest_array = np.empty((n_slots, n))
+    node_sum_array = np.empty((n_slots, n_nodes))
+    node_max_array = np.empty((n_slots, n_nodes))
+    trial_index_array = np.empty((n_slots, trials), dtype=np.int64)
+    potential_array = np.empty((n_slots, trials))
+    cdef int64_t[:, ::1] chosen = chosen_array, trial_index = trial_index_array
+    cdef double[:, ::1] closest = closest_array, node_sum = node_sum_array
+    cdef double[:, ::1] node_max = node_max_array, potential = potential_array
+    cdef _SeedView* views = <_SeedView*>malloc(n_slots * sizeof(_SeedView))
+    if views == NULL:
+        raise MemoryError()
+    try:
+        for slot in range(n_slots):
+            views[slot].d = d
+            views[slot].points = &points[0, 0]
+            views[slot].weights = &weights[0]
+            views[slot].start = &start[0]
+            views[slot].stop = &stop[0]
+            views[slot].low = &low[0, 0]
+            views[slot].high = &high[0, 0]
+            views[slot].child_first = &child_first[0]
+            views[slot].child_count = &child_count[0]
+            views[slot].closest = &closest[slot, 0]
+            views[slot].node_sum = &node_sum[slot, 0]
+            views[slot].node_max = &node_max[slot, 0]
+        with nogil:
+            if n_slots == 1:
+                for run in range(n_runs):
+                    _seed_run(&views[0], n, n_nodes, k, n_trials, &uniforms[run, 0],
+                              &chosen[run, 0], &trial_index[0, 0], &potential[0, 0])
+            else:
+                for run in prange(n_runs, schedule="dynamic", chunksize=1,
+                                  num_threads=n_slots):
+                    slot = threadid()
+                    _seed_run(&views[slot], n, n_nodes, k, n_trials, &uniforms[run, 0],
+                              &chosen[run, 0], &trial_index[slot, 0], &potential[slot, 0])
+            for run in range(n_runs):
+                for i in range(k):
+                    chosen[run, i] = order[chosen[run, i]]
+    finally:
+        free(views)
     return chosen_array
 
 

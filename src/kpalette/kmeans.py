@@ -131,9 +131,11 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, tree=None):
     return centers, labels, inertia, n_iter
 
 
-def init_plusplus(points, weights, k, rng, *, tree=None) -> np.ndarray:
-    """Greedy k-means++ start: (k, d) centres chosen among ``points``.
+def init_plusplus(points, weights, k, rng, *, tree=None, n_starts=1) -> np.ndarray:
+    """Greedy k-means++ starts: (n_starts, k, d) centres chosen among ``points``.
 
+    The starts are drawn one after the other from ``rng`` (the same numbers as
+    ``n_starts`` calls for one start each) and computed side by side.
     ``tree`` is the points' ``_kernels.PointTree`` when the caller has it (built
     otherwise).
     """
@@ -145,9 +147,9 @@ def init_plusplus(points, weights, k, rng, *, tree=None) -> np.ndarray:
             np.ascontiguousarray(weights, dtype=np.float64),
         )
     n_trials = 2 + int(np.log(k))
-    uniforms = rng.random(1 + (k - 1) * n_trials)
+    uniforms = rng.random((n_starts, 1 + (k - 1) * n_trials))
     chosen = kmeans_plusplus(tree, k, n_trials, uniforms)
-    return points[chosen].copy()
+    return points[chosen]
 
 
 def grid_means(points, weights, cells_per_axis=32):
@@ -290,19 +292,19 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
 
     coarse_tol = _relative_tolerance(coarse_points, coarse_weights, tol)
     coarse_tree = PointTree(coarse_points, coarse_weights)
-    starts = []
-    for _ in range(n_starts):
-        start = init_plusplus(coarse_points, coarse_weights, k, rng, tree=coarse_tree)
-        starts.append(
-            lloyd(
-                coarse_points,
-                coarse_weights,
-                start,
-                max_iter=max_iter if screening is None else min(screening, max_iter),
-                tol=coarse_tol,
-                tree=coarse_tree,
-            )
+    starts = [
+        lloyd(
+            coarse_points,
+            coarse_weights,
+            start,
+            max_iter=max_iter if screening is None else min(screening, max_iter),
+            tol=coarse_tol,
+            tree=coarse_tree,
         )
+        for start in init_plusplus(
+            coarse_points, coarse_weights, k, rng, tree=coarse_tree, n_starts=n_starts
+        )
+    ]
     starts.sort(key=lambda result: result[2])
     if coarse_points is points:
         if screening is None:
