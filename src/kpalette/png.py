@@ -39,7 +39,7 @@ def bit_depth_for(n_colors: int) -> int:
     return 8
 
 
-def _rows(indices: np.ndarray, depth: int) -> bytes:
+def _rows(indices: np.ndarray, depth: int) -> memoryview:
     """The scanlines: a filter byte (0, none) then the samples packed MSB first."""
     height, width = indices.shape
     samples = np.ascontiguousarray(indices, dtype=np.uint8)
@@ -55,7 +55,7 @@ def _rows(indices: np.ndarray, depth: int) -> bytes:
         samples = packed
     rows = np.zeros((height, samples.shape[1] + 1), dtype=np.uint8)
     rows[:, 1:] = samples
-    return rows.tobytes()
+    return memoryview(rows.reshape(-1))  # deflated in place, not copied to bytes
 
 
 def _deflate_slice(data: memoryview, start: int, stop: int, level: int) -> bytes:
@@ -71,12 +71,13 @@ def _deflate_slice(data: memoryview, start: int, stop: int, level: int) -> bytes
     return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
-def deflate(data: bytes, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> bytes:
+def deflate(data, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> bytes:
     """A zlib stream of ``data``, its slices deflated in parallel.
 
     Parameters
     ----------
-    data : bytes
+    data : bytes-like
+        Bytes, or a one-dimensional buffer of bytes.
     level : int
         zlib effort, 0 (stored) to 9.
     workers : int, optional
@@ -152,7 +153,8 @@ def encode_palette_png(
         raise ValueError(f"expected a (1..256, 3|4) palette, got shape {palette.shape}")
     if indices.ndim != 2 or indices.size == 0:
         raise ValueError(f"expected a non-empty (H, W) index array, got shape {indices.shape}")
-    if indices.min() < 0 or indices.max() >= len(palette):
+    # One pass for unsigned indices (the usual uint8), which cannot be negative.
+    if (indices.dtype.kind != "u" and indices.min() < 0) or indices.max() >= len(palette):
         raise ValueError(
             f"indices must be in 0..{len(palette) - 1} for a {len(palette)}-colour palette, "
             f"got {indices.min()}..{indices.max()}"
