@@ -332,10 +332,9 @@ cdef void _weighted_sums(const double[:, ::1] points, const double[::1] weights,
             sums[j, t] += w * points[p, t]
 
 
-cdef struct _TreeView:
-    # The tree and the centres: read only during an assignment.
+cdef struct _TreeArrays:
+    # A PointTree's arrays, for the compiled walks (owned by the tree, read only).
     int d
-    Py_ssize_t k
     const double* points
     const double* weights
     const int64_t* start
@@ -346,6 +345,12 @@ cdef struct _TreeView:
     const double* total
     const int64_t* child_first
     const int64_t* child_count
+
+
+cdef struct _TreeView:
+    # The tree and the centres: read only during an assignment.
+    _TreeArrays nodes
+    Py_ssize_t k
     const double* centers
     int32_t* labels  # each node writes only its own points' labels
 
@@ -370,9 +375,11 @@ cdef class PointTree:
     filtering algorithm of Kanungo et al., 2002, on a regular grid).
     """
 
-    cdef public object order, points, weights
-    cdef public object start, stop, low, high, sum, total, child_first, child_count
-    cdef public int depth
+    # Read only: ``arrays`` points into them.
+    cdef readonly object order, points, weights
+    cdef readonly object start, stop, low, high, sum, total, child_first, child_count
+    cdef readonly int depth
+    cdef _TreeArrays arrays  # pointers into the arrays above, for the walks
 
     def __init__(self, const double[:, ::1] points, const double[::1] weights):
         cdef Py_ssize_t n = points.shape[0], i, key, node, first, parent, child
@@ -478,6 +485,17 @@ cdef class PointTree:
         self.child_first = child_first_array
         self.child_count = child_count_array
         self.depth = bits
+        self.arrays.d = d
+        self.arrays.points = &sp[0, 0]
+        self.arrays.weights = &sw[0]
+        self.arrays.start = &start[0]
+        self.arrays.stop = &stop[0]
+        self.arrays.low = &low[0, 0]
+        self.arrays.high = &high_[0, 0]
+        self.arrays.sum = &sum_[0, 0]
+        self.arrays.total = &total[0]
+        self.arrays.child_first = &child_first[0]
+        self.arrays.child_count = &child_count[0]
 
 
 cdef Py_ssize_t _box_candidates_3d(const double* centers, const int32_t* among, Py_ssize_t m,
@@ -574,12 +592,12 @@ cdef Py_ssize_t SMALL_LEAF = 3
 
 cdef void _assign_whole(const _TreeView* tree, _Work* work, Py_ssize_t node,
                         int32_t owner) noexcept nogil:
-    cdef int d = tree.d, t
+    cdef int d = tree.nodes.d, t
     cdef Py_ssize_t i
-    work.totals[owner] += tree.total[node]
+    work.totals[owner] += tree.nodes.total[node]
     for t in range(d):
-        work.sums[owner * d + t] += tree.sum[node * d + t]
-    for i in range(tree.start[node], tree.stop[node]):
+        work.sums[owner * d + t] += tree.nodes.sum[node * d + t]
+    for i in range(tree.nodes.start[node], tree.nodes.stop[node]):
         if tree.labels[i] != owner:
             tree.labels[i] = owner
             work.changed += 1
@@ -588,7 +606,7 @@ cdef void _assign_whole(const _TreeView* tree, _Work* work, Py_ssize_t node,
 cdef void _descend(const _TreeView* tree, _Work* work, Py_ssize_t node, int depth,
                    const int32_t* mine, Py_ssize_t mm) noexcept nogil:
     """Assign the points of ``node`` given its filtered candidates ``mine``."""
-    cdef int d = tree.d, t
+    cdef int d = tree.nodes.d, t
     cdef Py_ssize_t i, position, child
     cdef int32_t j, best
     cdef double best2, acc, diff, w
@@ -596,13 +614,13 @@ cdef void _descend(const _TreeView* tree, _Work* work, Py_ssize_t node, int dept
     if mm == 1:
         _assign_whole(tree, work, node, mine[0])
         return
-    if tree.child_count[node] > 0:
-        for child in range(tree.child_first[node],
-                           tree.child_first[node] + tree.child_count[node]):
+    if tree.nodes.child_count[node] > 0:
+        for child in range(tree.nodes.child_first[node],
+                           tree.nodes.child_first[node] + tree.nodes.child_count[node]):
             _visit(tree, work, child, depth + 1, mine, mm)
         return
-    for i in range(tree.start[node], tree.stop[node]):
-        x = tree.points + i * d
+    for i in range(tree.nodes.start[node], tree.nodes.stop[node]):
+        x = tree.nodes.points + i * d
         best = mine[0]
         best2 = INFINITY
         for position in range(mm):  # ascending: ties go to the lower index
@@ -617,7 +635,7 @@ cdef void _descend(const _TreeView* tree, _Work* work, Py_ssize_t node, int dept
         if tree.labels[i] != best:
             tree.labels[i] = best
             work.changed += 1
-        w = tree.weights[i]
+        w = tree.nodes.weights[i]
         work.totals[best] += w
         for t in range(d):
             work.sums[best * d + t] += w * x[t]
@@ -627,16 +645,16 @@ cdef inline Py_ssize_t _filter(const _TreeView* tree, _Work* work, Py_ssize_t* n
                                int depth, const int32_t* among, Py_ssize_t m) noexcept nogil:
     """Candidates of ``node`` (moved down its chain of single children, whose boxes are
     tighter) into row ``depth + 1`` of the work's lists; returns how many."""
-    while tree.child_count[node[0]] == 1:
-        node[0] = tree.child_first[node[0]]
-    return _box_candidates(tree.centers, tree.d, among, m, tree.low + node[0] * tree.d,
-                           tree.high + node[0] * tree.d, work.candidates + (depth + 1) * tree.k)
+    while tree.nodes.child_count[node[0]] == 1:
+        node[0] = tree.nodes.child_first[node[0]]
+    return _box_candidates(tree.centers, tree.nodes.d, among, m, tree.nodes.low + node[0] * tree.nodes.d,
+                           tree.nodes.high + node[0] * tree.nodes.d, work.candidates + (depth + 1) * tree.k)
 
 
 cdef void _visit(const _TreeView* tree, _Work* work, Py_ssize_t node, int depth,
                  const int32_t* among, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t mm
-    if tree.child_count[node] == 0 and tree.stop[node] - tree.start[node] <= SMALL_LEAF:
+    if tree.nodes.child_count[node] == 0 and tree.nodes.stop[node] - tree.nodes.start[node] <= SMALL_LEAF:
         _descend(tree, work, node, depth, among, m)
         return
     mm = _filter(tree, work, &node, depth, among, m)
@@ -655,9 +673,9 @@ cdef void _split(const _TreeView* tree, _Work* work, Py_ssize_t node, int depth,
     if mm == 1:
         _assign_whole(tree, work, node, mine[0])
         return
-    if depth < split_depth and tree.child_count[node] > 0:
-        for child in range(tree.child_first[node],
-                           tree.child_first[node] + tree.child_count[node]):
+    if depth < split_depth and tree.nodes.child_count[node] > 0:
+        for child in range(tree.nodes.child_first[node],
+                           tree.nodes.child_first[node] + tree.nodes.child_count[node]):
             _split(tree, work, child, depth + 1, mine, mm, split_depth, task_node, task_depth,
                    task_count, task_candidates, n_tasks)
         return
@@ -681,7 +699,7 @@ cdef Py_ssize_t _run_task(const _TreeView* tree, Py_ssize_t node, int depth,
     part.changed = 0
     for j in range(tree.k):
         totals[j] = 0.0
-    for j in range(tree.k * tree.d):
+    for j in range(tree.k * tree.nodes.d):
         sums[j] = 0.0
     _descend(tree, &part, node, depth, mine, mm)
     return part.changed
@@ -727,12 +745,8 @@ cdef Py_ssize_t _tree_assign(PointTree tree, _WalkBuffers work, const double[:, 
     """
     cdef Py_ssize_t k = centers.shape[0], j, task, n_tasks = 0, index, other, size
     cdef int d = centers.shape[1], t
-    cdef const double[:, ::1] points = tree.points
-    cdef const double[::1] weights = tree.weights
-    cdef const int64_t[::1] start = tree.start, stop = tree.stop
-    cdef const int64_t[::1] child_first = tree.child_first, child_count = tree.child_count
-    cdef const double[:, ::1] low = tree.low, high = tree.high, node_sum = tree.sum
-    cdef const double[::1] node_total = tree.total
+    cdef const int64_t* start = tree.arrays.start
+    cdef const int64_t* stop = tree.arrays.stop
     cdef int32_t[:, :, ::1] candidates = work.candidates
     cdef double[:, :, ::1] task_sums = work.task_sums
     cdef double[:, ::1] task_totals = work.task_totals
@@ -742,18 +756,8 @@ cdef Py_ssize_t _tree_assign(PointTree tree, _WalkBuffers work, const double[:, 
     cdef int32_t[:, ::1] task_candidates = work.task_candidates
     cdef _TreeView view
     cdef _Work top
-    view.d = d
+    view.nodes = tree.arrays
     view.k = k
-    view.points = &points[0, 0]
-    view.weights = &weights[0]
-    view.start = &start[0]
-    view.stop = &stop[0]
-    view.low = &low[0, 0]
-    view.high = &high[0, 0]
-    view.sum = &node_sum[0, 0]
-    view.total = &node_total[0]
-    view.child_first = &child_first[0]
-    view.child_count = &child_count[0]
     view.centers = &centers[0, 0]
     view.labels = &labels[0]
     top.sums = &sums[0, 0]
@@ -917,15 +921,7 @@ cdef void _relocate_empty(
 
 
 cdef struct _SeedView:
-    int d
-    const double* points
-    const double* weights
-    const int64_t* start
-    const int64_t* stop
-    const double* low
-    const double* high
-    const int64_t* child_first
-    const int64_t* child_count
+    _TreeArrays nodes
     double* closest      # per (sorted) point: squared distance to its nearest centre
     double* node_sum     # per node: sum of weight * closest over its points
     double* node_max     # per node: largest closest among its points
@@ -974,7 +970,7 @@ cdef Py_ssize_t SEED_LEAF = 128
 
 
 cdef inline bint _seed_leaf(const _SeedView* v, Py_ssize_t node) noexcept nogil:
-    return v.child_count[node] == 0 or v.stop[node] - v.start[node] <= SEED_LEAF
+    return v.nodes.child_count[node] == 0 or v.nodes.stop[node] - v.nodes.start[node] <= SEED_LEAF
 
 
 cdef double _seed_potential(const _SeedView* v, Py_ssize_t node,
@@ -984,37 +980,37 @@ cdef double _seed_potential(const _SeedView* v, Py_ssize_t node,
     A node that the candidate cannot bring closer (even its box's nearest point is
     no closer than the node's largest ``closest``) keeps its stored sum unvisited.
     """
-    cdef int d = v.d
+    cdef int d = v.nodes.d
     cdef Py_ssize_t i, child
     cdef double total = 0.0, dd
-    if _box_dist2(candidate, v.low + node * d, v.high + node * d, d) >= v.node_max[node]:
+    if _box_dist2(candidate, v.nodes.low + node * d, v.nodes.high + node * d, d) >= v.node_max[node]:
         return v.node_sum[node]
     if _seed_leaf(v, node):
-        for i in range(v.start[node], v.stop[node]):
-            dd = _point_dist2(v.points + i * d, candidate, d)
-            total += v.weights[i] * (dd if dd < v.closest[i] else v.closest[i])
+        for i in range(v.nodes.start[node], v.nodes.stop[node]):
+            dd = _point_dist2(v.nodes.points + i * d, candidate, d)
+            total += v.nodes.weights[i] * (dd if dd < v.closest[i] else v.closest[i])
         return total
-    for child in range(v.child_first[node], v.child_first[node] + v.child_count[node]):
+    for child in range(v.nodes.child_first[node], v.nodes.child_first[node] + v.nodes.child_count[node]):
         total += _seed_potential(v, child, candidate)
     return total
 
 
 cdef void _seed_update(_SeedView* v, Py_ssize_t node, const double* center) noexcept nogil:
     """Lower ``closest`` to the distance to a new centre, and the nodes' sums and maxima."""
-    cdef int d = v.d
+    cdef int d = v.nodes.d
     cdef Py_ssize_t i, child
     cdef double total = 0.0, largest = 0.0, dd
-    if _box_dist2(center, v.low + node * d, v.high + node * d, d) >= v.node_max[node]:
+    if _box_dist2(center, v.nodes.low + node * d, v.nodes.high + node * d, d) >= v.node_max[node]:
         return
     if _seed_leaf(v, node):
-        for i in range(v.start[node], v.stop[node]):
-            dd = _point_dist2(v.points + i * d, center, d)
+        for i in range(v.nodes.start[node], v.nodes.stop[node]):
+            dd = _point_dist2(v.nodes.points + i * d, center, d)
             if dd < v.closest[i]:
                 v.closest[i] = dd
-            total += v.weights[i] * v.closest[i]
+            total += v.nodes.weights[i] * v.closest[i]
             largest = max(largest, v.closest[i])
     else:
-        for child in range(v.child_first[node], v.child_first[node] + v.child_count[node]):
+        for child in range(v.nodes.child_first[node], v.nodes.child_first[node] + v.nodes.child_count[node]):
             _seed_update(v, child, center)
             total += v.node_sum[child]
             largest = max(largest, v.node_max[child])
@@ -1030,7 +1026,7 @@ cdef Py_ssize_t _seed_pick(const _SeedView* v, double target) noexcept nogil:
     cdef double running
     while not _seed_leaf(v, node):
         chosen = -1
-        for child in range(v.child_first[node], v.child_first[node] + v.child_count[node]):
+        for child in range(v.nodes.child_first[node], v.nodes.child_first[node] + v.nodes.child_count[node]):
             if v.node_sum[child] > 0.0:
                 chosen = child
                 if target < v.node_sum[child]:
@@ -1038,11 +1034,11 @@ cdef Py_ssize_t _seed_pick(const _SeedView* v, double target) noexcept nogil:
                 target -= v.node_sum[child]
         node = chosen
     running = 0.0
-    last = v.start[node]
-    for i in range(v.start[node], v.stop[node]):
-        if v.weights[i] * v.closest[i] > 0.0:
+    last = v.nodes.start[node]
+    for i in range(v.nodes.start[node], v.nodes.stop[node]):
+        if v.nodes.weights[i] * v.closest[i] > 0.0:
             last = i
-            running += v.weights[i] * v.closest[i]
+            running += v.nodes.weights[i] * v.closest[i]
             if running > target:
                 return i
     return last
@@ -1052,7 +1048,7 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
                     const double* uniforms, int64_t* chosen, int64_t* trial_index,
                     double* potential) noexcept nogil:
     """One k-means++ seeding into ``chosen`` (sorted indices), with ``view``'s scratch."""
-    cdef int d = view.d, c, trial, i
+    cdef int d = view.nodes.d, c, trial, i
     cdef Py_ssize_t p, first, best_index
     cdef double total, best_potential, running
     for p in range(n):
@@ -1062,16 +1058,16 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
         view.node_max[p] = INFINITY
     total = 0.0
     for p in range(n):
-        total += view.weights[p]
+        total += view.nodes.weights[p]
     running = 0.0
     first = n - 1
     for p in range(n):
-        running += view.weights[p]
+        running += view.nodes.weights[p]
         if running > uniforms[0] * total:
             first = p
             break
     chosen[0] = first
-    _seed_update(view, 0, view.points + first * d)
+    _seed_update(view, 0, view.nodes.points + first * d)
     for c in range(1, k):
         total = view.node_sum[0]
         if total <= 0.0:
@@ -1084,7 +1080,7 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
         # The trials only read the tree: one per thread, unless this run is itself
         # one of several run side by side (OpenMP does not nest by default).
         for trial in prange(n_trials, schedule="static", chunksize=1):
-            potential[trial] = _seed_potential(view, 0, view.points + trial_index[trial] * d)
+            potential[trial] = _seed_potential(view, 0, view.nodes.points + trial_index[trial] * d)
         best_potential = INFINITY
         best_index = 0
         for trial in range(n_trials):
@@ -1092,7 +1088,7 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
                 best_potential = potential[trial]
                 best_index = trial
         chosen[c] = trial_index[best_index]
-        _seed_update(view, 0, view.points + chosen[c] * d)
+        _seed_update(view, 0, view.nodes.points + chosen[c] * d)
 
 
 def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] uniforms):
@@ -1130,15 +1126,10 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] un
     chosen : (starts, k) int64 array
         Indices into the tree's input points of the chosen centres.
     """
-    cdef const double[:, ::1] points = tree.points
-    cdef const double[::1] weights = tree.weights
     cdef const int64_t[::1] order = tree.order
-    cdef const int64_t[::1] start = tree.start, stop = tree.stop
-    cdef const int64_t[::1] child_first = tree.child_first, child_count = tree.child_count
-    cdef const double[:, ::1] low = tree.low, high = tree.high
-    cdef Py_ssize_t n = points.shape[0], n_nodes = start.shape[0], run, slot, i
+    cdef Py_ssize_t n = order.shape[0], n_nodes = len(tree.start), run, slot, i
     cdef Py_ssize_t n_runs = uniforms.shape[0]
-    cdef int d = points.shape[1], trials = max(n_trials, 1)
+    cdef int trials = max(n_trials, 1)
     if uniforms.shape[1] < 1 + (k - 1) * n_trials:
         raise ValueError(
             f"need {1 + (k - 1) * n_trials} uniforms per seeding, got {uniforms.shape[1]}"
@@ -1159,15 +1150,7 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] un
         raise MemoryError()
     try:
         for slot in range(n_slots):
-            views[slot].d = d
-            views[slot].points = &points[0, 0]
-            views[slot].weights = &weights[0]
-            views[slot].start = &start[0]
-            views[slot].stop = &stop[0]
-            views[slot].low = &low[0, 0]
-            views[slot].high = &high[0, 0]
-            views[slot].child_first = &child_first[0]
-            views[slot].child_count = &child_count[0]
+            views[slot].nodes = tree.arrays
             views[slot].closest = &closest[slot, 0]
             views[slot].node_sum = &node_sum[slot, 0]
             views[slot].node_max = &node_max[slot, 0]
