@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "COLOR_SPACES",
     "check_color_space",
+    "ciede2000_lab",
     "delta_e_ciede2000",
     "from_space",
     "rgb_to_lab",
@@ -207,10 +208,24 @@ def delta_e_ciede2000(colors_a: np.ndarray, colors_b: np.ndarray) -> np.ndarray:
     delta_e : (n,) float64 array
         About 1 is a just-noticeable difference; 0 for equal colours.
     """
+    return ciede2000_lab(rgb_to_lab(colors_a), rgb_to_lab(colors_b))
+
+
+def ciede2000_lab(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
+    """CIEDE2000 difference of pairs of CIELAB colours (see :func:`delta_e_ciede2000`).
+
+    Parameters
+    ----------
+    lab_a, lab_b : (n, 3) float arrays
+
+    Returns
+    -------
+    delta_e : (n,) float64 array
+    """
     from ._kernels import ciede2000
 
-    lab_a = np.ascontiguousarray(rgb_to_lab(colors_a))
-    lab_b = np.ascontiguousarray(rgb_to_lab(colors_b))
+    lab_a = np.ascontiguousarray(lab_a, dtype=np.float64)
+    lab_b = np.ascontiguousarray(lab_b, dtype=np.float64)
     if lab_a.shape != lab_b.shape:
         raise ValueError(
             f"expected two arrays of the same shape, got {lab_a.shape} and {lab_b.shape}"

@@ -119,12 +119,39 @@ def mean_delta_e_from_table(colors, counts, mapped) -> float:
 
     RGBA colours are compared as seen over black (premultiplied by alpha).
     """
-    from .colorspace import delta_e_ciede2000
+    from .colorspace import ciede2000_lab, rgb_to_lab
 
-    a = _visible(np.asarray(colors))[:, :3]
-    b = _visible(np.asarray(mapped))[:, :3]
+    colors, mapped = np.asarray(colors), np.asarray(mapped)
+    # The outputs are few distinct colours (a palette) repeated: each is converted
+    # once (string.jpg at k = 256: 131k rows, 256 colours; 20 ms -> 4 ms).
+    distinct, inverse = np.unique(_codes(mapped), return_inverse=True)
+    mapped_lab = rgb_to_lab(_visible_rgb(mapped[_first_of_each(inverse, len(distinct))]))
+    delta_e = ciede2000_lab(rgb_to_lab(_visible_rgb(colors)), mapped_lab[inverse.ravel()])
     weights = np.asarray(counts, dtype=np.float64)
-    return float(np.einsum("i,i->", weights, delta_e_ciede2000(a, b))) / float(weights.sum())
+    return float(np.einsum("i,i->", weights, delta_e)) / float(weights.sum())
+
+
+def _codes(colors: np.ndarray) -> np.ndarray:
+    """One integer per (n, C) uint8 colour, equal for equal colours."""
+    codes = np.zeros(len(colors), dtype=np.uint32)
+    for channel in range(colors.shape[1]):
+        codes = (codes << np.uint32(8)) | colors[:, channel].astype(np.uint32)
+    return codes
+
+
+def _first_of_each(inverse: np.ndarray, n_groups: int) -> np.ndarray:
+    """Index of one row of each group, given each row's group."""
+    first = np.empty(n_groups, dtype=np.intp)
+    first[inverse.ravel()] = np.arange(len(inverse.ravel()))
+    return first
+
+
+def _visible_rgb(colors: np.ndarray) -> np.ndarray:
+    """The RGB a viewer sees over black: uint8 as is (sRGB's 8-bit table applies),
+    premultiplied floats with alpha."""
+    if colors.shape[1] == 3 and colors.dtype == np.uint8:
+        return colors
+    return _visible(colors)[:, :3]
 
 
 def mean_delta_e(original: np.ndarray, other: np.ndarray) -> float:
