@@ -3,12 +3,12 @@
 For each photo (converted to PNG once) and each k it measures, in the same run:
 
 - end to end, as fresh processes on the same PNG: ``kpalette compress in.png -k K -o out.png``
-  against ``pngquant --nofs --speed 4 K`` (best of ``--repeat`` runs each), and the MSE of
-  both outputs against the input;
+  against ``pngquant --nofs --speed 4 K`` (best of ``--repeat`` runs each, the two tools
+  alternated), and the MSE of both outputs against the input;
 - the median MSE over ``random_state`` 0..4 of scikit-learn's ``KMeans`` fitted on the
   weighted colour histogram (``--sklearn``; slow at k = 256);
 - in process: ``quantize()`` on the decoded array (after a warm-up call) against the time
-  Pillow takes to decode the photo;
+  Pillow takes to decode the photo (best of 3, alternated);
 - the CLI's peak RSS (from ``/usr/bin/time``, where present).
 
     python3 bench/engine.py                       # string.jpg, wood.jpg, retina.jpg
@@ -95,45 +95,48 @@ def main() -> None:
     )
     for name in args.images:
         source = SHARED / name
-        decode_seconds = min(
-            best_time(lambda path=source: Image.open(path).convert("RGB")) for _ in range(3)
-        )
         original = np.asarray(Image.open(source).convert("RGB"))
         png = work / (Path(name).stem + ".png")
         Image.fromarray(original).save(png, compress_level=1)
         kpalette.quantize(original, 16)  # warm-up on this image
         for k in args.ks:
             kp_out, pq_out = work / f"kp{k}.png", work / f"pq{k}.png"
-            kp_runs = [
-                run_timed(
-                    kpalette_cli
-                    + ["compress", str(png), "-k", str(k), "-o", str(kp_out), "--force"]
-                )
-                for _ in range(args.repeat)
+            kp_command = kpalette_cli + [
+                "compress",
+                str(png),
+                "-k",
+                str(k),
+                "-o",
+                str(kp_out),
+                "--force",
             ]
-            pq_runs = [
-                run_timed(
-                    [
-                        pngquant,
-                        "--nofs",
-                        "--speed",
-                        "4",
-                        "--force",
-                        "-o",
-                        str(pq_out),
-                        str(k),
-                        str(png),
-                    ]
-                )
-                for _ in range(args.repeat)
+            pq_command = [
+                pngquant,
+                "--nofs",
+                "--speed",
+                "4",
+                "--force",
+                "-o",
+                str(pq_out),
+                str(k),
+                str(png),
             ]
+            # Alternated, so that both tools see the same moments of a shared machine.
+            kp_runs, pq_runs = [], []
+            for _ in range(args.repeat):
+                kp_runs.append(run_timed(kp_command))
+                pq_runs.append(run_timed(pq_command))
             kp_s, pq_s = min(r[0] for r in kp_runs), min(r[0] for r in pq_runs)
             kp_rss = max((r[1] or 0) for r in kp_runs) / 1024
             kp_mse, pq_mse = mse_of_file(original, kp_out), mse_of_file(original, pq_out)
             kp_kb, pq_kb = kp_out.stat().st_size / 1e3, pq_out.stat().st_size / 1e3
-            quantize_s = min(
-                best_time(lambda image=original, k=k: kpalette.quantize(image, k)) for _ in range(3)
-            )
+            decode_runs, quantize_runs = [], []
+            for _ in range(3):  # alternated too
+                decode_runs.append(best_time(lambda path=source: Image.open(path).convert("RGB")))
+                quantize_runs.append(
+                    best_time(lambda image=original, k=k: kpalette.quantize(image, k))
+                )
+            decode_seconds, quantize_s = min(decode_runs), min(quantize_runs)
             sk = sklearn_median_mse(original, k) if args.sklearn else float("nan")
             print(
                 f"{name} {k} | {kp_s:.2f} {pq_s:.2f} {kp_s / pq_s:.2f} | "
