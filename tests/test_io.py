@@ -187,6 +187,14 @@ def test_truncated_files_are_refused(tmp_path, rng, ext):
         load_image(path)
 
 
+def test_default_limit_is_pillows():
+    from PIL import Image
+
+    from kpalette.io import DEFAULT_MAX_PIXELS
+
+    assert DEFAULT_MAX_PIXELS == Image.MAX_IMAGE_PIXELS
+
+
 def test_max_pixels_can_be_raised_or_lowered(tmp_path, rgb):
     path = _save(Image.fromarray(rgb), tmp_path / "a.png")
     with pytest.raises(ImageReadError, match="120 pixels, over the limit of 100"):
