@@ -54,11 +54,13 @@ def test_count_and_lookup_rgb(rng):
     unique, counts = np.unique(codes, return_counts=True)
     np.testing.assert_array_equal(found, unique)
     np.testing.assert_array_equal(found_counts, counts)
-    lut = np.zeros(1 << 24, dtype=np.int32)
-    lut[unique] = np.arange(len(unique)) * 3 + 1
+    labels = (np.arange(len(unique)) * 3 + 1).astype(np.int32)
     out = np.empty(len(pixels), dtype=np.int32)
-    _kernels.lookup_rgb(pixels, lut, out)
-    np.testing.assert_array_equal(out, lut[codes])
+    _kernels.lookup_rgb(pixels, unique, labels, out)
+    np.testing.assert_array_equal(out, labels[np.searchsorted(unique, codes)])
+    small = np.empty(len(pixels), dtype=np.uint8)
+    _kernels.lookup_rgb(pixels, unique, (labels % 256).astype(np.uint8), small)
+    np.testing.assert_array_equal(small, labels[np.searchsorted(unique, codes)] % 256)
 
 
 @pytest.mark.parametrize("k", [1, 5, 40])

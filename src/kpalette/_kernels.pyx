@@ -111,21 +111,36 @@ cdef void _fill_counts(const uint32_t* table, const uint8_t* blocks, int64_t[::1
                         position += 1
 
 
-def lookup_rgb(const uint8_t[:, ::1] pixels, const label_t[::1] table, label_t[::1] out):
-    """``out[i] = table[code(pixels[i])]`` for every pixel (the label map).
+def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
+               const label_t[::1] color_labels, label_t[::1] out):
+    """The label of every pixel's colour (the label map), through a table over all
+    24-bit codes.
 
     Parameters
     ----------
     pixels : (N, 3) uint8 array
-    table : (2**24,) uint8 or int32 array
+        Every colour must be one of ``codes``.
+    codes : (n,) int64 array
+        ``(r << 16) | (g << 8) | b`` of each distinct colour.
+    color_labels : (n,) uint8 or int32 array
+        The label of each.
     out : (N,) array of the same dtype, written in place
     """
-    cdef Py_ssize_t n = pixels.shape[0], i
+    cdef Py_ssize_t n = pixels.shape[0], i, j
     cdef int64_t code
-    with nogil:
-        for i in prange(n, schedule="static"):
-            code = (<int64_t>pixels[i, 0] << 16) | (<int64_t>pixels[i, 1] << 8) | pixels[i, 2]
-            out[i] = table[code]
+    # calloc, not np.zeros: see count_rgb (NumPy's huge pages stalled some first calls).
+    cdef label_t* table = <label_t*>calloc(N_CODES, sizeof(label_t))
+    if table == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for j in range(codes.shape[0]):
+                table[codes[j]] = color_labels[j]
+            for i in prange(n, schedule="static"):
+                code = (<int64_t>pixels[i, 0] << 16) | (<int64_t>pixels[i, 1] << 8) | pixels[i, 2]
+                out[i] = table[code]
+    finally:
+        free(table)
 
 
 cdef void _bounding_box(const double[:, ::1] points, double* low, double* span) noexcept nogil:

@@ -105,10 +105,13 @@ def labels_for_pixels(
     if pixels.shape[1] == 3:
         from ._kernels import lookup_rgb
 
-        table = np.zeros(1 << 24, dtype=dtype)
-        table[histogram.codes] = color_labels
         labels = np.empty(len(pixels), dtype=dtype)
-        lookup_rgb(pixels, table, labels)
+        lookup_rgb(
+            pixels,
+            np.ascontiguousarray(histogram.codes, dtype=np.int64),
+            np.ascontiguousarray(color_labels, dtype=dtype),
+            labels,
+        )
         return labels
     positions = np.searchsorted(histogram.codes, pack_colors(pixels))
     return color_labels[positions].astype(dtype, copy=False)
