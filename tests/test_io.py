@@ -141,7 +141,7 @@ def test_png_read_by_libspng_equals_pillow(
     np.testing.assert_array_equal(loaded, np.asarray(Image.open(path)))
 
 
-def test_png_with_colour_key_or_exif_goes_through_pillow(tmp_path):
+def test_png_with_colour_key_exif_or_animation_goes_through_pillow(tmp_path):
     from kpalette import io
 
     array = np.zeros((10, 20, 3), dtype=np.uint8)
@@ -157,6 +157,12 @@ def test_png_with_colour_key_or_exif_goes_through_pillow(tmp_path):
     rotated = _save(img, tmp_path / "r.png", exif=exif)
     assert io._load_png_quickly(rotated, None) is None
     assert load_image(rotated).shape == (20, 10, 3)
+    # An animated PNG: Pillow's first frame.
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    animated = tmp_path / "anim.png"
+    frames[0].save(animated, save_all=True, append_images=frames[1:])
+    assert io._load_png_quickly(animated, None) is None
+    np.testing.assert_array_equal(load_image(animated)[0, 0], [255, 0, 0])
 
 
 @pytest.mark.parametrize(
