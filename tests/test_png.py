@@ -75,3 +75,18 @@ def test_bad_arguments_are_refused_with_what_was_received():
         png.encode_palette_png(np.zeros((2, 3), np.uint8), np.array([[0, 2]]))
     with pytest.raises(ValueError, match="0..9, got 10"):
         png.deflate(b"abc", 10)
+
+
+def test_has_chunk_reads_the_chunk_headers():
+    indices = np.array([[0, 1], [1, 0]])
+    opaque = png.encode_palette_png(np.array([[0, 0, 0], [255, 255, 255]], np.uint8), indices)
+    translucent = png.encode_palette_png(
+        np.array([[0, 0, 0, 0], [255, 255, 255, 255]], np.uint8), indices
+    )
+    assert opaque.startswith(png.SIGNATURE)
+    assert png.has_chunk(opaque, (b"IDAT",)) and png.has_chunk(opaque, (b"tRNS", b"IEND"))
+    assert not png.has_chunk(opaque, (b"tRNS",))
+    assert png.has_chunk(translucent, (b"tRNS",))
+    # Nothing after IEND counts, and a cut file ends the scan.
+    assert not png.has_chunk(opaque + b"\x00\x00\x00\x00tRNS", (b"tRNS",))
+    assert not png.has_chunk(opaque[:20], (b"IDAT",))

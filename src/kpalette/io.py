@@ -136,9 +136,6 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
             raise ImageReadError(f"cannot decode {path}: {exc}") from None
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
 def _load_png_quickly(path: Path, max_pixels: int | None) -> np.ndarray | None:
     """An 8-bit RGB or RGBA PNG decoded by libspng (``pyspng``), else None.
 
@@ -157,7 +154,7 @@ def _load_png_quickly(path: Path, max_pixels: int | None) -> np.ndarray | None:
     try:
         with open(path, "rb") as handle:
             head = handle.read(33)
-            if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+            if len(head) < 33 or head[:8] != png.SIGNATURE or head[12:16] != b"IHDR":
                 return None
             width, height, depth, color_type = struct.unpack(">IIBB", head[16:26])
             if depth != 8 or color_type not in (2, 6):
@@ -167,7 +164,7 @@ def _load_png_quickly(path: Path, max_pixels: int | None) -> np.ndarray | None:
             data = head + handle.read()
     except OSError:  # unreadable: Pillow's path names the problem
         return None
-    if _png_has_chunk(data, (b"tRNS", b"eXIf", b"acTL")):  # acTL: animated, frame rules
+    if png.has_chunk(data, (b"tRNS", b"eXIf", b"acTL")):  # acTL: animated, frame rules
         return None
     try:
         image = pyspng.load(data)
@@ -176,19 +173,6 @@ def _load_png_quickly(path: Path, max_pixels: int | None) -> np.ndarray | None:
     if image.dtype != np.uint8 or image.shape != (height, width, 3 if color_type == 2 else 4):
         return None
     return image
-
-
-def _png_has_chunk(data: bytes, kinds: tuple[bytes, ...]) -> bool:
-    """Whether a chunk of one of ``kinds`` is in the PNG ``data`` (chunk headers only)."""
-    position = len(_PNG_SIGNATURE)
-    while position + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position : position + 8])
-        if kind in kinds:
-            return True
-        if kind == b"IEND":
-            return False
-        position += 12 + length
-    return False
 
 
 def _to_uint8_array(img: Image.Image) -> np.ndarray:

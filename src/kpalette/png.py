@@ -1,4 +1,6 @@
 """Palette PNG encoding: chunks written here, pixels deflated with the standard zlib.
+(Bytes only: :mod:`kpalette.io` reads and writes the files, and uses :func:`has_chunk`
+to see which PNGs its fast reader may take.)
 
 Why not Pillow's PNG writer for palette images: Pillow's wheels bundle zlib-ng, whose
 deflate packs palette indices far worse than the reference zlib that CPython links
@@ -21,14 +23,23 @@ import zlib
 
 import numpy as np
 
-__all__ = ["DEFAULT_LEVEL", "SLICE_BYTES", "bit_depth_for", "deflate", "encode_palette_png"]
+__all__ = [
+    "DEFAULT_LEVEL",
+    "SIGNATURE",
+    "SLICE_BYTES",
+    "bit_depth_for",
+    "deflate",
+    "encode_palette_png",
+    "has_chunk",
+]
 
 #: zlib's (and libpng's) default effort: 6 of 0..9.
 DEFAULT_LEVEL = 6
 #: Uncompressed bytes per independently deflated slice.
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
-_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: The eight bytes every PNG file starts with.
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IDAT_BYTES = 1 << 20
 
 
@@ -115,6 +126,19 @@ def deflate(data, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> 
     return header + b"".join(parts) + struct.pack(">I", zlib.adler32(data))
 
 
+def has_chunk(data: bytes, kinds: tuple[bytes, ...]) -> bool:
+    """Whether the PNG ``data`` has a chunk of one of ``kinds`` (reads chunk headers only)."""
+    position = len(SIGNATURE)
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind in kinds:
+            return True
+        if kind == b"IEND":
+            return False
+        position += 12 + length
+    return False
+
+
 def _in_threads(task, n_tasks: int, n_threads: int) -> list:
     """``[task(0), ..., task(n_tasks - 1)]`` computed by ``n_threads`` threads.
 
@@ -198,7 +222,7 @@ def encode_palette_png(
     height, width = indices.shape
     depth = bit_depth_for(len(palette))
     header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
-    parts = [_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette[:, :3].tobytes())]
+    parts = [SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette[:, :3].tobytes())]
     if palette.shape[1] == 4:
         translucent = np.flatnonzero(palette[:, 3] < 255)
         if len(translucent):
