@@ -34,17 +34,6 @@ def test_assign_on_integer_colours_with_ties(rng):
     np.testing.assert_array_equal(dist2, expected_d2)
 
 
-def test_weighted_sums_match_bincount(rng):
-    n, k = 40_000, 13  # several chunks
-    points = rng.uniform(0, 255, size=(n, 3))
-    weights = rng.integers(1, 50, size=n).astype(np.float64)
-    labels = rng.integers(0, k, size=n).astype(np.int32)
-    sums, totals = _kernels.weighted_sums(points, weights, labels, k)
-    expected_sums, expected_totals = reference.weighted_sums(points, weights, labels, k)
-    np.testing.assert_allclose(sums, expected_sums, rtol=1e-12)
-    np.testing.assert_allclose(totals, expected_totals, rtol=1e-12)
-
-
 def test_count_and_lookup_rgb(rng):
     pixels = rng.integers(0, 6, size=(5000, 3)).astype(np.uint8) * 40
     found, found_counts = _kernels.count_rgb(pixels)

@@ -220,14 +220,22 @@ def grid_means(const double[:, ::1] points, const double[::1] weights, int cells
 
 
 # --------------------------------------------------------------------------- K-means
-cdef inline double _dist2(const double[:, ::1] a, Py_ssize_t i, const double[:, ::1] b,
-                          Py_ssize_t j, int d) noexcept nogil:
+cdef inline double _point_dist2(const double* x, const double* y, int d) noexcept nogil:
     cdef double acc = 0.0, diff
     cdef int t
+    if d == 3:
+        return ((x[0] - y[0]) * (x[0] - y[0]) + (x[1] - y[1]) * (x[1] - y[1])
+                + (x[2] - y[2]) * (x[2] - y[2]))
     for t in range(d):
-        diff = a[i, t] - b[j, t]
+        diff = x[t] - y[t]
         acc += diff * diff
     return acc
+
+
+cdef inline double _dist2(const double[:, ::1] a, Py_ssize_t i, const double[:, ::1] b,
+                          Py_ssize_t j, int d) noexcept nogil:
+    """``|a[i] - b[j]|^2`` (:func:`_point_dist2` on rows of two arrays)."""
+    return _point_dist2(&a[i, 0], &b[j, 0], d)
 
 
 cdef void _center_distances(const double[:, ::1] centers, double* between) noexcept nogil:
@@ -319,46 +327,6 @@ def assign(const double[:, ::1] points, const double[:, ::1] centers, int32_t[::
             labels[p] = _sort_means_point(
                 points, p, centers, between, order, labels[p], &dist2[p], &lower[p]
             )
-
-
-def weighted_sums(const double[:, ::1] points, const double[::1] weights,
-                  const int32_t[::1] labels, int k):
-    """Per-cluster weighted coordinate sums and total weights.
-
-    Parameters
-    ----------
-    points : (n, d) float64 array
-    weights : (n,) float64 array
-    labels : (n,) int32 array
-    k : int
-
-    Returns
-    -------
-    sums : (k, d) float64 array
-    totals : (k,) float64 array
-    """
-    sums_array = np.zeros((k, points.shape[1]))
-    totals_array = np.zeros(k)
-    _weighted_sums(points, weights, labels, sums_array, totals_array)
-    return sums_array, totals_array
-
-
-cdef void _weighted_sums(const double[:, ::1] points, const double[::1] weights,
-                         const int32_t[::1] labels, double[:, ::1] sums,
-                         double[::1] totals) noexcept nogil:
-    cdef Py_ssize_t n = points.shape[0], p, j
-    cdef int d = points.shape[1], t
-    cdef double w
-    for j in range(sums.shape[0]):
-        totals[j] = 0.0
-        for t in range(d):
-            sums[j, t] = 0.0
-    for p in range(n):
-        j = labels[p]
-        w = weights[p]
-        totals[j] += w
-        for t in range(d):
-            sums[j, t] += w * points[p, t]
 
 
 cdef struct _TreeArrays:
@@ -974,18 +942,6 @@ cdef inline double _box_dist2(const double* x, const double* low, const double* 
         else:
             continue
         acc += gap * gap
-    return acc
-
-
-cdef inline double _point_dist2(const double* x, const double* y, int d) noexcept nogil:
-    cdef double acc = 0.0, diff
-    cdef int t
-    if d == 3:
-        return ((x[0] - y[0]) * (x[0] - y[0]) + (x[1] - y[1]) * (x[1] - y[1])
-                + (x[2] - y[2]) * (x[2] - y[2]))
-    for t in range(d):
-        diff = x[t] - y[t]
-        acc += diff * diff
     return acc
 
 
