@@ -313,7 +313,7 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
             return starts[0]
         tree = coarse_tree
     else:
-        tree = PointTree(points, weights) if n_refined > 1 else None
+        tree = PointTree(points, weights)  # shared by the refinements
     full_tol = _relative_tolerance(points, weights, tol)
     refined = [
         lloyd(points, weights, result[0], max_iter=max_iter, tol=full_tol, tree=tree)
