@@ -1292,10 +1292,9 @@ def cell_candidates(const double[:, ::1] palette, const int32_t[::1] among,
                     const double[::1] low, const double[::1] high, int32_t[::1] out):
     """The palette entries that can be nearest to some point of a box.
 
-    An entry can be the nearest of some point of the box only if its smallest
-    distance to the box is at most ``min_j`` of the largest distance of entry ``j``
-    to the box; the others are left out, so a query compares only the candidates
-    of its own box. The candidates of a box are among those of any box holding it.
+    The same filter as Lloyd's walk (:func:`_box_candidates`), so a query compares
+    only the candidates of its own box; the candidates of a box are among those of
+    any box holding it.
 
     Parameters
     ----------
@@ -1311,34 +1310,8 @@ def cell_candidates(const double[:, ::1] palette, const int32_t[::1] among,
     -------
     n : int
     """
-    return _cell_candidates(palette, &among[0], among.shape[0], &low[0], &high[0], &out[0])
-
-
-cdef Py_ssize_t _cell_candidates(const double[:, ::1] palette, const int32_t* among,
-                                 Py_ssize_t m, const double* low, const double* high,
-                                 int32_t* out) noexcept nogil:
-    cdef int d = palette.shape[1], t
-    cdef Py_ssize_t i, j, n = 0
-    cdef double threshold = INFINITY, dmin, dmax, v, gap, far
-    cdef double* near = <double*>malloc(max(m, 1) * sizeof(double))
-    for i in range(m):
-        j = among[i]
-        dmin = 0.0
-        dmax = 0.0
-        for t in range(d):
-            v = palette[j, t]
-            gap = low[t] - v if v < low[t] else (v - high[t] if v > high[t] else 0.0)
-            dmin += gap * gap
-            far = max(v - low[t], high[t] - v)
-            dmax += far * far
-        near[i] = dmin
-        threshold = min(threshold, dmax)
-    for i in range(m):
-        if near[i] <= threshold:
-            out[n] = among[i]
-            n += 1
-    free(near)
-    return n
+    return _box_candidates(&palette[0, 0], palette.shape[1], &among[0], among.shape[0],
+                           &low[0], &high[0], &out[0])
 
 
 def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette,
@@ -1440,15 +1413,16 @@ def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette
                         for t in range(d):
                             low[t] = coarse_lows[t, axis_cells[t] // factor]
                             high[t] = coarse_highs[t, axis_cells[t] // factor]
-                        coarse_sizes[coarse_cell] = _cell_candidates(
-                            palette, &everything[0], k, low, high, &coarse_lists[coarse_cell, 0]
+                        coarse_sizes[coarse_cell] = _box_candidates(
+                            &palette[0, 0], d, &everything[0], k, low, high,
+                            &coarse_lists[coarse_cell, 0]
                         )
                     for t in range(d):
                         low[t] = lows[t, axis_cells[t]]
                         high[t] = highs[t, axis_cells[t]]
-                    m = _cell_candidates(
-                        palette, &coarse_lists[coarse_cell, 0], coarse_sizes[coarse_cell],
-                        low, high, scratch
+                    m = _box_candidates(
+                        &palette[0, 0], d, &coarse_lists[coarse_cell, 0],
+                        coarse_sizes[coarse_cell], low, high, scratch
                     )
                     if n_stored + m > candidates.shape[0]:
                         grown = np.empty(2 * (n_stored + m), dtype=np.int32)
