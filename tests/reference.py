@@ -42,36 +42,71 @@ def lloyd_pixels(pixels, centers, *, max_iter=300):
     return centers, labels, float(d2.sum())
 
 
-def lloyd_weighted(points, weights, centers, *, max_iter=300, tol=0.0):
-    """Weighted Lloyd, step by step: assign, stop if no label changed, move each
-    centre to its weighted mean (an empty cluster takes the point farthest from its
-    centre, farthest first, ties to the higher index), stop if the summed squared
-    shift is at most ``tol``. Returns (centers, labels, dist2, n_iter)."""
+def lloyd_weighted(
+    points,
+    weights,
+    centers,
+    *,
+    max_iter=300,
+    tol=0.0,
+    overrelaxation=1.0,
+    energy_tol=0.0,
+    rejected=None,
+):
+    """Weighted Lloyd, step by step: assign, stop if no label changed after a plain
+    step, move each centre to its weighted mean (an empty cluster takes the point
+    farthest from its centre, farthest first, ties to the higher index), stop if the
+    summed squared shift is at most ``tol`` or the energy fell by less than
+    ``energy_tol`` of it. With ``overrelaxation`` > 1, steps after the first go that
+    many times as far (plain when a cluster was empty, no label changed or the run
+    stops), and a step that does not lower the energy is replaced by the plain one (its iteration is
+    appended to the list ``rejected`` when given).
+    Returns (centers, labels, dist2, n_iter)."""
     centers = np.array(centers, dtype=np.float64)
     k = len(centers)
     labels = None
     converged = False
+    on_trial = means_of_labels = False
+    kept_energy = np.inf
+    base_means = None
+    squared_norms = float((weights * (points**2).sum(axis=1)).sum())
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007
         new_labels, dist2 = assign(points, centers)
-        if labels is not None and np.array_equal(new_labels, labels):
+        unchanged = labels is not None and np.array_equal(new_labels, labels)
+        if means_of_labels and unchanged:
             converged = True
             break
         labels = new_labels
         sums, totals = weighted_sums(points, weights, labels, k)
+        energy = float((centers * (totals[:, None] * centers - 2.0 * sums)).sum())
+        if on_trial and energy >= kept_energy:
+            if rejected is not None:
+                rejected.append(n_iter)
+            centers = base_means
+            on_trial = means_of_labels = False
+            continue
+        stop = kept_energy - energy < energy_tol * (squared_norms + energy)
+        kept_energy = energy
         farthest = np.argsort(dist2, kind="stable")[::-1]
-        for cluster, point in zip(np.flatnonzero(totals <= 0), farthest, strict=False):
+        empty = np.flatnonzero(totals <= 0)
+        for cluster, point in zip(empty, farthest, strict=False):
             old, w = labels[point], weights[point]
             if totals[old] - w > 0:
                 sums[old] -= w * points[point]
                 totals[old] -= w
             sums[cluster], totals[cluster] = w * points[point], w
             labels[point] = cluster
-        new_centers = sums / totals[:, None]
-        shift = float(((new_centers - centers) ** 2).sum())
-        centers = new_centers
-        if shift <= tol:
+        base_means = sums / totals[:, None]
+        shift = float(((base_means - centers) ** 2).sum())
+        stop = stop or shift <= tol
+        plain = stop or n_iter == 1 or len(empty) or unchanged
+        beta = 1.0 if plain else overrelaxation
+        centers = base_means if beta == 1.0 else centers + beta * (base_means - centers)
+        if stop:
             break
+        on_trial = beta != 1.0
+        means_of_labels = not on_trial
     if not converged:
         labels, dist2 = assign(points, centers)
     return centers, labels, dist2, n_iter

@@ -100,7 +100,8 @@ def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
 
 @pytest.mark.parametrize("d", [3, 4])
 @pytest.mark.parametrize("tol", [0.0, 1e-3])
-def test_lloyd_matches_the_step_by_step_reference(rng, d, tol):
+@pytest.mark.parametrize("overrelaxation, energy_tol", [(1.0, 0.0), (1.9, 0.0), (1.9, 1e-4)])
+def test_lloyd_matches_the_step_by_step_reference(rng, d, tol, overrelaxation, energy_tol):
     # Clumps plus one start centre far from every point: its cluster is empty at
     # once and must take the farthest point, as in the reference.
     blobs = rng.uniform(20, 235, size=(6, d))
@@ -111,15 +112,60 @@ def test_lloyd_matches_the_step_by_step_reference(rng, d, tol):
     centers = start.copy()
     labels = np.zeros(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, 300, tol)
+    n_iter = _kernels.lloyd(
+        points, weights, centers, labels, dist2, 300, tol, None, overrelaxation, energy_tol
+    )
     ref_centers, ref_labels, ref_dist2, ref_iter = reference.lloyd_weighted(
-        points, weights, start, tol=tol
+        points, weights, start, tol=tol, overrelaxation=overrelaxation, energy_tol=energy_tol
     )
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
     np.testing.assert_allclose(dist2, ref_dist2, rtol=1e-9, atol=1e-9)
     assert n_iter == ref_iter
     assert (np.bincount(labels, minlength=10) > 0).all()  # the empty cluster was filled
+
+
+@pytest.mark.parametrize("d", [3, 4])
+@pytest.mark.parametrize("energy_tol", [0.0, 1e-4])
+def test_overrelaxed_lloyd_rejects_steps_as_the_reference_does(rng, d, energy_tol):
+    # A diffuse cloud and a long step (beta = 3): some steps raise the energy and must
+    # be replaced by the plain step, at the same iterations as in the reference.
+    points = np.rint(np.clip(rng.normal(128, 50, size=(2000, d)), 0, 255))
+    weights = rng.integers(1, 40, size=len(points)).astype(np.float64)
+    start = points[rng.choice(len(points), 16, replace=False)]
+    centers = start.copy()
+    labels = np.zeros(len(points), dtype=np.int32)
+    dist2 = np.empty(len(points))
+    n_iter = _kernels.lloyd(
+        points, weights, centers, labels, dist2, 300, 0.0, None, 3.0, energy_tol
+    )
+    rejected = []
+    ref_centers, ref_labels, _, ref_iter = reference.lloyd_weighted(
+        points, weights, start, overrelaxation=3.0, energy_tol=energy_tol, rejected=rejected
+    )
+    assert rejected  # the case this test is about
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
+    assert n_iter == ref_iter
+    if energy_tol == 0.0:  # run to a fixed point: the centres are their clusters' means
+        sums, totals = reference.weighted_sums(points, weights, labels, 16)
+        np.testing.assert_allclose(centers, sums / totals[:, None], rtol=1e-9)
+
+
+def test_lloyd_refuses_an_overrelaxation_below_one():
+    points = np.zeros((3, 3))
+    with pytest.raises(ValueError, match="overrelaxation must be at least 1, got 0.5"):
+        _kernels.lloyd(
+            points,
+            np.ones(3),
+            points[:1].copy(),
+            np.zeros(3, np.int32),
+            np.empty(3),
+            5,
+            0.0,
+            None,
+            0.5,
+        )
 
 
 def test_lloyd_handles_one_point_one_centre_and_duplicates():

@@ -95,7 +95,17 @@ def _check_params(n_colors, n_init, max_iter, tol, color_space) -> None:
 
 
 # --------------------------------------------------------------------------- the algorithm
-def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, tree=None):
+def lloyd(
+    points,
+    weights,
+    centers,
+    *,
+    max_iter=300,
+    tol=0.0,
+    tree=None,
+    overrelaxation=1.0,
+    energy_tol=0.0,
+):
     """Weighted Lloyd iterations from given centres.
 
     Parameters
@@ -109,6 +119,12 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, tree=None):
         Absolute tolerance on the summed squared centre shift.
     tree : _kernels.PointTree, optional
         The points' grid tree, when several runs share the points (built otherwise).
+    overrelaxation : float
+        Steps go this many times as far as Lloyd's while they lower the energy
+        (1: plain Lloyd); see ``_kernels.lloyd``.
+    energy_tol : float
+        Stop when a step lowers the energy (the inertia) by less than this fraction
+        of it (0: only the other rules stop a run).
 
     Returns
     -------
@@ -126,7 +142,9 @@ def lloyd(points, weights, centers, *, max_iter=300, tol=0.0, tree=None):
     centers = np.array(centers, dtype=np.float64)
     labels = np.empty(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, tol, tree)
+    n_iter = _kernels.lloyd(
+        points, weights, centers, labels, dist2, max_iter, tol, tree, overrelaxation, energy_tol
+    )
     inertia = float((weights * dist2).sum())
     return centers, labels, inertia, n_iter
 
@@ -251,6 +269,11 @@ def auto_starts(k: int) -> tuple[int, int, int | None]:
 SCREENING_ITERATIONS = 10
 
 
+#: Lloyd steps are over-relaxed by this factor while that lowers the energy
+#: (``_kernels.lloyd``).
+OVERRELAXATION = 1.9
+
+
 def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None):
     """K-means on weighted points: several k-means++ starts on a coarse grid, then Lloyd.
 
@@ -302,6 +325,8 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
             max_iter=max_iter if screening is None else min(screening, max_iter),
             tol=coarse_tol,
             tree=coarse_tree,
+            overrelaxation=OVERRELAXATION,
+            energy_tol=tol,
         )
         for start in init_plusplus(
             coarse_points, coarse_weights, k, rng, tree=coarse_tree, n_starts=n_starts
@@ -316,7 +341,16 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
         tree = PointTree(points, weights)  # shared by the refinements
     full_tol = _relative_tolerance(points, weights, tol)
     refined = [
-        lloyd(points, weights, result[0], max_iter=max_iter, tol=full_tol, tree=tree)
+        lloyd(
+            points,
+            weights,
+            result[0],
+            max_iter=max_iter,
+            tol=full_tol,
+            tree=tree,
+            overrelaxation=OVERRELAXATION,
+            energy_tol=tol,
+        )
         for result in starts[:n_refined]
     ]
     return min(refined, key=lambda result: result[2])
