@@ -34,6 +34,42 @@ def test_assign_on_integer_colours_with_ties(rng):
     np.testing.assert_array_equal(dist2, expected_d2)
 
 
+def _counted_by_numpy(pixels):
+    codes = (
+        (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
+    )
+    return np.unique(codes, return_counts=True)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: np.zeros((0, 3), np.uint8),
+        lambda rng: np.full((7, 3), 255, np.uint8),
+        # one red value and runs of equal pixels, more than one thread's share
+        lambda rng: (
+            np.repeat(rng.integers(0, 256, (3001, 3)), 97, axis=0).astype(np.uint8)
+            * np.array([0, 1, 1], np.uint8)
+        ),
+        # every red value, all 2^16 green-blue values of some, an odd count
+        lambda rng: np.vstack(
+            [
+                rng.integers(0, 256, (300_001, 3)),
+                np.column_stack([np.full(65536, 9), np.arange(65536) >> 8, np.arange(65536) & 255]),
+            ]
+        ).astype(np.uint8),
+    ],
+    ids=["empty", "one colour", "one red value in runs", "all red values"],
+)
+def test_count_rgb_equals_numpy_unique(rng, make):
+    pixels = np.ascontiguousarray(make(rng))
+    found, found_counts = _kernels.count_rgb(pixels)
+    unique, counts = _counted_by_numpy(pixels)
+    assert found.dtype == found_counts.dtype == np.int64
+    np.testing.assert_array_equal(found, unique)
+    np.testing.assert_array_equal(found_counts, counts)
+
+
 def test_count_and_lookup_rgb(rng):
     pixels = rng.integers(0, 6, size=(5000, 3)).astype(np.uint8) * 40
     found, found_counts = _kernels.count_rgb(pixels)
@@ -248,8 +284,9 @@ def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
         "import hashlib, numpy as np, kpalette\n"
         "rng = np.random.default_rng(1)\n"
         "blobs = rng.uniform(0, 255, (12, 3))\n"
-        "pixels = blobs[rng.integers(0, 12, 60000)] + rng.normal(0, 14, (60000, 3))\n"
-        "image = np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape(200, 300, 3)\n"
+        # over 3 * 65536 pixels: the histogram's count splits them between threads
+        "pixels = blobs[rng.integers(0, 12, 240000)] + rng.normal(0, 14, (240000, 3))\n"
+        "image = np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape(400, 600, 3)\n"
         "digest = hashlib.sha256()\n"
         "for k in (5, 40, 200):\n"
         "    result = kpalette.quantize(image, k, random_state=2, dither=k == 40)\n"
