@@ -57,10 +57,11 @@ def lloyd_weighted(
     step, move each centre to its weighted mean (an empty cluster takes the point
     farthest from its centre, farthest first, ties to the higher index), stop if the
     summed squared shift is at most ``tol`` or the energy fell by less than
-    ``energy_tol`` of it. With ``overrelaxation`` > 1, steps after the first go that
-    many times as far (plain when a cluster was empty, no label changed or the run
-    stops), and a step that does not lower the energy is replaced by the plain one (its iteration is
-    appended to the list ``rejected`` when given).
+    ``energy_tol`` of it. With ``overrelaxation`` > 1, steps go that many times as
+    far, except the first, the last (``max_iter``), one that fills an empty cluster,
+    one whose labels did not change and the one that stops; a step that does not
+    lower the energy is replaced by the plain one (its iteration is appended to the
+    list ``rejected`` when given).
     Returns (centers, labels, dist2, n_iter)."""
     centers = np.array(centers, dtype=np.float64)
     k = len(centers)
@@ -100,7 +101,7 @@ def lloyd_weighted(
         base_means = sums / totals[:, None]
         shift = float(((base_means - centers) ** 2).sum())
         stop = stop or shift <= tol
-        plain = stop or n_iter == 1 or len(empty) or unchanged
+        plain = stop or n_iter in (1, max_iter) or len(empty) or unchanged
         beta = 1.0 if plain else overrelaxation
         centers = base_means if beta == 1.0 else centers + beta * (base_means - centers)
         if stop:

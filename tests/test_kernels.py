@@ -188,6 +188,24 @@ def test_overrelaxed_lloyd_rejects_steps_as_the_reference_does(rng, d, energy_to
         np.testing.assert_allclose(centers, sums / totals[:, None], rtol=1e-9)
 
 
+@pytest.mark.parametrize("max_iter", [1, 2, 3, 5, 8, 13])
+def test_overrelaxed_lloyd_cut_short_matches_the_reference(rng, max_iter):
+    # The step at max_iter is plain: its result is never left untested.
+    points = np.rint(np.clip(rng.normal(128, 50, size=(1500, 3)), 0, 255))
+    weights = rng.integers(1, 40, size=len(points)).astype(np.float64)
+    start = points[rng.choice(len(points), 12, replace=False)]
+    centers = start.copy()
+    labels = np.zeros(len(points), dtype=np.int32)
+    dist2 = np.empty(len(points))
+    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, 0.0, None, 3.0)
+    ref_centers, ref_labels, _, ref_iter = reference.lloyd_weighted(
+        points, weights, start, max_iter=max_iter, overrelaxation=3.0
+    )
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
+    assert n_iter == ref_iter == max_iter
+
+
 def test_lloyd_refuses_an_overrelaxation_below_one():
     points = np.zeros((3, 3))
     with pytest.raises(ValueError, match="overrelaxation must be at least 1, got 0.5"):

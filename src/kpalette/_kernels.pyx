@@ -907,8 +907,8 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     ``c + beta * (m - c)`` instead of m. The step is kept only if it lowers the
     K-means energy below that of c; otherwise the centres go to m, the plain step
     (which never raises it), so the energy of the kept centres only decreases.
-    The first step, a step that relocates an empty cluster and a step whose
-    assignment changed no label are plain.
+    The first and the last step (``max_iter``), a step that relocates an empty
+    cluster and a step whose assignment changed no label are plain.
     On photos' colour histograms Lloyd's late iterations creep, centres moving a
     little the same way each time, and beta = 1.9 reached the plain run's final
     energy in a third of the iterations (measured at k = 64 and 256).
@@ -1006,10 +1006,12 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
                     total_shift += (value - centers[j, t]) ** 2
                     base_means[j, t] = value
         stop = stop or total_shift <= tol
-        # Plain steps: the first, one that relocated a cluster, and one whose labels
-        # did not change (the means are then the fixed point, which a longer step
-        # would overshoot by beta - 1, oscillating there instead of stopping).
-        beta = 1.0 if stop or n_iter == 1 or relocated or changed == 0 else overrelaxation
+        # Plain steps: the first; the last (its result is not tested); one that
+        # relocated a cluster; one whose labels did not change (the means are then the
+        # fixed point, which a longer step would overshoot by beta - 1, oscillating
+        # there instead of stopping).
+        beta = (1.0 if stop or n_iter == 1 or n_iter == max_iter or relocated or changed == 0
+                else overrelaxation)
         with nogil:
             for j in range(k):
                 for t in range(d):

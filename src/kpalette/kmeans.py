@@ -250,7 +250,7 @@ def auto_starts(k: int) -> tuple[int, int, int | None]:
     Above k = 128 one start runs ``SCREENING_ITERATIONS`` Lloyd iterations on the
     coarse grid and goes on to convergence on the full histogram. Measured on 10
     photos, seeds 0-5, against scikit-learn's median (over-relaxed Lloyd): worst ratio
-    1.0006, mean 0.9918, against 1.0008 and 0.9910 for the best of two starts screened
+    1.0015, mean 0.9920, against 1.0015 and 0.9911 for the best of two starts screened
     that way, for 10% less time (string.jpg); without over-relaxation the worst ratio
     was 1.0041 with 1 to 4 screened starts, 1.0071 with 4 starts run to convergence.
     At k = 16 and 64 screening was worse (worst ratio 0.9992 -> 1.0065 at k = 16):
