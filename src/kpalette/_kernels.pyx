@@ -893,7 +893,8 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
           PointTree tree=None, double overrelaxation=1.0, double energy_tol=0.0):
     """Weighted Lloyd iterations, exact, with whole grid cells assigned at once.
 
-    The same iterations as the plain algorithm (assign every point to its nearest
+    With ``overrelaxation`` = 1, the same iterations as the plain algorithm (assign
+    every point to its nearest
     centre, ties to the lower index; move each centre to the weighted mean of its
     points; an empty cluster takes the point farthest from its centre), but the
     points are sorted into the cells of a grid tree (:class:`PointTree`) and a cell
