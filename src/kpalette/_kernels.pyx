@@ -894,9 +894,9 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     """Weighted Lloyd iterations, exact, with whole grid cells assigned at once.
 
     With ``overrelaxation`` = 1, the same iterations as the plain algorithm (assign
-    every point to its nearest
-    centre, ties to the lower index; move each centre to the weighted mean of its
-    points; an empty cluster takes the point farthest from its centre), but the
+    every point to its nearest centre, ties to the lower index; move each centre to
+    the weighted mean of its points; an empty cluster takes the point farthest from
+    its centre), but the
     points are sorted into the cells of a grid tree (:class:`PointTree`) and a cell
     whose bounding box can have only one nearest centre (:func:`_box_candidates`) is
     assigned whole, with its precomputed weighted sum; the other cells compare their
