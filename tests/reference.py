@@ -162,3 +162,25 @@ def floyd_steinberg(image, palette, strength=1.0, skip=None):
                 if 0 <= yy < height and 0 <= xx < width:
                     error[yy, xx] += e * (share / 16.0)
     return out
+
+
+def ssim_map(image_a, image_b, premultiply=False, data_range=255.0):
+    """SSIM map (7 x 7 uniform window, sample covariance) at the pixels whose window
+    lies inside the image, by explicit windows: (H - 6, W - 6, C) float64."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    a, b = image_a.astype(np.float64), image_b.astype(np.float64)
+    if premultiply:
+        a[..., :3] *= a[..., 3:4] / 255.0
+        b[..., :3] *= b[..., 3:4] / 255.0
+    windows_a = sliding_window_view(a, (7, 7), axis=(0, 1))  # (H-6, W-6, C, 7, 7)
+    windows_b = sliding_window_view(b, (7, 7), axis=(0, 1))
+    mean_a, mean_b = windows_a.mean(axis=(3, 4)), windows_b.mean(axis=(3, 4))
+    var_a, var_b = windows_a.var(axis=(3, 4), ddof=1), windows_b.var(axis=(3, 4), ddof=1)
+    centred_a = windows_a - mean_a[..., None, None]
+    centred_b = windows_b - mean_b[..., None, None]
+    covariance = (centred_a * centred_b).sum(axis=(3, 4)) / 48.0
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / (
+        (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
+    )

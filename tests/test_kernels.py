@@ -254,6 +254,46 @@ def test_grid_means_matches_numpy(rng):
         np.testing.assert_allclose(means[:, axis], expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    ("shape", "premultiply"),
+    # the smallest image, heights around a band of rows, one channel, RGBA both ways
+    [
+        ((7, 7, 3), False),
+        ((8, 13, 3), False),
+        ((6 + 32, 9, 3), False),
+        ((6 + 32 + 1, 40, 3), False),
+        ((101, 23, 1), False),
+        ((75, 30, 4), False),
+        ((75, 30, 4), True),
+    ],
+)
+def test_ssim_sums_match_the_reference_map(rng, shape, premultiply):
+    image_a = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    noise = rng.integers(-40, 41, size=shape)
+    image_b = np.clip(image_a.astype(int) + noise, 0, 255).astype(np.uint8)
+    image_b[: shape[0] // 2, : shape[1] // 2] = 17  # flat patches: zero variance
+    expected = reference.ssim_map(image_a, image_b, premultiply)
+    band_rows = _kernels.SSIM_BAND_ROWS
+    expected_sums = np.stack(
+        [
+            expected[start : start + band_rows].sum(axis=(0, 1))
+            for start in range(0, len(expected), band_rows)
+        ]
+    )
+    sums = _kernels.ssim_sums(image_a, image_b, premultiply)
+    np.testing.assert_allclose(sums, expected_sums, rtol=1e-12, atol=1e-12)
+
+
+def test_ssim_sums_refuse_bad_shapes():
+    small = np.zeros((6, 9, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="at least 7 x 7"):
+        _kernels.ssim_sums(small, small, False)
+    with pytest.raises(ValueError, match="same shape"):
+        _kernels.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 10, 3), np.uint8), False)
+    with pytest.raises(ValueError, match="4 channels"):
+        _kernels.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 9, 3), np.uint8), True)
+
+
 def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp_path):
     """Issue 3, bar 5: compiled once (at install); later processes only load it.
 
@@ -309,6 +349,7 @@ def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
         "for k in (5, 40, 200):\n"
         "    result = kpalette.quantize(image, k, random_state=2, dither=k == 40)\n"
         "    digest.update(result.palette.tobytes() + result.to_array().tobytes())\n"
+        "    digest.update(np.float64(result.ssim).tobytes())\n"
         "print(digest.hexdigest())\n"
     )
     digests = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import shared_image
 from kpalette.metrics import (
     bits_per_pixel,
     color_pairs,
@@ -32,14 +33,45 @@ def test_rgba_compares_what_is_visible():
     assert mean_squared_error(a, b) == pytest.approx(4 * 255**2 / a.size)
 
 
-def test_ssim_against_scikit_image(rng):
+@pytest.mark.parametrize("shape", [(7, 7, 3), (32, 32, 3), (70, 45, 3), (40, 100, 4)])
+def test_ssim_against_scikit_image(rng, shape):
     from skimage.metrics import structural_similarity as ssim
 
-    a = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    from kpalette.metrics import _visible
+
+    a = rng.integers(0, 256, size=shape, dtype=np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-20, 20, size=a.shape), 0, 255).astype(np.uint8)
-    expected = ssim(a.astype(float), b.astype(float), channel_axis=2, data_range=255)
-    assert structural_similarity(a, b) == pytest.approx(expected, rel=1e-5)
-    assert structural_similarity(a, a) == pytest.approx(1.0)
+    if shape[2] == 4:
+        a[:5, :, 3] = 0  # transparent rows: their hidden colours must not count
+        expected = ssim(_visible(a), _visible(b), channel_axis=2, data_range=255)
+    else:
+        expected = ssim(a.astype(float), b.astype(float), channel_axis=2, data_range=255)
+    assert structural_similarity(a, b) == pytest.approx(expected, rel=1e-12)
+    assert structural_similarity(a, a) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_ssim_of_a_quantized_photo_against_scikit_image():
+    from skimage.metrics import structural_similarity as ssim
+
+    from kpalette import io, quantize
+
+    photo = io.load_image(shared_image("hubble_deep_field.jpg"))
+    quantized = quantize(photo, 12).to_array()
+    expected = ssim(photo.astype(float), quantized.astype(float), channel_axis=2, data_range=255)
+    assert structural_similarity(photo, quantized) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ssim_of_images_smaller_than_the_window():
+    a = np.zeros((5, 9, 3), dtype=np.uint8)
+    assert structural_similarity(a, a) == 1.0
+    b = a.copy()
+    b[0, 0, 0] = 1
+    assert np.isnan(structural_similarity(a, b))
+
+
+def test_ssim_refuses_images_that_are_not_8_bit():
+    with pytest.raises(ValueError, match="uint8 images, got float64"):
+        structural_similarity(np.zeros((9, 9, 3)), np.zeros((9, 9, 3)))
 
 
 def test_shape_mismatch_is_refused():

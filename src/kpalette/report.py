@@ -70,7 +70,6 @@ def _picture_data_uri(image: np.ndarray) -> str:
 
 
 def _table_rows(sweep: KSweep, ks, suggested: int, input_bytes: int | None) -> list[dict]:
-    original = _preview(sweep.original, PREVIEW_SIDE)
     height, width = sweep.original.shape[:2]
     rows = []
     for k in ks:
@@ -85,9 +84,7 @@ def _table_rows(sweep: KSweep, ks, suggested: int, input_bytes: int | None) -> l
                 "bits_per_pixel": metrics.bits_per_pixel(n_bytes, width * height),
                 "mse": result.mse,
                 "psnr": result.psnr,
-                "ssim": metrics.structural_similarity(
-                    original, result.palette[_preview(result.indices, PREVIEW_SIDE)]
-                ),
+                "ssim": result.ssim,
                 "delta_e": result.delta_e,
                 "chosen": k == suggested,
             }
