@@ -90,3 +90,18 @@ def test_has_chunk_reads_the_chunk_headers():
     # Nothing after IEND counts, and a cut file ends the scan.
     assert not png.has_chunk(opaque + b"\x00\x00\x00\x00tRNS", (b"tRNS",))
     assert not png.has_chunk(opaque[:20], (b"IDAT",))
+
+
+def test_default_level_follows_the_bit_depth():
+    from kpalette import load_image, quantize
+    from kpalette.data import sample_image_path
+
+    assert [png.level_for(depth) for depth in (1, 2, 4, 8)] == [9, 9, 9, 6]
+    photo = load_image(sample_image_path())
+    for k, level in ((16, 9), (64, 6)):
+        result = quantize(photo, k)
+        default = png.encode_palette_png(result.palette, result.indices)
+        assert default == png.encode_palette_png(result.palette, result.indices, level=level)
+        if k == 16:  # the harder search pays: a smaller file than at zlib's default
+            at_six = png.encode_palette_png(result.palette, result.indices, level=6)
+            assert len(default) < 0.99 * len(at_six)

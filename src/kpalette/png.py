@@ -26,15 +26,19 @@ import numpy as np
 __all__ = [
     "DEFAULT_LEVEL",
     "SIGNATURE",
+    "SMALL_DEPTH_LEVEL",
     "SLICE_BYTES",
     "bit_depth_for",
     "deflate",
     "encode_palette_png",
     "has_chunk",
+    "level_for",
 ]
 
-#: zlib's (and libpng's) default effort: 6 of 0..9.
+#: zlib's (and libpng's) default effort, 6 of 0..9: kpalette's for 8-bit samples.
 DEFAULT_LEVEL = 6
+#: zlib effort for samples of 1, 2 or 4 bits (16 colours or fewer), pngquant's level.
+SMALL_DEPTH_LEVEL = 9
 #: Uncompressed bytes per independently deflated slice.
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
@@ -49,6 +53,29 @@ def bit_depth_for(n_colors: int) -> int:
         if n_colors <= 1 << depth:
             return depth
     return 8
+
+
+def level_for(depth: int) -> int:
+    """zlib effort for samples of ``depth`` bits: 9 up to 4 bits, 6 for 8 bits.
+
+    Packed samples of 16 colours or fewer repeat in long runs that level 9's longer
+    match search finds; 8-bit samples of photos are noisier, and it finds little
+    more there. Measured (2 cores, file size and deflate time, level 6 -> 9):
+
+    ==================  =========================  ==========================
+    image               16 colours (4 bits)        256 colours (8 bits)
+    ==================  =========================  ==========================
+    string.jpg, 8.7 MP  200 -> 171 kB, 31->163 ms  683 -> 641 kB, 72->317 ms
+    wood.jpg, 4.9 MP    684 -> 655 kB, 90->544 ms  2070 -> 2060 kB, 124->224 ms
+    retina.jpg, 2 MP    163 -> 155 kB, 21->174 ms  547 -> 543 kB, 44->105 ms
+    a screenshot, 1.6   22.6 -> 19.6 kB, 7->22 ms  38.5 -> 34.0 kB, 10->42 ms
+    ==================  =========================  ==========================
+
+    At 16 colours that is 4-15% smaller files (pngquant's, at level 9: 174, 710,
+    167 and 19.7 kB) for a run that stays well within half of pngquant's time; at
+    256 colours 0.5-6% on photos would cost a third more end-to-end time.
+    """
+    return SMALL_DEPTH_LEVEL if depth <= 4 else DEFAULT_LEVEL
 
 
 def _rows(indices: np.ndarray, depth: int) -> memoryview:
@@ -186,7 +213,7 @@ def encode_palette_png(
     palette: np.ndarray,
     indices: np.ndarray,
     *,
-    level: int = DEFAULT_LEVEL,
+    level: int | None = None,
     workers: int | None = None,
 ) -> bytes:
     """Encode a palette PNG at the smallest bit depth that holds the palette.
@@ -198,8 +225,8 @@ def encode_palette_png(
         entry that is not opaque (put translucent entries first to keep it short).
     indices : (H, W) integer array
         Index into ``palette`` of every pixel.
-    level : int
-        zlib effort, 0..9.
+    level : int, optional
+        zlib effort, 0..9 (default: :func:`level_for` the bit depth).
     workers : int, optional
         Threads for deflate (the bytes do not depend on it).
 
@@ -227,6 +254,7 @@ def encode_palette_png(
         translucent = np.flatnonzero(palette[:, 3] < 255)
         if len(translucent):
             parts.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
+    level = level_for(depth) if level is None else level
     stream = deflate(_rows(indices, depth), level, workers=workers)
     for start in range(0, len(stream), _IDAT_BYTES):
         parts.append(_chunk(b"IDAT", stream[start : start + _IDAT_BYTES]))
