@@ -37,8 +37,8 @@ __all__ = [
 
 #: zlib's (and libpng's) default effort, 6 of 0..9: kpalette's for 8-bit samples.
 DEFAULT_LEVEL = 6
-#: zlib effort for samples of 1, 2 or 4 bits (16 colours or fewer), pngquant's level.
-SMALL_DEPTH_LEVEL = 9
+#: zlib effort for samples of 1, 2 or 4 bits (16 colours or fewer): see :func:`level_for`.
+SMALL_DEPTH_LEVEL = 8
 #: Uncompressed bytes per independently deflated slice.
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
@@ -56,24 +56,25 @@ def bit_depth_for(n_colors: int) -> int:
 
 
 def level_for(depth: int) -> int:
-    """zlib effort for samples of ``depth`` bits: 9 up to 4 bits, 6 for 8 bits.
+    """zlib effort for samples of ``depth`` bits: 8 up to 4 bits, 6 for 8 bits.
 
-    Packed samples of 16 colours or fewer repeat in long runs that level 9's longer
-    match search finds; 8-bit samples of photos are noisier, and it finds little
-    more there. Measured (2 cores, file size and deflate time, level 6 -> 9):
+    Packed samples of 16 colours or fewer repeat in long runs that a longer match
+    search finds; 8-bit samples of photos are noisier, and it finds little more
+    there. Measured (2 cores; file size, and deflate time, at levels 6 / 8 / 9):
 
-    ==================  =========================  ==========================
-    image               16 colours (4 bits)        256 colours (8 bits)
-    ==================  =========================  ==========================
-    string.jpg, 8.7 MP  200 -> 171 kB, 31->163 ms  683 -> 641 kB, 72->317 ms
-    wood.jpg, 4.9 MP    684 -> 655 kB, 90->544 ms  2070 -> 2060 kB, 124->224 ms
-    retina.jpg, 2 MP    163 -> 155 kB, 21->174 ms  547 -> 543 kB, 44->105 ms
-    a screenshot, 1.6   22.6 -> 19.6 kB, 7->22 ms  38.5 -> 34.0 kB, 10->42 ms
-    ==================  =========================  ==========================
+    =====================  =================================  ========================
+    image                  16 colours (4 bits)                256 colours, level 6 / 9
+    =====================  =================================  ========================
+    string.jpg, 8.7 MP     200 / 178 / 171 kB, 31 / 70 / 163  683 / 641 kB, 72 / 317
+    wood.jpg, 4.9 MP       684 / 659 / 655 kB, 90 / 292 / 544  2070 / 2060 kB, 124 / 224
+    retina.jpg, 2 MP       163 / 157 / 155 kB, 21 / 81 / 174  547 / 543 kB, 44 / 105
+    a screenshot, 1.6 MP   22.6 / 19.8 / 19.6 kB, 7 / 14 / 22  38.5 / 34.0 kB, 10 / 42
+    =====================  =================================  ========================
 
-    At 16 colours that is 4-15% smaller files (pngquant's, at level 9: 174, 710,
-    167 and 19.7 kB) for a run that stays well within half of pngquant's time; at
-    256 colours 0.5-6% on photos would cost a third more end-to-end time.
+    At 16 colours level 8 makes files 4-12% smaller (pngquant's, at level 9: 174,
+    710, 167 and 19.7 kB) for most of level 9's gain at half its time; the whole
+    run stays under half of pngquant's (level 9 took retina.jpg to 0.55 of it). At
+    256 colours level 9 gains 0.5-6% on photos for a third more end-to-end time.
     """
     return SMALL_DEPTH_LEVEL if depth <= 4 else DEFAULT_LEVEL
 
