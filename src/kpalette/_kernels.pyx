@@ -1587,7 +1587,6 @@ def ssim_sums(const uint8_t[:, :, ::1] image_a, const uint8_t[:, :, ::1] image_b
     cdef double[:, ::1] out = out_array
     cdef double c1 = (0.01 * data_range) ** 2, c2 = (0.03 * data_range) ** 2
     cdef Py_ssize_t row_bytes = width * n_channels, band, first_row, stop_row, r
-    cdef Py_ssize_t n_out = (width - _SSIM_WINDOW + 1) * n_channels
     cdef const uint8_t* base_a = &image_a[0, 0, 0]
     cdef const uint8_t* base_b = &image_b[0, 0, 0]
     cdef double* sums
@@ -1596,7 +1595,7 @@ def ssim_sums(const uint8_t[:, :, ::1] image_a, const uint8_t[:, :, ::1] image_b
         for band in prange(n_bands, schedule="dynamic", chunksize=1):
             sums = <double*>calloc(5 * row_bytes + 6 * (row_bytes + n_channels), sizeof(double))
             if sums == NULL:
-                failed = 1
+                failed += 1  # a reduction: a plain assignment would be lastprivate
                 continue
             first_row = half + band * band_rows
             stop_row = min(first_row + band_rows, height - half)
