@@ -51,6 +51,12 @@ def test_page_has_every_part(report):
     assert f"{len(np.unique(pixels, axis=0)):,} colours" in page
     for row in facts["rows"]:
         assert row["bytes"] > 0 and 0 < row["ssim"] <= 1 and row["psnr"] > 10
+    # the table's SSIM is that of the whole image, as compress --json reports it
+    from kpalette import quantize
+
+    whole = quantize(load_image(sample_image_path()), facts["rows"][0]["k"])
+    assert facts["rows"][0]["ssim"] == pytest.approx(whole.ssim, rel=1e-12)
+    assert "SSIM and CIEDE2000 on every pixel" in page
 
 
 def test_page_works_offline(report):
