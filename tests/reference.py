@@ -52,6 +52,7 @@ def lloyd_weighted(
     overrelaxation=1.0,
     energy_tol=0.0,
     rejected=None,
+    n_fixed=0,
 ):
     """Weighted Lloyd, step by step: assign, stop if no label changed after a plain
     step, move each centre to its weighted mean (an empty cluster takes the point
@@ -61,7 +62,8 @@ def lloyd_weighted(
     far, except the first, the last (``max_iter``), one that fills an empty cluster,
     one whose labels did not change and the one that stops; a step that does not
     lower the energy is replaced by the plain one (its iteration is appended to the
-    list ``rejected`` when given).
+    list ``rejected`` when given). The first ``n_fixed`` centres stay where they are
+    and are never refilled.
     Returns (centers, labels, dist2, n_iter)."""
     centers = np.array(centers, dtype=np.float64)
     k = len(centers)
@@ -91,6 +93,7 @@ def lloyd_weighted(
         kept_energy = energy
         farthest = np.argsort(dist2, kind="stable")[::-1]
         empty = np.flatnonzero(totals <= 0)
+        empty = empty[empty >= n_fixed]
         for cluster, point in zip(empty, farthest, strict=False):
             old, w = labels[point], weights[point]
             if totals[old] - w > 0:
@@ -98,7 +101,9 @@ def lloyd_weighted(
                 totals[old] -= w
             sums[cluster], totals[cluster] = w * points[point], w
             labels[point] = cluster
-        base_means = sums / totals[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            base_means = sums / totals[:, None]
+        base_means[:n_fixed] = centers[:n_fixed]
         shift = float(((base_means - centers) ** 2).sum())
         stop = stop or shift <= tol
         plain = stop or n_iter in (1, max_iter) or len(empty) or unchanged
@@ -113,20 +118,27 @@ def lloyd_weighted(
     return centers, labels, dist2, n_iter
 
 
-def kmeans_plusplus(points, weights, k, n_trials, uniforms):
-    """Greedy weighted k-means++ driven by the given uniform numbers."""
+def kmeans_plusplus(points, weights, k, n_trials, uniforms, fixed=None):
+    """Greedy weighted k-means++ driven by the given uniform numbers; ``fixed``
+    centres count as chosen from the start, and then all k are drawn by D^2."""
 
     def pick(cumulative, target):
         return min(int(np.searchsorted(cumulative, target, side="right")), len(cumulative) - 1)
 
-    cumulative = np.cumsum(weights)
-    chosen = [pick(cumulative, uniforms[0] * cumulative[-1])]
-    closest = ((points - points[chosen[0]]) ** 2).sum(axis=1)
-    for c in range(1, k):
+    if fixed is None:
+        cumulative = np.cumsum(weights)
+        chosen = [pick(cumulative, uniforms[0] * cumulative[-1])]
+        closest = ((points - points[chosen[0]]) ** 2).sum(axis=1)
+        draws = uniforms[1:]
+    else:
+        chosen = []
+        closest = ((points[:, None, :] - fixed[None]) ** 2).sum(axis=2).min(axis=1)
+        draws = uniforms
+    for c in range(k - len(chosen)):
         cumulative = np.cumsum(weights * closest)
         best = None
         for t in range(n_trials):
-            index = pick(cumulative, uniforms[1 + (c - 1) * n_trials + t] * cumulative[-1])
+            index = pick(cumulative, draws[c * n_trials + t] * cumulative[-1])
             candidate = np.minimum(closest, ((points - points[index]) ** 2).sum(axis=1))
             potential = float(weights @ candidate)
             if best is None or potential < best[0]:

@@ -10,9 +10,11 @@ from kpalette.colorspace import (
     check_color_space,
     delta_e_ciede2000,
     from_space,
+    premultiply,
     rgb_to_lab,
     rgb_to_oklab,
     to_space,
+    unpremultiply,
 )
 
 
@@ -40,9 +42,30 @@ def test_oklab_published_values():
 @pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
 def test_round_trip(colors, space):
     rgba = np.column_stack([colors, colors[:, 0]])
-    for values in (colors, rgba):
+    # With alpha 0 the colour is hidden: it comes back as 0.
+    visible_rgba = np.where(rgba[:, 3:] == 0, 0, rgba)
+    for values, expected in ((colors, colors), (rgba, visible_rgba)):
         back = from_space(to_space(values, space), space)
-        np.testing.assert_allclose(back, values, atol=1e-3)
+        np.testing.assert_allclose(back, expected, atol=1e-3)
+
+
+def test_translucent_colours_are_premultiplied():
+    rgba = np.array([[200, 100, 50, 51], [10, 250, 90, 0], [255, 0, 0, 0]], np.uint8)
+    np.testing.assert_allclose(to_space(rgba, "rgb"), [[40, 20, 10, 51], [0] * 4, [0] * 4])
+    # Over black, (200, 100, 50) at alpha 51 looks like opaque (40, 20, 10).
+    np.testing.assert_allclose(
+        to_space(rgba, "lab")[0, :3], rgb_to_lab(np.array([[40.0, 20.0, 10.0]]))[0]
+    )
+    assert (to_space(rgba[1:], "oklab") == 0).all()  # hidden colours do not count
+
+
+def test_unpremultiply_divides_by_the_rounded_alpha():
+    values = np.array([[2.0, 1.0, 0.0, 2.4], [5.0, 5.0, 5.0, 0.3], [300.0, 0.0, 0.0, 300.0]])
+    np.testing.assert_allclose(
+        unpremultiply(values), [[255.0, 127.5, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0], [255, 0, 0, 255]]
+    )
+    rgba = np.array([[17, 34, 51, 3], [250, 128, 1, 200]], np.uint8)
+    np.testing.assert_allclose(unpremultiply(premultiply(rgba)), rgba)
 
 
 def test_out_of_gamut_is_clipped():

@@ -7,6 +7,7 @@ import pytest
 
 import reference
 from kpalette import _kernels, quantize
+from kpalette.colorspace import premultiply
 from kpalette.dither import dither
 
 
@@ -103,9 +104,20 @@ def test_translucent_palettes_diffuse_alpha(rng):
     image[..., 3] = np.linspace(0, 255, 16).astype(np.uint8)[None, :]
     palette = np.array([[200, 0, 0, 255], [200, 0, 0, 128], [200, 0, 0, 1]], np.uint8)
     indices = dither(image, palette)
-    expected = reference.floyd_steinberg(image, palette, 1.0)
+    visible = np.rint(premultiply(image)).astype(np.uint8)
+    expected = reference.floyd_steinberg(visible, premultiply(palette), 1.0)
     np.testing.assert_array_equal(indices, expected)
     assert set(np.unique(indices)) == {0, 1, 2}
+
+
+def test_hidden_colours_of_translucent_pixels_take_no_part():
+    # Nearly transparent pixels whose hidden colour is far from every entry: matched
+    # as they show (premultiplied), they take the faint entry, not the opaque one
+    # whose colour is nearest in straight RGBA.
+    image = np.zeros((8, 8, 4), np.uint8)
+    image[...] = [250, 250, 250, 8]
+    palette = np.array([[250, 250, 250, 255], [0, 0, 0, 10]], np.uint8)
+    assert (dither(image, palette, strength=0.0) == 1).all()
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,26 @@ def test_kmeans_plusplus_runs_several_seedings_each_as_alone(rng):
         _kernels.kmeans_plusplus(tree, 30, 4, np.ascontiguousarray(uniforms[:, :10]))
 
 
+@pytest.mark.parametrize("d", [3, 4])
+@pytest.mark.parametrize("n_fixed", [1, 2])
+def test_kmeans_plusplus_around_fixed_centres_matches_reference(rng, d, n_fixed):
+    points = rng.uniform(0, 255, size=(2000, d))
+    weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
+    fixed = rng.uniform(0, 255, size=(n_fixed, d))
+    fixed[0] = 0.0  # a transparent entry: not one of the points
+    uniforms = rng.random((3, 12 * 3))
+    tree = _kernels.PointTree(points, weights)
+    chosen = _kernels.kmeans_plusplus(tree, 12, 3, uniforms, fixed)
+    order = tree.order
+    for row, seeds in zip(uniforms, chosen, strict=True):
+        expected = reference.kmeans_plusplus(points[order], weights[order], 12, 3, row, fixed)
+        np.testing.assert_array_equal(seeds, order[expected])
+    with pytest.raises(ValueError, match="36 uniforms per seeding"):
+        _kernels.kmeans_plusplus(tree, 12, 3, np.ascontiguousarray(uniforms[:, :34]), fixed)
+    with pytest.raises(ValueError, match="fixed centres need"):
+        _kernels.kmeans_plusplus(tree, 12, 3, uniforms, np.zeros((1, d + 1)))
+
+
 def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
     # Integer colours in a small cube: many points share coordinates, so the
     # potentials of some candidates tie exactly, and by the end most points sit
@@ -204,6 +224,32 @@ def test_overrelaxed_lloyd_cut_short_matches_the_reference(rng, max_iter):
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
     assert n_iter == ref_iter == max_iter
+
+
+@pytest.mark.parametrize("overrelaxation", [1.0, 1.9])
+def test_lloyd_keeps_fixed_centres_in_place_as_the_reference_does(rng, overrelaxation):
+    # Centre 0 is held at the origin, where some points are; centre 1 is held far
+    # from every point, so its cluster is empty and must stay so (not refilled).
+    points = np.rint(np.clip(rng.normal(60, 40, size=(1500, 4)), 0, 255))
+    points[:50] = 0.0
+    weights = rng.integers(1, 40, size=len(points)).astype(np.float64)
+    start = np.vstack([np.zeros(4), np.full(4, 1e4), points[rng.choice(len(points), 8)]])
+    centers = start.copy()
+    labels = np.zeros(len(points), dtype=np.int32)
+    dist2 = np.empty(len(points))
+    n_iter = _kernels.lloyd(
+        points, weights, centers, labels, dist2, 300, 0.0, None, overrelaxation, 0.0, 2
+    )
+    ref_centers, ref_labels, _, ref_iter = reference.lloyd_weighted(
+        points, weights, start, overrelaxation=overrelaxation, n_fixed=2
+    )
+    np.testing.assert_array_equal(centers[:2], start[:2])
+    assert (labels[:50] == 0).all() and not (labels == 1).any()
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
+    assert n_iter == ref_iter
+    with pytest.raises(ValueError, match="n_fixed must be in 0..10"):
+        _kernels.lloyd(points, weights, centers, labels, dist2, 3, 0.0, None, 1.0, 0.0, 11)
 
 
 def test_lloyd_refuses_an_overrelaxation_below_one():

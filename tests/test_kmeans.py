@@ -61,6 +61,53 @@ def test_quality_bar_against_sklearn_median_on_the_weighted_histogram(name, size
         assert ours.inertia_ <= 1.005 * np.median(oracle), (name, k, ours.inertia_, oracle)
 
 
+def _translucent_photo(rng):
+    """china.jpg crop under an alpha ramp, with a band of nearly transparent noise."""
+    image = load_image(shared_image("china.jpg"))[200:260, 250:340]
+    alpha = np.tile(np.linspace(0, 255, image.shape[1]).astype(np.uint8), (len(image), 1))
+    rgba = np.dstack([image, alpha])
+    # Hidden colours of nearly transparent pixels: random, invisible over any background.
+    rgba[:12, :, :3] = rng.integers(0, 256, (12, image.shape[1], 3), dtype=np.uint8)
+    rgba[:12, :, 3] = rng.integers(0, 4, (12, image.shape[1]), dtype=np.uint8)
+    return rgba
+
+
+@pytest.mark.parametrize("k", [8, 32])
+def test_translucent_quality_against_sklearn_on_premultiplied_colours(rng, k):
+    """Bar 1 with alpha: the objective is the premultiplied squared error that the
+    metrics report; scikit-learn clusters the same weighted premultiplied colours."""
+    from sklearn.cluster import KMeans
+
+    from kpalette.colorspace import premultiply
+
+    rgba = _translucent_photo(rng)
+    points, weights = np.unique(premultiply(rgba.reshape(-1, 4)), axis=0, return_counts=True)
+    weights = weights.astype(np.float64)
+    # Ours holds one of its k centres at transparent (0, 0, 0, 0). The same problem
+    # for scikit-learn: the origin's weight so large that a centre stays on it.
+    origin = (points == 0).all(axis=1)
+    assert origin.any()
+    held = np.where(origin, 1e6 * weights.sum(), weights)
+    free, constrained = [], []
+    for seed in range(5):
+        free.append(KMeans(n_clusters=k, random_state=seed).fit(points, sample_weight=weights))
+        fit = KMeans(n_clusters=k, random_state=seed).fit(points, sample_weight=held)
+        assert (np.abs(fit.cluster_centers_).sum(axis=1) < 1e-3).any()  # one held at 0
+        nearest = ((points[:, None] - fit.cluster_centers_[None]) ** 2).sum(axis=2).min(axis=1)
+        constrained.append(float(weights @ nearest))
+    ours = KMeansQuantizer(k, random_state=0).fit(rgba)
+    assert ours.inertia_ <= 1.005 * np.median(constrained), (k, ours.inertia_, constrained)
+    # Holding the transparent entry costs little against k free centres.
+    free_inertia = np.median([fit.inertia_ for fit in free])
+    assert ours.inertia_ <= 1.02 * free_inertia, (k, ours.inertia_, free_inertia)
+    # The inertia is the scored error: the metrics' MSE of the written pixels.
+    written = ours.palette_[ours.labels_]
+    from kpalette.metrics import mean_squared_error
+
+    rounded_error = mean_squared_error(rgba, written) * rgba[..., 0].size * 4
+    assert rounded_error <= 1.01 * ours.inertia_ + 0.25 * rgba[..., 0].size
+
+
 @pytest.mark.parametrize("color_space", ["rgb", "lab", "oklab"])
 def test_histogram_path_equals_per_pixel_lloyd(small_photo, rng, color_space):
     pixels = small_photo.reshape(-1, 3)

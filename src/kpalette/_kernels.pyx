@@ -889,7 +889,8 @@ cdef Py_ssize_t _tree_assign(PointTree tree, _WalkBuffers work, const double[:, 
 
 def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1] centers,
           int32_t[::1] labels, double[::1] dist2, int max_iter, double tol,
-          PointTree tree=None, double overrelaxation=1.0, double energy_tol=0.0):
+          PointTree tree=None, double overrelaxation=1.0, double energy_tol=0.0,
+          Py_ssize_t n_fixed=0):
     """Weighted Lloyd iterations, exact, with whole grid cells assigned at once.
 
     With ``overrelaxation`` = 1, the same iterations as the plain algorithm (assign
@@ -918,6 +919,10 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     centres are then the means, and the labels returned are those of the final
     centres.
 
+    The first ``n_fixed`` centres never move (nor take the farthest point when
+    empty): they are palette entries decided beforehand, such as the transparent
+    one, which the other centres are fitted around.
+
     Parameters
     ----------
     points : (n, d) float64 array
@@ -937,6 +942,8 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
         beta, at least 1 (1: plain Lloyd).
     energy_tol : float
         Relative decrease of the energy below which a run stops (0: never).
+    n_fixed : int
+        Number of leading centres that stay where they are.
 
     Returns
     -------
@@ -967,6 +974,8 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     cdef Py_ssize_t changed
     if not overrelaxation >= 1.0:
         raise ValueError(f"overrelaxation must be at least 1, got {overrelaxation!r}")
+    if not 0 <= n_fixed <= k:
+        raise ValueError(f"n_fixed must be in 0..{k}, got {n_fixed}")
     base_means_array = np.empty((k, d))
     cdef double[:, ::1] base_means = base_means_array
     with nogil:
@@ -996,10 +1005,13 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
         stop = kept_energy - energy < energy_tol * (squared_norms + energy)
         kept_energy = energy
         relocated = _relocate_empty(sorted_points, sorted_weights, centers, sorted_labels,
-                                    sorted_dist2, order, sums, totals)
+                                    sorted_dist2, order, sums, totals, n_fixed)
         with nogil:
             total_shift = 0.0
-            for j in range(k):
+            for j in range(n_fixed):
+                for t in range(d):
+                    base_means[j, t] = centers[j, t]
+            for j in range(n_fixed, k):
                 for t in range(d):
                     value = sums[j, t] / totals[j]
                     total_shift += (value - centers[j, t]) ** 2
@@ -1034,26 +1046,26 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
 cdef int _relocate_empty(
     const double[:, ::1] points, const double[::1] weights, const double[:, ::1] centers,
     int32_t[::1] labels, double[::1] dist2, const int64_t[::1] original_index,
-    double[:, ::1] sums, double[::1] totals,
+    double[:, ::1] sums, double[::1] totals, Py_ssize_t n_fixed,
 ) noexcept nogil:
     """Move each empty cluster onto the point farthest from its centre.
 
     Empty clusters, in ascending order, take the points in descending order of their
-    squared distance to their centre (ties: the higher original index first).
-    Returns 1 if a cluster was empty, else 0.
+    squared distance to their centre (ties: the higher original index first); the
+    first ``n_fixed`` clusters stay, even empty. Returns 1 if a cluster moved, else 0.
     """
     cdef Py_ssize_t n = points.shape[0], k = centers.shape[0], p, j, far
     cdef int d = points.shape[1], t
     cdef int any_empty = 0, old
     cdef double w, top
-    for j in range(k):
+    for j in range(n_fixed, k):
         if totals[j] <= 0.0:
             any_empty = 1
     if not any_empty:
         return 0
     for p in range(n):
         dist2[p] = _dist2(points, p, centers, labels[p], d)
-    for j in range(k):
+    for j in range(n_fixed, k):
         if totals[j] > 0.0:
             continue
         far = -1
@@ -1191,30 +1203,41 @@ cdef Py_ssize_t _seed_pick(const _SeedView* v, double target) noexcept nogil:
 
 
 cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, int n_trials,
-                    const double* uniforms, int64_t* chosen, int64_t* trial_index,
-                    double* potential) noexcept nogil:
-    """One k-means++ seeding into ``chosen`` (sorted indices), with ``view``'s scratch."""
-    cdef int d = view.nodes.d, c, trial, i
-    cdef Py_ssize_t p, first, best_index
+                    const double* uniforms, const double* fixed, Py_ssize_t n_fixed,
+                    int64_t* chosen, int64_t* trial_index, double* potential) noexcept nogil:
+    """One k-means++ seeding into ``chosen`` (sorted indices), with ``view``'s scratch.
+
+    With ``n_fixed`` centres (rows of ``fixed``), every one of the ``k`` chosen is
+    drawn by ``D^2`` from the start; otherwise the first is drawn by weight.
+    """
+    cdef int d = view.nodes.d, c, trial, i, first_drawn
+    cdef Py_ssize_t p, first = 0, best_index
     cdef double total, best_potential, running
     for p in range(n):
         view.closest[p] = INFINITY
     for p in range(n_nodes):
         view.node_sum[p] = INFINITY
         view.node_max[p] = INFINITY
-    total = 0.0
-    for p in range(n):
-        total += view.nodes.weights[p]
-    running = 0.0
-    first = n - 1
-    for p in range(n):
-        running += view.nodes.weights[p]
-        if running > uniforms[0] * total:
-            first = p
-            break
-    chosen[0] = first
-    _seed_update(view, 0, view.nodes.points + first * d)
-    for c in range(1, k):
+    if n_fixed > 0:
+        for p in range(n_fixed):
+            _seed_update(view, 0, fixed + p * d)
+        first_drawn = 0
+    else:
+        total = 0.0
+        for p in range(n):
+            total += view.nodes.weights[p]
+        running = 0.0
+        first = n - 1
+        for p in range(n):
+            running += view.nodes.weights[p]
+            if running > uniforms[0] * total:
+                first = p
+                break
+        chosen[0] = first
+        _seed_update(view, 0, view.nodes.points + first * d)
+        first_drawn = 1
+    # The draws for centre c use uniforms[first_drawn + (c - first_drawn) * n_trials ...].
+    for c in range(first_drawn, k):
         total = view.node_sum[0]
         if total <= 0.0:
             # Every point already sits on a centre: repeat the first (caller warns).
@@ -1222,7 +1245,9 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
                 chosen[i] = first
             break
         for trial in range(n_trials):
-            trial_index[trial] = _seed_pick(view, uniforms[1 + (c - 1) * n_trials + trial] * total)
+            trial_index[trial] = _seed_pick(
+                view, uniforms[first_drawn + (c - first_drawn) * n_trials + trial] * total
+            )
         # The trials only read the tree: one per thread, unless this run is itself
         # one of several run side by side (OpenMP does not nest by default).
         for trial in prange(n_trials, schedule="static", chunksize=1):
@@ -1237,13 +1262,16 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
         _seed_update(view, 0, view.nodes.points + chosen[c] * d)
 
 
-def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] uniforms):
+def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] uniforms,
+                    fixed=None):
     """Greedy weighted k-means++ seedings, on the points of a grid tree.
 
     The first centre is drawn with probability proportional to weight; each next one
     is the best (lowest potential) of ``n_trials`` candidates drawn with probability
     proportional to ``weight * D(x)^2``, ``D`` the distance to the nearest chosen
-    centre. The draws walk the points in the tree's (Z-order) order.
+    centre. The draws walk the points in the tree's (Z-order) order. Given
+    ``fixed`` centres, they count as chosen from the start, and all ``k`` are drawn
+    the second way.
 
     The tree makes it exact and cheap: every node keeps the sum and the maximum of
     ``weight * D^2`` / ``D^2`` over its points, so a candidate's potential reuses the
@@ -1265,7 +1293,10 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] un
     n_trials : int
     uniforms : (starts, 1 + (k - 1) * n_trials) float64 array
         Uniform random numbers in [0, 1) that drive every draw of each seeding (from
-        the caller's seeded generator, so the result is reproducible).
+        the caller's seeded generator, so the result is reproducible); with
+        ``fixed``, (starts, k * n_trials).
+    fixed : (m, d) float64 array, optional
+        Centres that are given (any coordinates, not necessarily points).
 
     Returns
     -------
@@ -1276,10 +1307,17 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] un
     cdef Py_ssize_t n = order.shape[0], n_nodes = len(tree.start), run, slot, i
     cdef Py_ssize_t n_runs = uniforms.shape[0]
     cdef int trials = max(n_trials, 1)
-    if uniforms.shape[1] < 1 + (k - 1) * n_trials:
+    cdef Py_ssize_t n_fixed = 0 if fixed is None else len(fixed)
+    # One row at least, so that its address can be taken; only n_fixed rows are read.
+    fixed_array = np.zeros((1, tree.points.shape[1])) if n_fixed == 0 else fixed
+    cdef const double[:, ::1] fixed_centers = fixed_array
+    cdef Py_ssize_t needed = k * n_trials if n_fixed else 1 + (k - 1) * n_trials
+    if n_fixed and fixed_centers.shape[1] != tree.points.shape[1]:
         raise ValueError(
-            f"need {1 + (k - 1) * n_trials} uniforms per seeding, got {uniforms.shape[1]}"
+            f"fixed centres need {tree.points.shape[1]} coordinates, got {fixed_centers.shape[1]}"
         )
+    if uniforms.shape[1] < needed:
+        raise ValueError(f"need {needed} uniforms per seeding, got {uniforms.shape[1]}")
     # Scratch per thread, not per seeding: at most as many as run at once.
     cdef Py_ssize_t n_slots = max(1, min(n_runs, kpalette_max_threads()))
     chosen_array = np.empty((n_runs, k), dtype=np.int64)
@@ -1304,12 +1342,14 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] un
             if n_slots == 1:
                 for run in range(n_runs):
                     _seed_run(&views[0], n, n_nodes, k, n_trials, &uniforms[run, 0],
+                              &fixed_centers[0, 0], n_fixed,
                               &chosen[run, 0], &trial_index[0, 0], &potential[0, 0])
             else:
                 for run in prange(n_runs, schedule="dynamic", chunksize=1,
                                   num_threads=n_slots):
                     slot = threadid()
                     _seed_run(&views[slot], n, n_nodes, k, n_trials, &uniforms[run, 0],
+                              &fixed_centers[0, 0], n_fixed,
                               &chosen[run, 0], &trial_index[slot, 0], &potential[slot, 0])
             for run in range(n_runs):
                 for i in range(k):

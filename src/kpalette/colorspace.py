@@ -21,9 +21,11 @@ __all__ = [
     "ciede2000_lab",
     "delta_e_ciede2000",
     "from_space",
+    "premultiply",
     "rgb_to_lab",
     "rgb_to_oklab",
     "to_space",
+    "unpremultiply",
 ]
 
 COLOR_SPACES = ("rgb", "lab", "oklab")
@@ -146,14 +148,51 @@ def oklab_to_rgb(oklab: np.ndarray) -> np.ndarray:
     return _linear_to_srgb(_transform(lms, _LMS_TO_RGB))
 
 
+def premultiply(colors: np.ndarray) -> np.ndarray:
+    """RGBA as premultiplied float64: each colour channel times alpha / 255.
+
+    What a translucent colour shows over black, with its alpha beside it: two RGBA
+    colours that look alike over any background are close in these coordinates,
+    whatever their hidden colour at low alpha.
+
+    Parameters
+    ----------
+    colors : (..., 4) array in 0..255
+
+    Returns
+    -------
+    (..., 4) float64 array
+    """
+    values = np.array(colors, dtype=np.float64)
+    values[..., :3] *= values[..., 3:4] / 255.0
+    return values
+
+
+def unpremultiply(values: np.ndarray) -> np.ndarray:
+    """Straight RGBA floats in 0..255 of premultiplied (n, 4) values.
+
+    Alpha is clipped to 0..255 and rounded first, and the colour divided by the
+    rounded alpha, so that a palette entry rounded from the result shows the colour
+    asked for as nearly as 8 bits allow. Where alpha rounds to 0 the colour is 0.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    alpha = np.rint(np.clip(values[:, 3], 0.0, 255.0))
+    scale = np.divide(255.0, alpha, out=np.zeros_like(alpha), where=alpha > 0)
+    rgb = np.clip(values[:, :3] * scale[:, None], 0.0, 255.0)
+    return np.column_stack([rgb, alpha])
+
+
 def to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
     """Coordinates of colours in ``color_space``.
 
     Parameters
     ----------
     colors : (n, 3) or (n, 4) array
-        sRGB(A) in 0..255. A fourth (alpha) channel is kept, scaled by
-        :data:`ALPHA_SCALE` so that it weighs about as much as lightness.
+        sRGB(A) in 0..255. With alpha the colour is premultiplied first
+        (:func:`premultiply`: as seen over black) and alpha kept as a fourth
+        coordinate, scaled by :data:`ALPHA_SCALE` so that it weighs about as much as
+        lightness. So in RGB the squared distance is the one :mod:`kpalette.metrics`
+        scores, and a colour's weight in a fit falls with its opacity.
     color_space : {"rgb", "lab", "oklab"}
 
     Returns
@@ -162,30 +201,34 @@ def to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
     """
     check_color_space(color_space)
     colors = np.asarray(colors)
+    translucent = colors.shape[1] == 4
+    if translucent:
+        colors = premultiply(colors)
     if color_space == "rgb":
-        return colors.astype(np.float64)
+        return colors.astype(np.float64, copy=not translucent)
     convert = rgb_to_lab if color_space == "lab" else rgb_to_oklab
     coordinates = convert(colors[:, :3])
-    if colors.shape[1] == 4:
-        alpha = colors[:, 3].astype(np.float64) * ALPHA_SCALE[color_space]
-        coordinates = np.column_stack([coordinates, alpha])
+    if translucent:
+        coordinates = np.column_stack([coordinates, colors[:, 3] * ALPHA_SCALE[color_space]])
     return coordinates
 
 
 def from_space(coordinates: np.ndarray, color_space: str) -> np.ndarray:
     """sRGB(A) 0..255 floats of coordinates in ``color_space`` (inverse of :func:`to_space`).
 
-    Colours outside the sRGB gamut are clipped to it.
+    Colours outside the sRGB gamut are clipped to it. With alpha the result is
+    straight (not premultiplied) RGBA, its alpha rounded (see :func:`unpremultiply`).
     """
     check_color_space(color_space)
     coordinates = np.asarray(coordinates, dtype=np.float64)
     if color_space == "rgb":
-        return np.clip(coordinates, 0.0, 255.0)
-    convert = lab_to_rgb if color_space == "lab" else oklab_to_rgb
-    rgb = convert(coordinates[:, :3])
+        rgb = np.clip(coordinates, 0.0, 255.0)
+    else:
+        convert = lab_to_rgb if color_space == "lab" else oklab_to_rgb
+        rgb = convert(coordinates[:, :3])
     if coordinates.shape[1] == 4:
-        alpha = np.clip(coordinates[:, 3] / ALPHA_SCALE[color_space], 0.0, 255.0)
-        rgb = np.column_stack([rgb, alpha])
+        alpha = coordinates[:, 3] / ALPHA_SCALE[color_space]
+        rgb = unpremultiply(np.column_stack([rgb[:, :3], alpha]))
     return rgb
 
 

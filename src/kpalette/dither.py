@@ -36,8 +36,10 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
     image : (H, W, C) uint8 array, C = 3 or 4
     palette : (k, C) uint8 array
         With alpha, an entry of alpha 0 (if any) takes every fully transparent pixel;
-        those pixels neither receive nor pass on error. Alpha is diffused too when the
-        palette has translucent entries; otherwise only the colour channels are.
+        those pixels neither receive nor pass on error. When the palette has
+        translucent entries, colours are matched and their error diffused
+        premultiplied by alpha, with alpha as a fourth channel; otherwise only the
+        colour channels are.
     strength : float in [0, 1], default=1.0
         Fraction of each pixel's error that is diffused; 0 maps to the nearest colour.
 
@@ -51,6 +53,7 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
         For mismatched channels, an empty or oversized palette, or a bad strength.
     """
     from ._kernels import floyd_steinberg
+    from .colorspace import premultiply
 
     strength = check_strength(strength)
     image = np.asarray(image)
@@ -81,9 +84,15 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
         if (palette[candidates, 3] == 255).all():
             channels = 3
     fitted = palette[candidates, :channels].astype(np.float64)
+    diffused = image[..., :channels]
+    if channels == 4:
+        # Translucent colours are compared and diffused as they show: premultiplied
+        # by alpha (see colorspace.premultiply), as they were clustered and are scored.
+        fitted = premultiply(fitted)
+        diffused = np.rint(premultiply(diffused)).astype(np.uint8)
     indices = np.empty(image.shape[:2], dtype=np.uint8 if len(palette) <= 256 else np.int32)
     floyd_steinberg(
-        np.ascontiguousarray(image[..., :channels]),
+        np.ascontiguousarray(diffused),
         np.ascontiguousarray(fitted),
         candidates.astype(np.int64),
         strength,

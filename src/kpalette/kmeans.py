@@ -105,6 +105,7 @@ def lloyd(
     tree=None,
     overrelaxation=1.0,
     energy_tol=0.0,
+    n_fixed=0,
 ):
     """Weighted Lloyd iterations from given centres.
 
@@ -125,6 +126,9 @@ def lloyd(
     energy_tol : float
         Stop when a step lowers the energy (the inertia) by less than this fraction
         of it (0: only the other rules stop a run).
+    n_fixed : int
+        The first ``n_fixed`` centres stay where they are; the others are fitted
+        around them.
 
     Returns
     -------
@@ -143,19 +147,30 @@ def lloyd(
     labels = np.empty(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
     n_iter = _kernels.lloyd(
-        points, weights, centers, labels, dist2, max_iter, tol, tree, overrelaxation, energy_tol
+        points,
+        weights,
+        centers,
+        labels,
+        dist2,
+        max_iter,
+        tol,
+        tree,
+        overrelaxation,
+        energy_tol,
+        n_fixed,
     )
     inertia = float((weights * dist2).sum())
     return centers, labels, inertia, n_iter
 
 
-def init_plusplus(points, weights, k, rng, *, tree=None, n_starts=1) -> np.ndarray:
+def init_plusplus(points, weights, k, rng, *, tree=None, n_starts=1, fixed=None) -> np.ndarray:
     """Greedy k-means++ starts: (n_starts, k, d) centres chosen among ``points``.
 
     The starts are drawn one after the other from ``rng`` (the same numbers as
     ``n_starts`` calls for one start each) and computed side by side.
     ``tree`` is the points' ``_kernels.PointTree`` when the caller has it (built
-    otherwise).
+    otherwise). ``fixed``, (m, d), are centres already chosen: the k are drawn
+    around them, and the result is (n_starts, m + k, d), ``fixed`` first.
     """
     from ._kernels import PointTree, kmeans_plusplus
 
@@ -165,9 +180,13 @@ def init_plusplus(points, weights, k, rng, *, tree=None, n_starts=1) -> np.ndarr
             np.ascontiguousarray(weights, dtype=np.float64),
         )
     n_trials = 2 + int(np.log(k))
-    uniforms = rng.random((n_starts, 1 + (k - 1) * n_trials))
-    chosen = kmeans_plusplus(tree, k, n_trials, uniforms)
-    return points[chosen]
+    if fixed is None:
+        uniforms = rng.random((n_starts, 1 + (k - 1) * n_trials))
+        return points[kmeans_plusplus(tree, k, n_trials, uniforms)]
+    fixed = np.ascontiguousarray(fixed, dtype=np.float64)
+    uniforms = rng.random((n_starts, k * n_trials))
+    chosen = points[kmeans_plusplus(tree, k, n_trials, uniforms, fixed)]
+    return np.concatenate([np.broadcast_to(fixed, (n_starts, *fixed.shape)), chosen], axis=1)
 
 
 def grid_means(points, weights, cells_per_axis=32):
@@ -275,7 +294,9 @@ SCREENING_ITERATIONS = 10
 OVERRELAXATION = 1.9
 
 
-def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None):
+def kmeans_weighted(
+    points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None, fixed=None
+):
     """K-means on weighted points: several k-means++ starts on a coarse grid, then Lloyd.
 
     The starts run (k-means++ then Lloyd) on a coarse version of the data, points
@@ -300,11 +321,14 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
         below ``tol`` times the mean weighted variance of the coordinates (as in
         scikit-learn).
     rng : None, int or numpy.random.Generator
+    fixed : (m, d) float64 array, optional
+        Centres given beforehand, which stay put (a palette entry held for
+        transparent pixels): ``k`` more are fitted around them.
 
     Returns
     -------
     centers, labels, inertia, n_iter
-        As :func:`lloyd`, on the full data.
+        As :func:`lloyd`, on the full data; ``centers`` has the ``fixed`` ones first.
     """
     rng = np.random.default_rng(rng)
     points = np.ascontiguousarray(points, dtype=np.float64)
@@ -313,6 +337,7 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
         n_starts, n_refined, screening = auto_starts(k)
     else:
         n_starts, n_refined, screening = int(n_init), max(1, -(-int(n_init) // 3)), None
+    n_fixed = 0 if fixed is None else len(fixed)
     coarse_points, coarse_weights = _coarse_version(points, weights, k)
     from ._kernels import PointTree
 
@@ -328,9 +353,10 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
             tree=coarse_tree,
             overrelaxation=OVERRELAXATION,
             energy_tol=tol,
+            n_fixed=n_fixed,
         )
         for start in init_plusplus(
-            coarse_points, coarse_weights, k, rng, tree=coarse_tree, n_starts=n_starts
+            coarse_points, coarse_weights, k, rng, tree=coarse_tree, n_starts=n_starts, fixed=fixed
         )
     ]
     starts.sort(key=lambda result: result[2])
@@ -351,6 +377,7 @@ def kmeans_weighted(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4
             tree=tree,
             overrelaxation=OVERRELAXATION,
             energy_tol=tol,
+            n_fixed=n_fixed,
         )
         for result in starts[:n_refined]
     ]
@@ -436,8 +463,9 @@ class KMeansQuantizer:
     ----------
     cluster_centers_ : (k, C) float64 array
         Mean of each cluster in the clustering space: 0..255 sRGB units, or CIELAB /
-        OKLab coordinates (C = 3, or 4 with alpha, which is scaled by
-        ``colorspace.ALPHA_SCALE`` outside RGB).
+        OKLab coordinates (C = 3, or 4 with alpha: then the colour is premultiplied
+        by alpha and alpha is scaled by ``colorspace.ALPHA_SCALE`` outside RGB, see
+        :func:`colorspace.to_space`).
     palette_ : (k, C) uint8 array
         The centres as sRGB(A), rounded (clipped to the gamut): the colours written
         to images.
@@ -454,9 +482,13 @@ class KMeansQuantizer:
     Notes
     -----
     The distinct colours of the input are clustered, each weighted by its pixel count:
-    the objective is that of K-means on every pixel. Fully transparent pixels take no
-    part in the fit. When the input has fewer distinct colours than ``n_colors``, the
-    palette is exactly those colours (with a :class:`KPaletteWarning`).
+    the objective is that of K-means on every pixel. Translucent colours are clustered
+    premultiplied by alpha, with alpha beside them: in RGB the objective is then the
+    squared error that :mod:`kpalette.metrics` reports, and colours that are nearly
+    transparent, whatever their hidden colour, cost few palette entries. Fully
+    transparent pixels take no part in the fit. When the input has fewer distinct
+    colours than ``n_colors``, the palette is exactly those colours (with a
+    :class:`KPaletteWarning`).
     """
 
     def __init__(
@@ -536,6 +568,9 @@ class KMeansQuantizer:
             color_labels = np.arange(histogram.n_colors, dtype=np.int32)
             n_iter = 0
         else:
+            # Translucent colours can take the transparent entry (it is as near to the
+            # faintest as any): the others are fitted around it, held in place.
+            hold_transparent = reserve and self._cluster_dims == self.n_channels_
             centers, color_labels, _, n_iter = kmeans_weighted(
                 points,
                 weights,
@@ -544,7 +579,13 @@ class KMeansQuantizer:
                 max_iter=self.max_iter,
                 tol=self.tol,
                 rng=rng,
+                fixed=to_space(np.zeros((1, 4), np.uint8), self.color_space)
+                if hold_transparent
+                else None,
             )
+            if hold_transparent:  # held first in the fit, last in the palette
+                centers = centers[1:]
+                color_labels = np.where(color_labels == 0, k, color_labels - 1).astype(np.int32)
         colors = from_space(centers, self.color_space)
         if self._cluster_dims < self.n_channels_:
             colors = np.column_stack([colors, np.full(len(colors), 255.0)])
@@ -641,9 +682,15 @@ class KMeansQuantizer:
             )
 
     def _fitted_palette(self) -> np.ndarray:
-        """(m, d) palette entries in the clustering space (without the reserved one)."""
+        """(m, d) palette entries that visible colours may take, in the clustering space.
+
+        The entry reserved for fully transparent pixels is one of them when
+        translucent colours are clustered (it is then the nearest entry for some
+        nearly transparent colours); when the visible colours are opaque and
+        clustered as RGB it is left out, as it would read as black.
+        """
         palette = self.palette_[:, : self._cluster_dims]
-        if self._reserved is not None:
+        if self._reserved is not None and self._cluster_dims < self.n_channels_:
             palette = palette[: self._reserved]
         return to_space(palette, self.color_space)
 

@@ -39,10 +39,9 @@ def _check_pair(original: np.ndarray, other: np.ndarray) -> None:
 
 def _visible(block: np.ndarray) -> np.ndarray:
     """float64 copy; RGBA becomes premultiplied RGB plus alpha."""
-    block = block.astype(np.float64)
-    if block.shape[-1] == 4:
-        block[..., :3] *= block[..., 3:4] / 255.0
-    return block
+    from .colorspace import premultiply
+
+    return premultiply(block) if block.shape[-1] == 4 else block.astype(np.float64)
 
 
 def mean_squared_error(original: np.ndarray, other: np.ndarray) -> float:
