@@ -105,3 +105,22 @@ def test_default_level_follows_the_bit_depth():
         if k == 16:  # the harder search pays: a smaller file than at zlib's default
             at_six = png.encode_palette_png(result.palette, result.indices, level=6)
             assert len(default) < len(at_six)
+        # A photo's stream is well above the graphics ratio: no second pass.
+        raw = photo.shape[0] * (photo.shape[1] * png.bit_depth_for(k) // 8 + 1)
+        assert len(default) > 2 * png.GRAPHICS_RATIO * raw
+
+
+def test_graphics_are_deflated_again_at_level_nine(rng):
+    # A screenshot-like index map: flat panels, rows of repeated glyph-like runs.
+    indices = np.zeros((400, 600), np.uint8)
+    indices[40:360, 30:570] = 1
+    glyphs = rng.integers(2, 64, size=(12, 40), dtype=np.uint8)
+    for row in range(60, 340, 20):
+        indices[row : row + 12, 50:530] = np.tile(glyphs, 12)[:, :480]
+        glyphs = np.roll(glyphs, 7, axis=1)
+    palette = rng.integers(0, 256, size=(64, 3), dtype=np.uint8)
+    default = png.encode_palette_png(palette, indices)
+    at_nine = png.encode_palette_png(palette, indices, level=9)
+    at_six = png.encode_palette_png(palette, indices, level=6)
+    assert len(at_six) < png.GRAPHICS_RATIO * indices.size
+    assert default == at_nine and len(at_nine) < len(at_six)
