@@ -350,3 +350,24 @@ def test_compress_a_shared_photo(tmp_path, capsys):
     status, out, _ = _run(["compress", shared_image("china.jpg"), "-o", output, "--json"], capsys)
     report = json.loads(out)
     assert status == 0 and report["colors"] == 16 and report["psnr"] > 25
+
+
+def test_gif_of_a_translucent_image_reports_the_file_written(tmp_path, capsys):
+    from kpalette.metrics import mean_squared_error
+
+    rgb = np.asarray(Image.open(sample_image_path()).crop((100, 80, 260, 200)))
+    alpha = np.tile(np.linspace(0, 255, rgb.shape[1]).astype(np.uint8), (rgb.shape[0], 1))
+    source = tmp_path / "translucent.png"
+    Image.fromarray(np.dstack([rgb, alpha])).save(source)
+    for extra in ([], ["--target-psnr", "12"], ["--max-bytes", "2000"]):
+        output = tmp_path / "out.gif"
+        status, out, err = _run(
+            ["compress", source, *extra, "-o", output, "--json", "--force"], capsys
+        )
+        assert status == 0 and err == ""
+        written = np.asarray(Image.open(output).convert("RGBA"))
+        assert set(np.unique(written[..., 3])) == {0, 255}
+        original = np.asarray(Image.open(source))
+        assert json.loads(out)["mse"] == pytest.approx(
+            mean_squared_error(original, written), rel=1e-5
+        )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io as _io
+import warnings
 
 import numpy as np
 import pytest
@@ -105,3 +106,60 @@ def test_alpha_quality_from_the_table_equals_the_pixels(small_photo):
     result = quantize(rgba, 6)
     assert result._color_table is not None
     assert result.mse == pytest.approx(mean_squared_error(rgba, result.to_array()), rel=1e-12)
+
+
+def _translucent(small_photo):
+    rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
+    rgba[:, :, 3] = np.linspace(0, 255, rgba.shape[1]).astype(np.uint8)[None, :]
+    return rgba
+
+
+def test_binary_alpha():
+    from kpalette.result import binary_alpha
+
+    rgba = np.array(
+        [[[9, 9, 9, 0], [10, 20, 30, 127], [10, 20, 30, 128], [1, 2, 3, 255]]], np.uint8
+    )
+    np.testing.assert_array_equal(
+        binary_alpha(rgba, 128),
+        [[[0, 0, 0, 0], [0, 0, 0, 0], [10, 20, 30, 255], [1, 2, 3, 255]]],
+    )
+    opaque = np.zeros((2, 2, 3), np.uint8)
+    assert binary_alpha(opaque, 128) is opaque and binary_alpha(rgba, None) is rgba
+    already = binary_alpha(rgba, 128)
+    assert binary_alpha(already, 128) is already  # nothing translucent left to change
+    for bad in (0, 256, 1.5, True):
+        with pytest.raises(ValueError, match="alpha_threshold must be an integer"):
+            binary_alpha(rgba, bad)
+
+
+def test_alpha_threshold_fits_without_translucency_and_measures_the_input(small_photo):
+    from kpalette.metrics import mean_delta_e, mean_squared_error
+
+    rgba = _translucent(small_photo)
+    result = quantize(rgba, 8, alpha_threshold=128)
+    assert set(np.unique(result.palette[:, 3])) == {0, 255}
+    np.testing.assert_array_equal(result.original, rgba)  # measured against the input
+    written = result.to_array()
+    assert result.mse == pytest.approx(mean_squared_error(rgba, written), rel=1e-12)
+    assert result.delta_e == pytest.approx(mean_delta_e(rgba, written), rel=1e-9)
+    # Below the threshold transparent, above it the opaque entries.
+    assert (written[rgba[..., 3] < 128, 3] == 0).all()
+    assert (written[rgba[..., 3] >= 128, 3] == 255).all()
+    # One colour for transparent and opaque pixels: opaque or transparent, not a mean.
+    assert quantize(rgba, 1, alpha_threshold=128).palette[0, 3] in (0, 255)
+    # Fitting for binary alpha beats writing a translucent fit as GIF does.
+    translucent_fit = quantize(rgba, 8)
+    as_gif = Image.open(_io.BytesIO(translucent_fit.encode("GIF"))).convert("RGBA")
+    assert result.mse < mean_squared_error(rgba, np.asarray(as_gif))
+
+
+def test_saving_translucent_colours_as_gif_warns(small_photo, tmp_path):
+    from kpalette import KPaletteWarning
+
+    result = quantize(_translucent(small_photo), 8)
+    with pytest.warns(KPaletteWarning, match="GIF has no translucency"):
+        result.save(tmp_path / "out.gif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result.save(tmp_path / "out.png")  # PNG holds translucency: no warning

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import io, metrics
 from .kmeans import KMeansQuantizer, KPaletteWarning, PreparedInput
-from .result import QuantizedImage, _dither_strength, _load, _quantize_prepared
+from .result import QuantizedImage, _dither_strength, _load, _quantize_prepared, binary_alpha
 
 __all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
@@ -103,6 +103,7 @@ def choose_k(
     n_init="auto",
     max_iter: int = 300,
     max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+    alpha_threshold: int | None = None,
 ) -> KChoice:
     """Choose the number of colours for an image.
 
@@ -126,7 +127,7 @@ def choose_k(
         Measure a full-colour PNG rather than a palette one.
     max_k : int, default=256
         Most colours considered for a target.
-    random_state, color_space, dither, n_init, max_iter, max_pixels
+    random_state, color_space, dither, n_init, max_iter, max_pixels, alpha_threshold
         As for :func:`kpalette.quantize`.
 
     Returns
@@ -152,6 +153,7 @@ def choose_k(
             n_init=n_init,
             max_iter=max_iter,
             max_pixels=max_pixels,
+            alpha_threshold=alpha_threshold,
         )
     )
     if target_psnr is not None:
@@ -171,12 +173,15 @@ class KSweep:
     Parameters
     ----------
     image : (H, W, 3|4) array, or str / os.PathLike
-    random_state, color_space, dither, n_init, max_iter, max_pixels
+    random_state, color_space, dither, n_init, max_iter, max_pixels, alpha_threshold
         As for :func:`kpalette.quantize`.
 
     Attributes
     ----------
     original : (H, W, C) uint8 array
+        The image as given, which the quality is measured against.
+    fitted : (H, W, C) uint8 array
+        The image fitted: ``original``, or a copy with alpha made binary.
     source : Path or None
     curve : dict
         k -> {"inertia", "mse", "psnr"} for every k fitted, and each encoded size
@@ -193,9 +198,12 @@ class KSweep:
         n_init="auto",
         max_iter: int = 300,
         max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+        alpha_threshold: int | None = None,
     ):
         self.strength = _dither_strength(dither)
         self.original, self.source = _load(image, max_pixels, "KSweep")
+        self.fitted = binary_alpha(self.original, alpha_threshold)
+        self.alpha_threshold = alpha_threshold
         self.color_space = color_space
         self.engine = {
             "n_init": n_init,
@@ -203,7 +211,7 @@ class KSweep:
             "tol": 1e-4,
             "random_state": random_state,
         }
-        self.prepared = PreparedInput(self.original)
+        self.prepared = PreparedInput(self.fitted)
         self.curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
         self._quantizers: dict[int, KMeansQuantizer] = {}
@@ -233,7 +241,7 @@ class KSweep:
                 warnings.simplefilter("ignore", KPaletteWarning)
                 self.results[k] = result = _quantize_prepared(
                     self.prepared,
-                    self.original,
+                    self.fitted,
                     self.source,
                     int(k),
                     self.strength,
@@ -241,6 +249,8 @@ class KSweep:
                     self.engine,
                     time.perf_counter(),
                     quantizer=self._quantizers.pop(k, None),
+                    reference=self.original,
+                    alpha_threshold=self.alpha_threshold,
                 )
             self.curve.setdefault(k, {}).update(
                 {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
@@ -248,9 +258,10 @@ class KSweep:
         return self.results[k]
 
     def point(self, k: int) -> dict:
-        """Inertia, MSE and PSNR at k; from the colour table alone when not dithering."""
+        """Inertia, MSE and PSNR at k; from the colour table alone when not dithering
+        (and the image fitted is the one measured)."""
         if k not in self.curve:
-            if self.strength > 0:
+            if self.strength > 0 or self.fitted is not self.original:
                 self.result(k)
             else:
                 with warnings.catch_warnings():

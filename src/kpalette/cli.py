@@ -308,12 +308,14 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
     image_format = io.format_for_path(output, truecolor=args.truecolor)
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
     choice = None
+    engine = _engine_kwargs(args)
+    if image_format == "GIF" and not args.truecolor:
+        engine["alpha_threshold"] = io.GIF_ALPHA_THRESHOLD  # GIF has no translucency
     if mode is None:
-        result = quantize(input_path, k, dither=args.dither, **_engine_kwargs(args))
+        result = quantize(input_path, k, dither=args.dither, **engine)
     else:
         from .choose import choose_k
 
-        engine = _engine_kwargs(args)
         try:
             choice = choose_k(
                 input_path,

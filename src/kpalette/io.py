@@ -52,6 +52,8 @@ DEFAULT_MAX_PIXELS: int = 89_478_485
 
 #: Extensions written as palette (indexed) images, and the Pillow format for each.
 PALETTE_FORMATS = {".png": "PNG", ".gif": "GIF"}
+#: GIF has one transparent colour and no translucency: alpha below this is transparent.
+GIF_ALPHA_THRESHOLD = 128
 #: Extensions written as full-colour images, and the Pillow format for each.
 TRUECOLOR_FORMATS = {
     ".png": "PNG",
@@ -229,7 +231,8 @@ def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str =
     image_format : {"PNG", "GIF"}
         PNG is written at the smallest bit depth (1, 2, 4 or 8) that holds k colours,
         with a tRNS chunk for translucent entries. GIF gets one transparent index
-        (entries with alpha below 128 become transparent).
+        (entries with alpha below ``GIF_ALPHA_THRESHOLD`` become transparent, the
+        others opaque).
 
     Returns
     -------
@@ -254,7 +257,7 @@ def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str =
     params: dict = {}
     if image_format == "GIF":
         if has_alpha:
-            transparent = np.flatnonzero(palette[:, 3] < 128)
+            transparent = np.flatnonzero(palette[:, 3] < GIF_ALPHA_THRESHOLD)
             if len(transparent):
                 params["transparency"] = int(transparent[0])
                 if len(transparent) > 1:

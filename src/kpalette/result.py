@@ -14,7 +14,7 @@ from . import io, metrics
 from .kmeans import KMeansQuantizer, PreparedInput, as_pixels
 from .palette import format_palette, order_by_share, sort_by_share, swatch_image, to_hex
 
-__all__ = ["QuantizedImage", "quantize", "quantize_many"]
+__all__ = ["QuantizedImage", "binary_alpha", "quantize", "quantize_many"]
 
 
 class QuantizedImage:
@@ -195,6 +195,7 @@ class QuantizedImage:
             The file exists and ``overwrite`` is false.
         """
         image_format = io.format_for_path(path, truecolor=truecolor)
+        self._warn_if_translucency_is_lost(image_format, truecolor)
         protect = (self.source,)
         if truecolor or image_format not in io.PALETTE_FORMATS.values():
             n_bytes = io.save_truecolor(path, self.to_array(), overwrite=overwrite, protect=protect)
@@ -210,6 +211,24 @@ class QuantizedImage:
         self.output_path = Path(path)
         self.output_bytes = n_bytes
         return n_bytes
+
+    def _warn_if_translucency_is_lost(self, image_format: str, truecolor: bool) -> None:
+        if image_format != "GIF" or truecolor or self.palette.shape[1] != 4:
+            return
+        translucent = int(((self.palette[:, 3] > 0) & (self.palette[:, 3] < 255)).sum())
+        if translucent:
+            import warnings
+
+            from .kmeans import KPaletteWarning
+
+            warnings.warn(
+                f"GIF has no translucency: {translucent} translucent palette colours are "
+                f"written transparent (alpha < {io.GIF_ALPHA_THRESHOLD}) or opaque, so the "
+                "quality measures do not describe the file; quantize with "
+                f"alpha_threshold={io.GIF_ALPHA_THRESHOLD} to fit and measure a GIF",
+                KPaletteWarning,
+                stacklevel=3,
+            )
 
     def palette_text(self, fmt: str = "hex"):
         """The palette in ``hex``, ``json``, ``gpl``, ``css`` or ``png`` (bytes) form."""
@@ -286,6 +305,7 @@ def quantize(
     color_space: str = "rgb",
     dither: bool | float = False,
     max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+    alpha_threshold: int | None = None,
 ) -> QuantizedImage:
     """Reduce an image to ``n_colors`` colours with K-means.
 
@@ -307,6 +327,11 @@ def quantize(
         gradients lose their bands, while the MSE rises (coffee.png at k=16: 69 -> 211).
     max_pixels : int or None
         Largest image read from a file (decompression-bomb guard).
+    alpha_threshold : int in 1..255, optional
+        Fit a palette without translucency, for formats that have none (GIF, whose
+        writer uses ``io.GIF_ALPHA_THRESHOLD``): pixels with alpha below it become
+        transparent and the others opaque before fitting. The quality measures still
+        compare with the image as given.
 
     Returns
     -------
@@ -316,9 +341,19 @@ def quantize(
     start = time.perf_counter()
     strength = _dither_strength(dither)
     original, source = _load(image, max_pixels, "quantize")
+    fitted = binary_alpha(original, alpha_threshold)
     engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
     return _quantize_prepared(
-        PreparedInput(original), original, source, n_colors, strength, color_space, engine, start
+        PreparedInput(fitted),
+        fitted,
+        source,
+        n_colors,
+        strength,
+        color_space,
+        engine,
+        start,
+        reference=original,
+        alpha_threshold=alpha_threshold,
     )
 
 
@@ -333,6 +368,7 @@ def quantize_many(
     color_space: str = "rgb",
     dither: bool | float = False,
     max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
+    alpha_threshold: int | None = None,
 ) -> list[QuantizedImage]:
     """:func:`quantize` for several numbers of colours, counting the colours once.
 
@@ -352,15 +388,54 @@ def quantize_many(
     """
     strength = _dither_strength(dither)
     original, source = _load(image, max_pixels, "quantize_many")
-    prepared = PreparedInput(original)
+    fitted = binary_alpha(original, alpha_threshold)
+    prepared = PreparedInput(fitted)
     engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
     results = []
     for k in ks:
         start = time.perf_counter()
         results.append(
-            _quantize_prepared(prepared, original, source, k, strength, color_space, engine, start)
+            _quantize_prepared(
+                prepared,
+                fitted,
+                source,
+                k,
+                strength,
+                color_space,
+                engine,
+                start,
+                reference=original,
+                alpha_threshold=alpha_threshold,
+            )
         )
     return results
+
+
+def binary_alpha(image: np.ndarray, threshold: int | None) -> np.ndarray:
+    """``image`` with alpha below ``threshold`` made 0 (colour too) and the rest 255.
+
+    Parameters
+    ----------
+    image : (H, W, C) uint8 array
+    threshold : int in 1..255, or None
+
+    Returns
+    -------
+    (H, W, C) uint8 array
+        ``image`` itself when there is nothing to change (no threshold, no alpha, or
+        alpha already 0 or 255 only), else a new array.
+    """
+    if threshold is None or image.shape[-1] != 4:
+        return image
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 255:
+        raise ValueError(f"alpha_threshold must be an integer in 1..255, got {threshold!r}")
+    alpha = image[..., 3]
+    if not ((alpha > 0) & (alpha < 255)).any():
+        return image
+    visible = alpha >= threshold
+    binary = np.where(visible[..., None], image, 0).astype(np.uint8)
+    binary[..., 3] = np.where(visible, 255, 0)
+    return binary
 
 
 def _dither_strength(dither) -> float:
@@ -386,10 +461,28 @@ def _load(image, max_pixels, caller: str):
 
 
 def _quantize_prepared(
-    prepared, original, source, n_colors, strength, color_space, engine, start, quantizer=None
+    prepared,
+    original,
+    source,
+    n_colors,
+    strength,
+    color_space,
+    engine,
+    start,
+    quantizer=None,
+    reference=None,
+    alpha_threshold=None,
 ):
-    """QuantizedImage of a prepared input; ``quantizer``: one already fitted without labels."""
+    """QuantizedImage of a prepared input; ``quantizer``: one already fitted without labels.
+
+    ``original`` is the image fitted (and dithered); ``reference``, the one the quality
+    is measured against when that differs (alpha made binary for GIF). With
+    ``alpha_threshold`` the palette's alpha is made binary too: one colour for
+    transparent and opaque pixels together (k = 1) is a translucent mean otherwise.
+    """
     from .dither import dither as diffuse
+
+    reference = original if reference is None else reference
 
     if quantizer is None:
         quantizer = KMeansQuantizer(n_colors, color_space=color_space, **engine)
@@ -407,12 +500,15 @@ def _quantize_prepared(
         palette = quantizer.palette_[order]
         counts = entry_counts[order].astype(np.int64)
         indices = quantizer._pixel_indices(prepared, remap)
-        color_table = (colors, color_counts, remap[entries])
+        # The table maps the fitted image's colours: it measures only that image.
+        color_table = (colors, color_counts, remap[entries]) if reference is original else None
+    if alpha_threshold is not None and palette.shape[1] == 4:
+        palette = binary_alpha(palette[None], alpha_threshold)[0]
     return QuantizedImage(
         palette,
         indices,
         counts=counts,
-        original=original,
+        original=reference,
         source=source,
         seconds=time.perf_counter() - start,
         color_table=color_table,
