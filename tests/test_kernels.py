@@ -88,6 +88,25 @@ def test_count_and_lookup_rgb(rng):
     np.testing.assert_array_equal(small, labels[np.searchsorted(unique, codes)] % 256)
 
 
+def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
+    # Few red/green pairs (crowded buckets) plus the extremes of the code range.
+    pixels = rng.integers(0, 256, size=(20000, 4)).astype(np.uint8)
+    pixels[:15000, :2] = rng.integers(0, 3, size=(15000, 2)) * 127
+    pixels[0], pixels[1] = 0, 255
+    codes = np.zeros(len(pixels), dtype=np.int64)
+    for channel in range(4):
+        codes = (codes << 8) | pixels[:, channel]
+    unique = np.unique(codes)
+    labels = (np.arange(len(unique)) * 7 + 3).astype(np.int32)
+    expected = labels[np.searchsorted(unique, codes)]
+    out = np.empty(len(pixels), dtype=np.int32)
+    _kernels.lookup_rgba(pixels, unique, labels, out)
+    np.testing.assert_array_equal(out, expected)
+    small = np.empty(len(pixels), dtype=np.uint8)
+    _kernels.lookup_rgba(pixels, unique, (labels % 256).astype(np.uint8), small)
+    np.testing.assert_array_equal(small, expected % 256)
+
+
 @pytest.mark.parametrize("k", [1, 5, 40])
 @pytest.mark.parametrize("d", [3, 4])
 def test_kmeans_plusplus_matches_reference(rng, k, d):

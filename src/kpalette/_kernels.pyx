@@ -237,6 +237,48 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
         free(table)
 
 
+def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
+                const label_t[::1] color_labels, label_t[::1] out):
+    """The label of every RGBA pixel's colour, by a search within its 16-bit bucket.
+
+    A table over all 32-bit codes would not fit, and ``np.searchsorted`` over the
+    whole sorted list took 0.65 s for 8.7M pixels among 940k colours (measured,
+    each of its ~20 steps a cache miss). Here the codes sharing their red and green
+    bytes form a bucket (65,536 of them, 14 colours each on that photo), found
+    through a table of bucket starts; the search within it stays in cache.
+
+    Parameters
+    ----------
+    pixels : (N, 4) uint8 array
+        Every colour must be one of ``codes``.
+    codes : (n,) int64 array, ascending
+        ``(r << 24) | (g << 16) | (b << 8) | a`` of each distinct colour.
+    color_labels : (n,) uint8 or int32 array
+        The label of each.
+    out : (N,) array of the same dtype, written in place
+    """
+    cdef Py_ssize_t n = pixels.shape[0], i, low, high, middle
+    cdef int64_t code
+    starts_array = np.searchsorted(
+        np.asarray(codes), np.arange(65537, dtype=np.int64) << 16
+    ).astype(np.int64)
+    cdef const int64_t[::1] starts = starts_array
+    with nogil:
+        for i in prange(n, schedule="static"):
+            code = ((<int64_t>pixels[i, 0] << 24) | (<int64_t>pixels[i, 1] << 16)
+                    | (<int64_t>pixels[i, 2] << 8) | pixels[i, 3])
+            # codes[low] <= code < codes[high] (high: the end of the bucket)
+            low = starts[code >> 16]
+            high = starts[(code >> 16) + 1]
+            while high - low > 1:
+                middle = (low + high) >> 1
+                if codes[middle] <= code:
+                    low = middle
+                else:
+                    high = middle
+            out[i] = color_labels[low]
+
+
 cdef void _bounding_box(const double[:, ::1] points, double* low, double* span) noexcept nogil:
     """Per axis, the points' smallest value and their range (at least 1e-12)."""
     cdef Py_ssize_t n = points.shape[0], i
