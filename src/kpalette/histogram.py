@@ -45,10 +45,11 @@ class ColorHistogram:
         return int(self.counts.sum())
 
 
-def pack_colors(pixels: np.ndarray) -> np.ndarray:
-    """Pack (N, 3) or (N, 4) uint8 colours into one int64 code per colour."""
+def pack_colors(pixels: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """Pack (N, 3) or (N, 4) uint8 colours into one code per colour, of ``dtype``
+    (an integer type of 8 bits per channel or more: ``np.uint32`` holds RGBA)."""
     pixels = np.asarray(pixels)
-    codes = np.zeros(len(pixels), dtype=np.int64)
+    codes = np.zeros(len(pixels), dtype=dtype)
     for channel in range(pixels.shape[1]):
         codes <<= 8
         codes |= pixels[:, channel]
@@ -78,12 +79,8 @@ def color_histogram(pixels: np.ndarray) -> ColorHistogram:
         codes, counts = count_rgb(pixels)
     else:
         # 32-bit codes: NumPy sorts them three times as fast as int64 (0.07 against
-        # 0.20 s for 8.7M, measured).
-        packed = np.zeros(len(pixels), dtype=np.uint32)
-        for channel in range(4):
-            packed <<= 8
-            packed |= pixels[:, channel]
-        codes, counts = np.unique(packed, return_counts=True)
+        # 0.20 s for 8.7M, measured); the histogram keeps int64 codes.
+        codes, counts = np.unique(pack_colors(pixels, np.uint32), return_counts=True)
         codes, counts = codes.astype(np.int64), counts.astype(np.int64)
     return ColorHistogram(colors=_unpack(codes, pixels.shape[1]), counts=counts, codes=codes)
 
