@@ -129,8 +129,9 @@ def test_binary_alpha():
     already = binary_alpha(rgba, 128)
     assert binary_alpha(already, 128) is already  # nothing translucent left to change
     for bad in (0, 256, 1.5, True):
-        with pytest.raises(ValueError, match="alpha_threshold must be an integer"):
-            binary_alpha(rgba, bad)
+        for image in (rgba, opaque):  # refused whether or not there is alpha
+            with pytest.raises(ValueError, match="alpha_threshold must be an integer"):
+                binary_alpha(image, bad)
 
 
 def test_alpha_threshold_fits_without_translucency_and_measures_the_input(small_photo):

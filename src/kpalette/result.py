@@ -425,10 +425,12 @@ def binary_alpha(image: np.ndarray, threshold: int | None) -> np.ndarray:
         ``image`` itself when there is nothing to change (no threshold, no alpha, or
         alpha already 0 or 255 only), else a new array.
     """
-    if threshold is None or image.shape[-1] != 4:
+    if threshold is None:
         return image
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= 255:
         raise ValueError(f"alpha_threshold must be an integer in 1..255, got {threshold!r}")
+    if image.shape[-1] != 4:
+        return image
     alpha = image[..., 3]
     if not ((alpha > 0) & (alpha < 255)).any():
         return image
