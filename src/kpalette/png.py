@@ -264,13 +264,14 @@ def encode_palette_png(
     if level is not None:
         stream = deflate(rows, level, workers=workers)
     else:
-        stream = deflate(rows, level_for(depth), workers=workers)
+        level = level_for(depth)
+        stream = deflate(rows, level, workers=workers)
         # Screenshots, charts and flat art deflate to 1-3% of their scanlines, photos to
         # 4% or more even at k = 16 (string.jpg: 4.1%). Level 9 finds the long matches
         # of the former better, cheaply since they are long (measured on 8-bit samples:
         # screenshots 12-14% smaller for 25-30 ms at 1.6 MP, a heatmap 8-23% for 10 ms;
         # a document page at 3.7% gained 2.4% for 90 ms, photos 0-6% for 2-4x the time).
-        if level_for(depth) < 9 and len(stream) < GRAPHICS_RATIO * len(rows):
+        if level < 9 and len(stream) < GRAPHICS_RATIO * len(rows):
             stream = deflate(rows, 9, workers=workers)
     for start in range(0, len(stream), _IDAT_BYTES):
         parts.append(_chunk(b"IDAT", stream[start : start + _IDAT_BYTES]))
