@@ -316,6 +316,31 @@ def test_errors_from_a_real_process_have_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr + usage.stderr
 
 
+def test_warnings_are_one_line_each_and_the_summary_reads_right(tmp_path):
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    animated = tmp_path / "anim.gif"
+    frames[0].save(animated, save_all=True, append_images=frames[1:])
+    result = subprocess.run(
+        [sys.executable, "-m", "kpalette.cli", "compress", str(animated), "-k", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        f"kpalette: warning: {animated} has 2 frames; only the first is read",
+        "kpalette: warning: the input has 1 distinct colour, fewer than n_colors=4;"
+        " the palette is those colours exactly",
+    ]
+    summary = result.stdout
+    assert "  1 colour (k=4), 8x8" in summary
+    # the size ratio is said the way round that makes it at least 1
+    in_bytes, out_bytes = animated.stat().st_size, (tmp_path / "anim-k4.png").stat().st_size
+    word = "smaller" if out_bytes <= in_bytes else "larger"
+    ratio = max(in_bytes, out_bytes) / min(in_bytes, out_bytes)
+    assert f"({ratio:.2f}x {word})" in summary
+
+
 def test_explore_writes_one_page_and_keeps_existing_files(photo, capsys):
     status, out, err = _run(["explore", photo], capsys)
     page = photo.with_name("photo-explore.html")

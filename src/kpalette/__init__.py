@@ -23,7 +23,7 @@ _EXPORTS = {
     "KSweep": "choose",
     "QuantizedImage": "result",
     "KMeansQuantizer": "kmeans",
-    "KPaletteWarning": "kmeans",
+    "KPaletteWarning": "exceptions",
     "KPaletteError": "exceptions",
     "ImageReadError": "exceptions",
     "ImageWriteError": "exceptions",

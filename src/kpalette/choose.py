@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import io, metrics
-from .kmeans import KMeansQuantizer, KPaletteWarning, PreparedInput
+from .exceptions import KPaletteWarning
+from .kmeans import KMeansQuantizer, PreparedInput
 from .result import QuantizedImage, _dither_strength, _load, _quantize_prepared, binary_alpha
 
 __all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -350,13 +351,16 @@ def _human_summary(report: dict) -> str:
     psnr = "inf" if report["psnr"] is None else f"{report['psnr']:.2f}"
     lines = [
         f"{report['input']} -> {report['output']}",
-        f"  {report['colors']} colours (k={report['k']}), {report['width']}x{report['height']}",
+        f"  {report['colors']} colour{'' if report['colors'] == 1 else 's'} (k={report['k']}),"
+        f" {report['width']}x{report['height']}",
     ]
     if "choice" in report:
         lines.append(f"  chose k={report['k']}: {report['choice']['reason']}")
     size = f"  size {report['input_bytes']:,} B -> {report['output_bytes']:,} B"
-    if report["ratio"]:
+    if report["ratio"] and report["ratio"] >= 1:
         size += f" ({report['ratio']:.2f}x smaller)"
+    elif report["ratio"]:
+        size += f" ({1 / report['ratio']:.2f}x larger)"
     lines.append(f"{size}, {report['bits_per_pixel']:.2f} bits/pixel")
     lines.append(
         f"  PSNR {psnr} dB, MSE {report['mse']:.2f}, mean CIEDE2000 {report['delta_e']:.2f}"
@@ -429,7 +433,9 @@ def run(argv=None) -> int:
 def main(argv=None) -> int:
     """Entry point: errors become one line on stderr and an exit status."""
     try:
-        status = run(argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status = run(argv)
     except UsageError as exc:
         return _fail(exc, 2)
     except KeyboardInterrupt:
@@ -450,6 +456,12 @@ def main(argv=None) -> int:
         raise
     sys.stdout.flush()
     return status
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings are one line each, like errors, without the source line that raised them."""
+    text = " ".join(str(message).split())
+    print(f"{PROG}: warning: {text}", file=sys.stderr if file is None else file)
 
 
 def _fail(message, status: int) -> int:

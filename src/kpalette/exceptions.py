@@ -1,7 +1,8 @@
-"""Exceptions raised by kpalette.
+"""Exceptions and warnings raised by kpalette.
 
-The library raises these; the command line turns each into one line
-``kpalette: error: <message>`` and a non-zero exit status.
+The library raises these; the command line turns each error into one line
+``kpalette: error: <message>`` and a non-zero exit status, and each warning into one
+line ``kpalette: warning: <message>``.
 """
 
 
@@ -19,3 +20,8 @@ class ImageWriteError(KPaletteError):
 
 class OutputExistsError(ImageWriteError):
     """The output file exists and overwriting was not asked for."""
+
+
+class KPaletteWarning(UserWarning):
+    """A non-fatal problem: fewer distinct colours than requested, no convergence,
+    frames left out of an animated input, a translucent palette written to GIF."""

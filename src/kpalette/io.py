@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import png
-from .exceptions import ImageReadError, ImageWriteError, OutputExistsError
+from .exceptions import ImageReadError, ImageWriteError, KPaletteWarning, OutputExistsError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -74,7 +74,9 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
     Parameters
     ----------
     path : str or os.PathLike
-        JPEG, PNG, GIF (first frame), WebP, TIFF, BMP or any other format Pillow reads.
+        JPEG, PNG, GIF, WebP, TIFF, BMP or any other format Pillow reads. Of an
+        animation or a multi-page file, the first frame is read, and a
+        :class:`KPaletteWarning` says how many there were.
     max_pixels : int or None, optional
         Refuse images with more pixels than this (a guard against decompression
         bombs). Defaults to Pillow's limit; ``None`` disables the check.
@@ -127,6 +129,12 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
                 f"image too large: {path} is {width}x{height} = {width * height} pixels, "
                 f"over the limit of {max_pixels} (decompression-bomb guard; "
                 "raise it with --max-pixels)"
+            )
+        if getattr(img, "is_animated", False):  # GIF, APNG, WebP, multi-page TIFF
+            warnings.warn(
+                f"{path} has {img.n_frames} frames; only the first is read",
+                KPaletteWarning,
+                stacklevel=2,
             )
         try:
             img.seek(0)

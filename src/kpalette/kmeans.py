@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from .colorspace import ALPHA_SCALE, check_color_space, from_space, to_space
+from .exceptions import KPaletteWarning
 from .histogram import color_histogram, labels_for_pixels
 
 __all__ = [
@@ -25,10 +26,6 @@ __all__ = [
     "kmeans_weighted",
     "grid_means",
 ]
-
-
-class KPaletteWarning(UserWarning):
-    """A non-fatal problem: fewer distinct colours than requested, no convergence."""
 
 
 # --------------------------------------------------------------------------- input checks
@@ -559,7 +556,8 @@ class KMeansQuantizer:
         if histogram.n_colors <= k:
             if histogram.n_colors < k:
                 warnings.warn(
-                    f"the input has {histogram.n_colors} distinct colours, fewer than "
+                    f"the input has {histogram.n_colors} distinct "
+                    f"colour{'' if histogram.n_colors == 1 else 's'}, fewer than "
                     f"n_colors={self.n_colors}; the palette is those colours exactly",
                     KPaletteWarning,
                     stacklevel=3,

@@ -219,7 +219,7 @@ class QuantizedImage:
         if translucent:
             import warnings
 
-            from .kmeans import KPaletteWarning
+            from .exceptions import KPaletteWarning
 
             warnings.warn(
                 f"GIF has no translucency: {translucent} translucent palette colours are "
