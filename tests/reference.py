@@ -148,9 +148,12 @@ def kmeans_plusplus(points, weights, k, n_trials, uniforms, fixed=None):
     return np.array(chosen)
 
 
-def floyd_steinberg(image, palette, strength=1.0, skip=None):
+def floyd_steinberg(image, palette, level=1.0, skip=None, *, quiet2=0.0, loud2=np.inf, damping=1.0):
     """Serpentine Floyd-Steinberg, pixel by pixel, nearest entry by brute force.
 
+    A pixel takes ``level`` times the error it has received, none of it when its
+    squared length is under ``quiet2``; the error it passes on is damped by
+    ``damping`` when its squared length is over ``loud2``.
     Returns (H, W) int indices; ``skip`` pixels get -1 and take no part.
     """
     height, width, d = image.shape
@@ -164,11 +167,16 @@ def floyd_steinberg(image, palette, strength=1.0, skip=None):
             if skip is not None and skip[y, x]:
                 out[y, x] = -1
                 continue
-            value = np.clip(image[y, x].astype(np.float64) + error[y, x], 0.0, 255.0)
+            received = error[y, x] * level
+            if (received**2).sum() < quiet2:
+                received = np.zeros(d)
+            value = np.clip(image[y, x].astype(np.float64) + received, 0.0, 255.0)
             rounded = np.floor(value + 0.5)
             index = int(np.argmin(((palette - rounded) ** 2).sum(axis=1)))
             out[y, x] = index
-            e = (value - palette[index]) * strength
+            e = value - palette[index]
+            if (e**2).sum() > loud2:
+                e = e * damping
             for dy, dx, share in ((0, step, 7), (1, -step, 3), (1, 0, 5), (1, step, 1)):
                 yy, xx = y + dy, x + dx
                 if 0 <= yy < height and 0 <= xx < width:

