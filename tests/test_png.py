@@ -124,3 +124,44 @@ def test_graphics_are_deflated_again_at_level_nine(rng):
     at_six = png.encode_palette_png(palette, indices, level=6)
     assert len(at_six) < png.GRAPHICS_RATIO * indices.size
     assert default == at_nine and len(at_nine) < len(at_six)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (33, 47), (300, 64)])
+def test_filter_kernel_equals_reference(rng, shape):
+    import reference
+    from kpalette import _kernels
+
+    height, width = shape
+    smooth = np.add.outer(np.arange(height) * 3, np.arange(width) * 2) % 256
+    for samples in (
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        (smooth + rng.integers(0, 4, shape)).astype(np.uint8),
+        np.full(shape, 200, np.uint8),
+    ):
+        out = np.empty((height, width + 1), np.uint8)
+        _kernels.filter_rows(samples, out)
+        np.testing.assert_array_equal(out, reference.png_filter_rows(samples))
+
+
+@pytest.mark.parametrize("sample_bytes", [1 << 19, 4096])  # judged whole, on pieces
+def test_grey_palettes_are_written_sorted_and_filtered(rng, monkeypatch, sample_bytes):
+    monkeypatch.setattr(png, "SAMPLE_BYTES", sample_bytes)
+    # A smooth grey image over 64 greys listed in no order: the filtered stream of
+    # sorted indices wins, the file reads back exactly, and it is smaller than the
+    # same indices over a palette that is not grey (which is written as before).
+    height, width = 120, 160
+    light = np.add.outer(np.linspace(0, 150, height), np.linspace(0, 100, width))
+    light += rng.normal(0, 3, light.shape)
+    levels = rng.permutation(np.linspace(0, 255, 64).astype(np.uint8))
+    indices = np.abs(levels[None, None, :].astype(float) - light[..., None]).argmin(axis=2)
+    grey = np.repeat(levels[:, None], 3, axis=1)
+    data = png.encode_palette_png(grey, indices)
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    np.testing.assert_array_equal(decoded, grey[indices])
+    plte = dict(_chunks(data))[b"PLTE"]
+    assert list(plte[::3]) == sorted(levels)
+    tinted = grey.copy()
+    tinted[:, 2] = np.minimum(tinted[:, 2].astype(int) + 1, 255)
+    plain = png.encode_palette_png(tinted, indices)
+    assert dict(_chunks(plain))[b"PLTE"] == tinted.tobytes()  # colour: kept as given
+    assert len(data) < 0.9 * len(plain)
