@@ -177,6 +177,11 @@ def test_palette_formats(photo, capsys, fmt):
         assert len(out.splitlines()) == 5 and out.splitlines()[0].startswith("#")
 
 
+def test_palette_without_k_gives_eight_colours(photo, capsys):
+    status, out, _ = _run(["palette", photo], capsys)
+    assert status == 0 and len(out.splitlines()) == 8
+
+
 def test_palette_swatch_png(photo, tmp_path, capsys):
     output = tmp_path / "swatch.png"
     assert _run(["palette", photo, "-k", "5", "--format", "png", "-o", output], capsys)[0] == 0

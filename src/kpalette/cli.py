@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit N colours and print them, most used first, with each one's share.",
     )
     palette.add_argument("input", help="image file")
-    _add_engine_options(palette, default_k=None)
+    _add_engine_options(palette, default_k=8)
     palette.add_argument(
         "--format", choices=PALETTE_FORMATS, default="hex", help="output format (default hex)"
     )
@@ -380,7 +380,8 @@ def _palette(args) -> int:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
     elif args.format == "png":
         raise UsageError("--format png writes an image: give an output file with -o")
-    result = quantize(input_path, args.k, **_engine_kwargs(args))
+    k = args.k if args.k is not None else args.default_k
+    result = quantize(input_path, k, **_engine_kwargs(args))
     text = result.palette_text(args.format)
     if output is None:
         sys.stdout.write(text)
