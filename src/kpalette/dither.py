@@ -52,7 +52,11 @@ def check_strength(strength) -> float:
 
 
 def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
-    """Palette index of every pixel, with Floyd-Steinberg error diffusion.
+    """Palette index of every pixel, with damped Floyd-Steinberg error diffusion.
+
+    Serpentine Floyd-Steinberg with the three rules of this module's description:
+    received errors decay and are dropped when tiny, passed-on errors are damped
+    when much larger than the image's mean error of mapping without dithering.
 
     Parameters
     ----------
@@ -64,7 +68,8 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
         premultiplied by alpha, with alpha as a fourth channel; otherwise only the
         colour channels are.
     strength : float in [0, 1], default=1.0
-        Fraction of each pixel's error that is diffused; 0 maps to the nearest colour.
+        Scales the fraction of the received error each pixel takes (``DECAY`` at
+        full strength); 0 maps every pixel to its nearest colour.
 
     Returns
     -------
