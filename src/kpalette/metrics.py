@@ -101,6 +101,8 @@ def color_pairs(original: np.ndarray, other: np.ndarray):
     colors, mapped : (n, C) uint8 arrays
     counts : (n,) int64 array
     """
+    from .histogram import unpack_colors
+
     _check_pair(original, other)
     n_channels = original.shape[2]
     codes = np.zeros(original.shape[:2], dtype=np.uint64)
@@ -109,8 +111,7 @@ def color_pairs(original: np.ndarray, other: np.ndarray):
             codes <<= np.uint64(8)
             codes |= image[..., channel].astype(np.uint64)
     unique, counts = np.unique(codes.ravel(), return_counts=True)
-    shifts = np.arange(2 * n_channels - 1, -1, -1, dtype=np.uint64) * np.uint64(8)
-    channels = ((unique[:, None] >> shifts) & np.uint64(255)).astype(np.uint8)
+    channels = unpack_colors(unique, 2 * n_channels)
     return channels[:, :n_channels], channels[:, n_channels:], counts.astype(np.int64)
 
 
@@ -134,7 +135,7 @@ def color_index_pairs(original: np.ndarray, indices: np.ndarray, n_entries: int)
     entries : (n,) int64 array
     counts : (n,) int64 array
     """
-    from .histogram import pack_colors
+    from .histogram import pack_colors, unpack_colors
 
     original, indices = np.asarray(original), np.asarray(indices)
     if original.ndim != 3 or indices.shape != original.shape[:2]:
@@ -150,13 +151,8 @@ def color_index_pairs(original: np.ndarray, indices: np.ndarray, n_entries: int)
     codes |= indices.reshape(-1).astype(dtype)
     unique, counts = np.unique(codes, return_counts=True)
     entries = (unique & ((1 << index_bits) - 1)).astype(np.int64)
-    colors = _unpack_codes(unique >> index_bits, n_channels)
+    colors = unpack_colors(unique >> index_bits, n_channels)
     return colors, entries, counts.astype(np.int64)
-
-
-def _unpack_codes(codes: np.ndarray, n_channels: int) -> np.ndarray:
-    shifts = np.arange(n_channels - 1, -1, -1, dtype=codes.dtype) * codes.dtype.type(8)
-    return ((codes[:, None] >> shifts) & codes.dtype.type(255)).astype(np.uint8)
 
 
 def mean_delta_e_from_table(colors, counts, mapped) -> float:
