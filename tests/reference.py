@@ -24,6 +24,24 @@ def weighted_sums(points, weights, labels, k):
     return sums, totals
 
 
+def grid_means(points, weights, cells_per_axis):
+    """(means, totals, cell_of_point) of the points merged per cell of a regular grid
+    over their bounding box, the cells in row-major order (``_kernels.grid_means``)."""
+    points = np.asarray(points, dtype=np.float64)
+    low = points.min(axis=0)
+    span = np.maximum(points.max(axis=0) - low, 1e-12)
+    cells = np.minimum((points - low) / span * cells_per_axis, cells_per_axis - 1)
+    keys = np.zeros(len(points), dtype=np.int64)
+    for axis in range(points.shape[1]):
+        keys = keys * cells_per_axis + cells[:, axis].astype(np.int64)
+    _, inverse = np.unique(keys, return_inverse=True)
+    totals = np.bincount(inverse, weights=weights)
+    sums = np.column_stack(
+        [np.bincount(inverse, weights=weights * points[:, axis]) for axis in range(points.shape[1])]
+    )
+    return sums / totals[:, None], totals, inverse
+
+
 def lloyd_pixels(pixels, centers, *, max_iter=300):
     """Lloyd's algorithm on every pixel (no histogram), to a fixed point of the labels."""
     pixels = pixels.astype(np.float64)

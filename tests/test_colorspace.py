@@ -15,6 +15,7 @@ from kpalette.colorspace import (
     rgb_to_oklab,
     to_space,
     unpremultiply,
+    visible_lab,
 )
 
 
@@ -57,6 +58,20 @@ def test_translucent_colours_are_premultiplied():
         to_space(rgba, "lab")[0, :3], rgb_to_lab(np.array([[40.0, 20.0, 10.0]]))[0]
     )
     assert (to_space(rgba[1:], "oklab") == 0).all()  # hidden colours do not count
+
+
+def test_visible_lab_of_8_bit_rgba_equals_the_premultiplied_floats(rng):
+    # 8-bit RGBA is looked up in a table of every (alpha, channel) pair: the same
+    # values, to the last bit, as premultiplying and converting the floats.
+    rgba = rng.integers(0, 256, (20000, 4), dtype=np.uint8)
+    rgba[:256, 3] = np.arange(256)
+    expected = rgb_to_lab(premultiply(rgba)[:, :3])
+    np.testing.assert_array_equal(visible_lab(rgba), expected)
+    np.testing.assert_array_equal(visible_lab(rgba.astype(np.float64)), expected)
+    np.testing.assert_array_equal(visible_lab(rgba[:, :3]), rgb_to_lab(rgba[:, :3]))
+    for space in ("lab", "oklab"):
+        float_coordinates = to_space(rgba.astype(np.float64), space)
+        np.testing.assert_array_equal(to_space(rgba, space), float_coordinates)
 
 
 def test_unpremultiply_divides_by_the_rounded_alpha():

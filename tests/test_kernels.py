@@ -304,19 +304,34 @@ def test_lloyd_handles_one_point_one_centre_and_duplicates():
     assert np.isfinite(centers).all() and (dist2 == 0).all()
 
 
-def test_grid_means_matches_numpy(rng):
-    points = rng.uniform(0, 255, size=(5000, 3))
+@pytest.mark.parametrize(
+    ("d", "cells_per_axis"),
+    # the table of all cells (3-d, 4-d), and the hash of occupied ones (over 4M cells)
+    [(3, 8), (4, 32), (2, 3000), (4, 64), (1, 5)],
+)
+def test_grid_means_matches_numpy(rng, d, cells_per_axis):
+    points = rng.uniform(0, 255, size=(5000, d))
+    points[::7] = points[1::7][: len(points[::7])]  # shared cells
     weights = rng.integers(1, 9, size=len(points)).astype(np.float64)
-    means, totals, cell_of_point = _kernels.grid_means(points, weights, 8)
-    low, span = points.min(axis=0), points.max(axis=0) - points.min(axis=0)
-    cells = np.minimum((points - low) / span * 8, 7).astype(np.int64)
-    keys = (cells[:, 0] * 8 + cells[:, 1]) * 8 + cells[:, 2]
-    unique, inverse = np.unique(keys, return_inverse=True)
+    means, totals, cell_of_point = _kernels.grid_means(points, weights, cells_per_axis)
+    expected_means, expected_totals, inverse = reference.grid_means(points, weights, cells_per_axis)
     np.testing.assert_array_equal(cell_of_point, inverse)
-    np.testing.assert_allclose(totals, np.bincount(inverse, weights=weights), rtol=1e-12)
-    for axis in range(3):
-        expected = np.bincount(inverse, weights=weights * points[:, axis]) / totals
-        np.testing.assert_allclose(means[:, axis], expected, rtol=1e-12)
+    np.testing.assert_allclose(totals, expected_totals, rtol=1e-12)
+    np.testing.assert_allclose(means, expected_means, rtol=1e-12)
+
+
+def test_grid_means_edge_cases():
+    means, totals, cells = _kernels.grid_means(np.zeros((0, 4)), np.zeros(0), 32)
+    assert means.shape == (0, 4) and totals.shape == (0,) and cells.shape == (0,)
+    # One repeated point: one cell holding it all.
+    means, totals, cells = _kernels.grid_means(np.full((3, 4), 9.0), np.ones(3), 64)
+    np.testing.assert_array_equal(means, [[9.0] * 4])
+    np.testing.assert_array_equal(totals, [3.0])
+    np.testing.assert_array_equal(cells, [0, 0, 0])
+    with pytest.raises(ValueError, match="1 to 8 dimensions, got 9"):
+        _kernels.grid_means(np.zeros((2, 9)), np.ones(2), 4)
+    with pytest.raises(ValueError, match="too many"):
+        _kernels.grid_means(np.zeros((2, 8)), np.ones(2), 1 << 10)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,8 @@ CIEDE2000 difference is scikit-image's.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "rgb_to_oklab",
     "to_space",
     "unpremultiply",
+    "visible_lab",
 ]
 
 COLOR_SPACES = ("rgb", "lab", "oklab")
@@ -120,7 +123,11 @@ def rgb_to_lab(colors: np.ndarray) -> np.ndarray:
     lab : (n, 3) float64 array
         L in 0..100, a and b roughly -128..127.
     """
-    xyz = _transform(_linear(colors), _RGB_TO_XYZ) / _WHITE_D65
+    return _lab_of_linear(_linear(colors))
+
+
+def _lab_of_linear(linear: np.ndarray) -> np.ndarray:
+    xyz = _transform(linear, _RGB_TO_XYZ) / _WHITE_D65
     f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
     return np.column_stack(
         [116.0 * f[:, 1] - 16.0, 500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])]
@@ -138,8 +145,11 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 
 def rgb_to_oklab(colors: np.ndarray) -> np.ndarray:
     """OKLab of sRGB colours: (n, 3) in 0..255 to (n, 3) float64 (L in 0..1)."""
-    lms = np.cbrt(_transform(_linear(colors), _RGB_TO_LMS))
-    return _transform(lms, _LMS_TO_OKLAB)
+    return _oklab_of_linear(_linear(colors))
+
+
+def _oklab_of_linear(linear: np.ndarray) -> np.ndarray:
+    return _transform(np.cbrt(_transform(linear, _RGB_TO_LMS)), _LMS_TO_OKLAB)
 
 
 def oklab_to_rgb(oklab: np.ndarray) -> np.ndarray:
@@ -182,6 +192,42 @@ def unpremultiply(values: np.ndarray) -> np.ndarray:
     return np.column_stack([rgb, alpha])
 
 
+@functools.cache
+def _premultiplied_linear_table() -> np.ndarray:
+    """(256, 256) table: linear light of channel value c premultiplied by alpha a, at
+    [a, c]; the same arithmetic as :func:`premultiply` then :func:`_srgb_to_linear`,
+    so looking it up gives the same values as computing them (0.3 s saved on the 1.9M
+    distinct colours of a translucent 8.7 MP photo)."""
+    alpha, channel = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    grid = np.stack([channel, channel, channel, alpha], axis=-1).reshape(-1, 4)
+    return _srgb_to_linear(premultiply(grid)[:, 0]).reshape(256, 256)
+
+
+def _visible_linear(colors: np.ndarray) -> np.ndarray:
+    """(n, 3) linear light of colours as seen over black: RGBA premultiplied by alpha."""
+    colors = np.asarray(colors)
+    if colors.shape[1] == 3:
+        return _linear(colors)
+    if colors.dtype == np.uint8:
+        return _premultiplied_linear_table()[colors[:, 3:4], colors[:, :3]]
+    return _srgb_to_linear(premultiply(colors)[:, :3])
+
+
+def visible_lab(colors: np.ndarray) -> np.ndarray:
+    """CIELAB of sRGB(A) colours as seen over black.
+
+    Parameters
+    ----------
+    colors : (n, 3) or (n, 4) array in 0..255
+        With alpha, each colour is premultiplied by it (:func:`premultiply`).
+
+    Returns
+    -------
+    lab : (n, 3) float64 array
+    """
+    return _lab_of_linear(_visible_linear(colors))
+
+
 def to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
     """Coordinates of colours in ``color_space``.
 
@@ -202,14 +248,13 @@ def to_space(colors: np.ndarray, color_space: str) -> np.ndarray:
     check_color_space(color_space)
     colors = np.asarray(colors)
     translucent = colors.shape[1] == 4
-    if translucent:
-        colors = premultiply(colors)
     if color_space == "rgb":
-        return colors.astype(np.float64, copy=not translucent)
-    convert = rgb_to_lab if color_space == "lab" else rgb_to_oklab
-    coordinates = convert(colors[:, :3])
+        return premultiply(colors) if translucent else colors.astype(np.float64)
+    convert = _lab_of_linear if color_space == "lab" else _oklab_of_linear
+    coordinates = convert(_visible_linear(colors))
     if translucent:
-        coordinates = np.column_stack([coordinates, colors[:, 3] * ALPHA_SCALE[color_space]])
+        alpha = colors[:, 3].astype(np.float64)
+        coordinates = np.column_stack([coordinates, alpha * ALPHA_SCALE[color_space]])
     return coordinates
 
 
