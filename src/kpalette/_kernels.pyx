@@ -557,11 +557,17 @@ cdef class PointTree:
     """The points sorted along a Z-order curve, and the cells of the grid tree over them.
 
     The points' bounding box is split in two along each axis, level after level, down
-    to 64 cells per axis (16 in more than 3 dimensions); every non-empty cell of
+    to 64 cells per axis in up to 3 dimensions, 32 in 4 (translucent colours) and 16
+    in more (the cell table has ``2 ** (d * bits)`` entries); every non-empty cell of
     every level is a node holding its points' range in the sorted order, their tight
     bounding box, weighted sum and weight. Lloyd's assignment walks this tree and
     assigns a node whole when its box has a single possible nearest centre (the
     filtering algorithm of Kanungo et al., 2002, on a regular grid).
+
+    Premultiplied translucent colours fill a thin cone of their 4-d box: with 16
+    cells per axis a photo's 1.9M colours fell into 3,500 leaves of about 550 points
+    each, compared one by one; with 32, Lloyd ran 1.85 times as fast (the same
+    iterations; measured on string.jpg with a smooth alpha).
     """
 
     # Read only: ``arrays`` points into them.
