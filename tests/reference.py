@@ -42,6 +42,15 @@ def grid_means(points, weights, cells_per_axis):
     return sums / totals[:, None], totals, inverse
 
 
+def lab_of_linear(linear, rgb_to_xyz, white):
+    """CIELAB of (n, 3) linear-light RGB (``_kernels.lab_of_linear``), as array operations."""
+    xyz = linear @ rgb_to_xyz.T / white
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    return np.column_stack(
+        [116.0 * f[:, 1] - 16.0, 500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])]
+    )
+
+
 def lloyd_pixels(pixels, centers, *, max_iter=300):
     """Lloyd's algorithm on every pixel (no histogram), to a fixed point of the labels."""
     pixels = pixels.astype(np.float64)

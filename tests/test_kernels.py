@@ -445,3 +445,16 @@ def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
     }
     assert len(digests[1]) == 64
     assert digests[1] == digests[2] == digests[3]
+
+
+def test_lab_of_linear_matches_numpy(rng):
+    from kpalette import colorspace
+
+    # Random values, both sides of the curve's threshold, black and white.
+    linear = np.vstack([rng.uniform(0, 1, (4000, 3)), rng.uniform(0, 0.01, (1000, 3))])
+    linear = np.vstack([linear, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]])
+    lab = np.empty_like(linear)
+    _kernels.lab_of_linear(linear, colorspace._RGB_TO_XYZ_OVER_WHITE, lab)
+    expected = reference.lab_of_linear(linear, colorspace._RGB_TO_XYZ, colorspace._WHITE_D65)
+    np.testing.assert_allclose(lab, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lab[-2:], [[0, 0, 0], [100, 0, 0]], atol=0.01)

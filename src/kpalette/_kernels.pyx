@@ -24,7 +24,7 @@ counts; floating-point sums are taken in one fixed order.
 import numpy as np
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, M_PI, atan2, ceil, cos, exp, fabs, floor, sin, sqrt
+from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor, sin, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport abs, calloc, free, malloc
 
@@ -1535,6 +1535,46 @@ cdef double _ciede2000_pair(double lightness_a, double a_a, double b_a, double l
     squared = (term_lightness * term_lightness + term_chroma * term_chroma
                + term_hue * term_hue + rotation_term * term_chroma * term_hue)
     return sqrt(squared) if squared > 0.0 else 0.0
+
+
+def lab_of_linear(const double[:, ::1] linear, const double[:, ::1] to_xyz_over_white,
+                  double[:, ::1] out):
+    """CIELAB of linear-light RGB: XYZ relative to the white, then CIE's cube-root curve.
+
+    The formula of ``colorspace.rgb_to_lab`` after its linearisation, compiled: as
+    NumPy array operations it took 0.12 s on the 1.9M distinct colours of a
+    translucent 8.7 MP photo (its temporaries 46 MB each), for the mean CIEDE2000
+    every ``kpalette compress`` reports.
+
+    Parameters
+    ----------
+    linear : (n, 3) float64 array
+        Linear-light RGB in 0..1.
+    to_xyz_over_white : (3, 3) float64 array
+        RGB to XYZ matrix, each row divided by the white point's coordinate.
+    out : (n, 3) float64 array
+        Overwritten with L, a, b.
+    """
+    cdef Py_ssize_t n = linear.shape[0], i
+    cdef double fx, fy, fz  # scalars, not an array: each thread gets its own
+    with nogil:
+        for i in prange(n, schedule="static"):
+            fx = _lab_curve(to_xyz_over_white[0, 0] * linear[i, 0]
+                            + to_xyz_over_white[0, 1] * linear[i, 1]
+                            + to_xyz_over_white[0, 2] * linear[i, 2])
+            fy = _lab_curve(to_xyz_over_white[1, 0] * linear[i, 0]
+                            + to_xyz_over_white[1, 1] * linear[i, 1]
+                            + to_xyz_over_white[1, 2] * linear[i, 2])
+            fz = _lab_curve(to_xyz_over_white[2, 0] * linear[i, 0]
+                            + to_xyz_over_white[2, 1] * linear[i, 1]
+                            + to_xyz_over_white[2, 2] * linear[i, 2])
+            out[i, 0] = 116.0 * fy - 16.0
+            out[i, 1] = 500.0 * (fx - fy)
+            out[i, 2] = 200.0 * (fy - fz)
+
+
+cdef inline double _lab_curve(double value) noexcept nogil:
+    return cbrt(value) if value > 0.008856 else 7.787 * value + 16.0 / 116.0
 
 
 def ciede2000(const double[:, ::1] lab_a, const double[:, ::1] lab_b, double[::1] out):

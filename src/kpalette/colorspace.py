@@ -43,6 +43,7 @@ _RGB_TO_XYZ = np.array(
 )
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
+_RGB_TO_XYZ_OVER_WHITE = np.ascontiguousarray(_RGB_TO_XYZ / _WHITE_D65[:, None])
 
 # OKLab (Ottosson 2020): linear sRGB -> LMS -> cube root -> Lab, and back.
 _RGB_TO_LMS = np.array(
@@ -127,11 +128,14 @@ def rgb_to_lab(colors: np.ndarray) -> np.ndarray:
 
 
 def _lab_of_linear(linear: np.ndarray) -> np.ndarray:
-    xyz = _transform(linear, _RGB_TO_XYZ) / _WHITE_D65
-    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
-    return np.column_stack(
-        [116.0 * f[:, 1] - 16.0, 500.0 * (f[:, 0] - f[:, 1]), 200.0 * (f[:, 1] - f[:, 2])]
-    )
+    """(n, 3) CIELAB of linear-light RGB, compiled (``_kernels.lab_of_linear``; its
+    NumPy twin is ``tests/reference.lab_of_linear``)."""
+    from ._kernels import lab_of_linear
+
+    linear = np.ascontiguousarray(linear, dtype=np.float64).reshape(-1, 3)
+    lab = np.empty_like(linear)
+    lab_of_linear(linear, _RGB_TO_XYZ_OVER_WHITE, lab)
+    return lab
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
