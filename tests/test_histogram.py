@@ -33,3 +33,21 @@ def test_histogram_rejects_wrong_input():
         color_histogram(np.zeros((10, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="dtype float64"):
         color_histogram(np.zeros((10, 3)))
+
+
+def test_rgba_codes_read_as_words_equal_the_shifted_ones(rng):
+    rgba = rng.integers(0, 256, size=(5000, 4), dtype=np.uint8)
+    rgba[0] = [255, 255, 255, 255]  # the top bit set: unsigned all the way
+    expected = pack_colors(rgba)  # int64, by shifts
+    strided = np.hstack([rgba, rgba])[:, :4]  # not contiguous
+    for pixels in (rgba, strided):
+        codes = pack_colors(pixels, np.uint32)
+        assert codes.dtype == np.uint32
+        np.testing.assert_array_equal(codes.astype(np.int64), expected)
+
+
+def test_histogram_of_no_pixels():
+    for channels in (3, 4):
+        hist = color_histogram(np.zeros((0, channels), dtype=np.uint8))
+        assert hist.n_colors == 0 and hist.n_pixels == 0
+        assert hist.colors.shape == (0, channels)
