@@ -156,7 +156,7 @@ def lloyd(
         energy_tol,
         n_fixed,
     )
-    inertia = float((weights * dist2).sum())
+    inertia = float(np.einsum("i,i->", weights, dist2))  # no (n,) temporary
     return centers, labels, inertia, n_iter
 
 
@@ -354,8 +354,9 @@ def kmeans_weighted(
     else:
         tree = PointTree(points, weights)  # shared by the refinements
     full_tol = _relative_tolerance(points, weights, tol)
-    refined = [
-        lloyd(
+    best = None
+    for result in starts[:n_refined]:
+        candidate = lloyd(
             points,
             weights,
             result[0],
@@ -366,9 +367,9 @@ def kmeans_weighted(
             energy_tol=tol,
             n_fixed=n_fixed,
         )
-        for result in starts[:n_refined]
-    ]
-    return min(refined, key=lambda result: result[2])
+        if best is None or candidate[2] < best[2]:  # only the best kept: (n,) labels each
+            best = candidate
+    return best
 
 
 # --------------------------------------------------------------------------- the estimator
