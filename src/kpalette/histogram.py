@@ -67,6 +67,21 @@ def unpack_colors(codes: np.ndarray, n_channels: int) -> np.ndarray:
     return ((codes[:, None] >> shifts) & codes.dtype.type(255)).astype(np.uint8)
 
 
+#: Distinct colours handled at a time by the per-colour computations that make float
+#: copies of a colour table (quality measures, inertia).
+COLORS_PER_CHUNK = 1 << 18
+
+
+def color_chunks(n_colors: int) -> list[slice]:
+    """Slices of at most ``COLORS_PER_CHUNK`` rows covering ``range(n_colors)``: float
+    copies of a few MB at a time (a translucent photo has millions of distinct
+    colours, and whole-table copies of them raised the peak memory of a run by half)."""
+    return [
+        slice(start, min(start + COLORS_PER_CHUNK, n_colors))
+        for start in range(0, n_colors, COLORS_PER_CHUNK)
+    ]
+
+
 def color_histogram(pixels: np.ndarray) -> ColorHistogram:
     """Distinct colours of ``pixels`` with their counts.
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .colorspace import ALPHA_SCALE, check_color_space, from_space, to_space
 from .exceptions import KPaletteWarning
-from .histogram import color_histogram, labels_for_pixels
+from .histogram import color_chunks, color_histogram, labels_for_pixels
 
 __all__ = [
     "KMeansQuantizer",
@@ -719,8 +719,7 @@ class KMeansQuantizer:
         """Sum over the fitted pixels of the squared distance to their centre."""
         centers = self.cluster_centers_[:, : self._cluster_dims]
         total = 0.0
-        for start in range(0, len(points), 1 << 18):  # a few MB of differences at a time
-            rows = slice(start, start + (1 << 18))
+        for rows in color_chunks(len(points)):
             diff = points[rows] - centers[color_labels[rows]]
             total += float(np.einsum("i,ij,ij->", counts[rows].astype(np.float64), diff, diff))
         return total

@@ -29,8 +29,6 @@ __all__ = [
 ]
 
 _ROWS_PER_CHUNK = 256
-#: Distinct colours measured at a time by the measures computed from a colour table.
-_COLORS_PER_CHUNK = 1 << 18
 
 
 def _check_pair(original: np.ndarray, other: np.ndarray) -> None:
@@ -88,24 +86,15 @@ def mean_squared_error_from_table(colors, counts, mapped) -> float:
     mse : float
         As :func:`mean_squared_error` on the pixels.
     """
+    from .histogram import color_chunks
+
     colors, mapped = np.asarray(colors), np.asarray(mapped)
     weights = np.asarray(counts, dtype=np.float64)
     total = 0.0
-    for rows in _chunks(len(colors)):
+    for rows in color_chunks(len(colors)):
         diff = _visible(colors[rows]) - _visible(mapped[rows])
         total += float(np.einsum("i,ij,ij->", weights[rows], diff, diff))
     return total / (float(weights.sum()) * colors.shape[1])
-
-
-def _chunks(n_rows: int):
-    """Slices of at most ``_COLORS_PER_CHUNK`` rows covering ``range(n_rows)``: the
-    per-colour measures work on float copies of a few MB at a time (a translucent
-    photo has millions of distinct colours, and whole-table copies of them raised the
-    peak memory of a run by half)."""
-    return [
-        slice(start, min(start + _COLORS_PER_CHUNK, n_rows))
-        for start in range(0, n_rows, _COLORS_PER_CHUNK)
-    ]
 
 
 def color_pairs(original: np.ndarray, other: np.ndarray):
@@ -116,16 +105,13 @@ def color_pairs(original: np.ndarray, other: np.ndarray):
     colors, mapped : (n, C) uint8 arrays
     counts : (n,) int64 array
     """
-    from .histogram import unpack_colors
+    from .histogram import pack_colors, unpack_colors
 
     _check_pair(original, other)
     n_channels = original.shape[2]
-    codes = np.zeros(original.shape[:2], dtype=np.uint64)
-    for image in (original, other):
-        for channel in range(n_channels):
-            codes <<= np.uint64(8)
-            codes |= image[..., channel].astype(np.uint64)
-    unique, counts = np.unique(codes.ravel(), return_counts=True)
+    codes = pack_colors(original.reshape(-1, n_channels), np.uint64) << np.uint64(8 * n_channels)
+    codes |= pack_colors(other.reshape(-1, n_channels), np.uint64)
+    unique, counts = np.unique(codes, return_counts=True)
     channels = unpack_colors(unique, 2 * n_channels)
     return channels[:, :n_channels], channels[:, n_channels:], counts.astype(np.int64)
 
@@ -187,12 +173,12 @@ def mean_delta_e_from_table(colors, counts, mapped) -> float:
     delta_e : float
     """
     from .colorspace import ciede2000_lab, visible_lab
-    from .histogram import pack_colors
+    from .histogram import color_chunks, pack_colors
 
     colors, mapped = np.asarray(colors), np.asarray(mapped)
     weights = np.asarray(counts, dtype=np.float64)
     total = 0.0
-    for rows in _chunks(len(colors)):
+    for rows in color_chunks(len(colors)):
         if mapped.dtype == np.uint8:
             # The outputs are few distinct colours (a palette) repeated: each is
             # converted once (string.jpg at k = 256: 131k rows, 256 colours; 20 -> 4 ms).
