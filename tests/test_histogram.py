@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpalette.histogram import color_histogram, labels_for_pixels, pack_colors
+from kpalette.histogram import color_histogram, labels_for_pixels, pack_colors, unpack_colors
 
 
 @pytest.mark.parametrize("channels", [3, 4])
@@ -44,6 +44,24 @@ def test_rgba_codes_read_as_words_equal_the_shifted_ones(rng):
         codes = pack_colors(pixels, np.uint32)
         assert codes.dtype == np.uint32
         np.testing.assert_array_equal(codes.astype(np.int64), expected)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "n_channels"),
+    [(np.uint32, n) for n in (1, 3, 4)] + [(np.int64, n) for n in (3, 4, 7)] + [(np.uint64, 8)],
+)
+def test_unpack_gives_the_low_bytes_of_each_code(rng, dtype, n_channels):
+    top = min(8 * n_channels, np.iinfo(dtype).bits)  # bits a code may use
+    codes = rng.integers(0, 1 << min(top, 62), size=300, dtype=np.int64).astype(dtype)
+    codes[0] = (1 << top) - 1 if top < 64 else np.iinfo(dtype).max  # every bit set
+    colors = unpack_colors(codes, n_channels)
+    assert colors.shape == (300, n_channels) and colors.dtype == np.uint8
+    for column in range(n_channels):
+        shift = 8 * (n_channels - 1 - column)
+        np.testing.assert_array_equal(colors[:, column], [(int(c) >> shift) & 255 for c in codes])
+    np.testing.assert_array_equal(pack_colors(colors, np.uint64), codes.astype(np.uint64))
+    with pytest.raises(ValueError, match="n_channels=9"):
+        unpack_colors(codes, 9)
 
 
 def test_histogram_of_no_pixels():

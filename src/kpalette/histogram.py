@@ -61,10 +61,17 @@ def pack_colors(pixels: np.ndarray, dtype=np.int64) -> np.ndarray:
 
 
 def unpack_colors(codes: np.ndarray, n_channels: int) -> np.ndarray:
-    """The (N, n_channels) uint8 colours of codes made by :func:`pack_colors` (any
-    unsigned or signed integer type, the shifts taken in the codes' own type)."""
-    shifts = np.arange(n_channels - 1, -1, -1, dtype=codes.dtype) * codes.dtype.type(8)
-    return ((codes[:, None] >> shifts) & codes.dtype.type(255)).astype(np.uint8)
+    """The (N, n_channels) uint8 colours of codes made by :func:`pack_colors`: the low
+    ``n_channels`` bytes of each code, most significant first (any integer type;
+    ``n_channels`` at most 8)."""
+    if not 1 <= n_channels <= 8:
+        raise ValueError(f"a code holds 1 to 8 channels, got n_channels={n_channels}")
+    # Each code written as one big-endian word: its last n_channels bytes are the
+    # channels. One (N,) copy, where shifts make two (N, n_channels) int64
+    # temporaries (1.3 GB for the 19.9M colours of a 105 MP translucent photo).
+    width = 4 if n_channels <= 4 else 8
+    words = np.asarray(codes).astype(f">u{width}")
+    return np.ascontiguousarray(words.view(np.uint8).reshape(-1, width)[:, width - n_channels :])
 
 
 #: Distinct colours handled at a time by the per-colour computations that make float
