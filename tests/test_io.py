@@ -258,7 +258,10 @@ def test_rgba_round_trip_keeps_transparency(tmp_path, ext):
     rgba = np.zeros((20, 30, 4), dtype=np.uint8)
     rgba[:, :15] = [30, 160, 90, 255]
     rgba[:, 15:] = [250, 250, 250, 0]
-    with pytest.warns(KPaletteWarning, match="1 distinct colour,"):
+    with pytest.warns(
+        KPaletteWarning,
+        match=r"2 distinct colours \(fully transparent counted as one\), fewer than n_colors=4",
+    ):
         result = quantize(rgba, 4)
     out = tmp_path / f"a.{ext}"
     result.save(out)

@@ -546,9 +546,11 @@ class KMeansQuantizer:
 
         if histogram.n_colors <= k:
             if histogram.n_colors < k:
+                n_distinct = histogram.n_colors + reserve  # fully transparent: one more
                 warnings.warn(
-                    f"the input has {histogram.n_colors} distinct "
-                    f"colour{'' if histogram.n_colors == 1 else 's'}, fewer than "
+                    f"the input has {n_distinct} distinct "
+                    f"colour{'' if n_distinct == 1 else 's'}"
+                    f"{' (fully transparent counted as one)' if reserve else ''}, fewer than "
                     f"n_colors={self.n_colors}; the palette is those colours exactly",
                     KPaletteWarning,
                     stacklevel=3,
