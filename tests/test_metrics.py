@@ -118,18 +118,21 @@ def test_mean_delta_e_from_table_converts_each_output_once_with_the_same_result(
     # Outputs repeat a few palette colours: converted once each, the mean must equal
     # the pair-by-pair computation, for uint8 and float outputs, RGB and RGBA.
     from kpalette.colorspace import delta_e_ciede2000
-    from kpalette.metrics import _visible, mean_delta_e_from_table
+    from kpalette.metrics import _visible, mean_delta_e_from_entries, mean_delta_e_from_table
 
     for channels in (3, 4):
         colors = rng.integers(0, 256, size=(500, channels), dtype=np.uint8)
         palette = rng.integers(0, 256, size=(7, channels), dtype=np.uint8)
-        mapped = palette[rng.integers(0, 7, size=500)]
+        entries = rng.integers(0, 7, size=500)
+        mapped = palette[entries]
         counts = rng.integers(1, 50, size=500)
         pairwise = delta_e_ciede2000(_visible(colors)[:, :3], _visible(mapped)[:, :3])
         expected = float((counts * pairwise).sum() / counts.sum())
         for outputs in (mapped, mapped.astype(np.float64)):
             got = mean_delta_e_from_table(colors, counts, outputs)
             assert got == pytest.approx(expected, rel=1e-12)
+        got = mean_delta_e_from_entries(colors, counts, palette, entries)
+        assert got == pytest.approx(expected, rel=1e-12)
 
 
 def test_mean_delta_e_equals_scikit_image_per_pixel(small_photo):

@@ -122,12 +122,16 @@ class QuantizedImage:
             raise ValueError("no original image was kept, so quality cannot be measured")
         return self.original
 
+    def _quality_entries(self):
+        """(colors, counts, palette entries) of the distinct input -> output pairs."""
+        if self._color_table is not None:
+            return self._color_table
+        colors, entries, counts = self._pair_table
+        return colors, counts, entries
+
     def _quality_table(self):
         """(colors, counts, output colours) of the distinct input -> output pairs."""
-        if self._color_table is not None:
-            colors, counts, entries = self._color_table
-            return colors, counts, self.palette[entries]
-        colors, entries, counts = self._pair_table
+        colors, counts, entries = self._quality_entries()
         return colors, counts, self.palette[entries]
 
     @cached_property
@@ -148,7 +152,8 @@ class QuantizedImage:
     def delta_e(self) -> float:
         """Mean CIEDE2000 difference from the original over the pixels (1: just noticeable)."""
         self._require_original()
-        return metrics.mean_delta_e_from_table(*self._quality_table())
+        colors, counts, entries = self._quality_entries()
+        return metrics.mean_delta_e_from_entries(colors, counts, self.palette, entries)
 
     @cached_property
     def psnr(self) -> float:
