@@ -173,6 +173,49 @@ def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
     np.testing.assert_array_equal(chosen, order[expected])
 
 
+@pytest.mark.parametrize("d", [1, 3, 4])
+def test_rows_sorted_in_place_equal_fancy_indexing(rng, d):
+    points = rng.normal(size=(1000, d))
+    weights = rng.random(len(points))
+    order = np.concatenate([np.arange(10), 10 + rng.permutation(len(points) - 10)])  # 10 fixed
+    sorted_points, sorted_weights = points.copy(), weights.copy()
+    _kernels._sort_in_place(sorted_points, sorted_weights, order)
+    np.testing.assert_array_equal(sorted_points, points[order])
+    np.testing.assert_array_equal(sorted_weights, weights[order])
+    with pytest.raises(ValueError, match="expected 1000 weights and indices, got 1000 and 999"):
+        _kernels._sort_in_place(sorted_points, sorted_weights, order[:-1])
+    with pytest.raises(ValueError, match="not a permutation"):
+        _kernels._sort_in_place(sorted_points, sorted_weights, np.zeros(len(points), np.int64))
+
+
+@pytest.mark.parametrize("d", [3, 4])
+def test_tree_built_in_place_is_the_same_tree_with_no_copy(rng, d):
+    points = rng.integers(0, 256, size=(5000, d)).astype(np.float64)
+    weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
+    copied = _kernels.PointTree(points, weights)
+    sorted_points, sorted_weights = points.copy(), weights.copy()
+    in_place = _kernels.PointTree(sorted_points, sorted_weights, in_place=True)
+    assert in_place.in_place and not copied.in_place
+    assert in_place.points is sorted_points and in_place.weights is sorted_weights
+    for name in ("order", "points", "weights", "start", "stop", "low", "high", "sum", "total"):
+        np.testing.assert_array_equal(getattr(in_place, name), getattr(copied, name))
+    # Lloyd on either gives the labels of the rows as first given.
+    runs = []
+    for tree, rows, row_weights in (
+        (copied, points, weights),
+        (in_place, sorted_points, sorted_weights),
+    ):
+        centers = points[:12].copy()
+        labels, dist2 = np.empty(len(points), np.int32), np.empty(len(points))
+        n_iter = _kernels.lloyd(rows, row_weights, centers, labels, dist2, 50, 0.0, tree)
+        runs.append((n_iter, centers, labels, dist2))
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    points.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        _kernels.PointTree(points, weights, in_place=True)
+
+
 @pytest.mark.parametrize("d", [3, 4])
 @pytest.mark.parametrize("tol", [0.0, 1e-3])
 @pytest.mark.parametrize("overrelaxation, energy_tol", [(1.0, 0.0), (1.9, 0.0), (1.9, 1e-4)])

@@ -137,6 +137,63 @@ def test_same_seed_same_result_and_fit_predict(small_photo):
     assert a.n_iter_ >= 1 and a.inertia_ > 0
 
 
+@pytest.mark.parametrize("k", [4, 16])
+def test_sorting_in_place_gives_the_same_fit(rng, monkeypatch, k):
+    from kpalette import _kernels
+    from kpalette.kmeans import kmeans_weighted
+
+    points = np.clip(rng.normal(128, 30, size=(60_000, 3)).round(), 0, 255)
+    weights = rng.integers(1, 20, size=len(points)).astype(np.float64)
+    kept = points.copy(), weights.copy()
+    built, real_tree = [], _kernels.PointTree
+
+    def recording_tree(*args, **kwargs):
+        built.append(kwargs.get("in_place", False))
+        return real_tree(*args, **kwargs)
+
+    monkeypatch.setattr(_kernels, "PointTree", recording_tree)
+    copied = kmeans_weighted(points, weights, k, rng=3)
+    in_place = kmeans_weighted(points, weights, k, rng=3, sort_in_place=True)
+    assert built == [False, False, False, True]  # coarse grid, full data; twice
+    np.testing.assert_array_equal(copied[0], in_place[0])  # centres
+    np.testing.assert_array_equal(copied[1], in_place[1])  # labels
+    assert copied[2] == pytest.approx(in_place[2], rel=1e-12)  # summed in another order
+    assert copied[3] == in_place[3]
+    # The rows came back reordered, each point still with its weight.
+    assert not np.array_equal(points, kept[0])
+    rows, kept_rows = np.column_stack([points, weights]), np.column_stack(kept)
+    np.testing.assert_array_equal(rows[np.lexsort(rows.T)], kept_rows[np.lexsort(kept_rows.T)])
+
+
+@pytest.mark.parametrize("translucent", [False, True])
+def test_a_fit_sorting_its_colours_in_place_gives_the_same_model(monkeypatch, translucent):
+    from kpalette import kmeans
+
+    photo = load_image(shared_image("astronaut.png"))
+    if translucent:  # an alpha ramp, with some fully transparent pixels
+        alpha = np.linspace(0, 255, photo.shape[1]).astype(np.uint8)
+        photo = np.dstack([photo, np.broadcast_to(alpha, photo.shape[:2])])
+    from kpalette import _kernels
+
+    built, real_tree = [], _kernels.PointTree
+
+    def recording_tree(*args, **kwargs):
+        built.append(kwargs.get("in_place", False))
+        return real_tree(*args, **kwargs)
+
+    monkeypatch.setattr(_kernels, "PointTree", recording_tree)
+    models = []
+    for threshold in (kmeans.SORT_IN_PLACE_FROM, 1):
+        monkeypatch.setattr(kmeans, "SORT_IN_PLACE_FROM", threshold)
+        models.append(KMeansQuantizer(6, random_state=2).fit(photo))
+    assert built == [False, False, False, True]  # coarse grid, then full histogram; twice
+    copied, in_place = models
+    np.testing.assert_array_equal(copied.palette_, in_place.palette_)
+    np.testing.assert_array_equal(copied.labels_, in_place.labels_)
+    np.testing.assert_array_equal(copied._color_table[2], in_place._color_table[2])
+    assert copied.inertia_ == in_place.inertia_
+
+
 def test_attributes_describe_the_fit(small_photo):
     q = KMeansQuantizer(6, random_state=0).fit(small_photo.reshape(-1, 3))
     assert q.cluster_centers_.shape == (6, 3) and q.cluster_centers_.dtype == np.float64

@@ -568,15 +568,26 @@ cdef class PointTree:
     cells per axis a photo's 1.9M colours fell into 3,500 leaves of about 550 points
     each, compared one by one; with 32, Lloyd ran 1.85 times as fast (the same
     iterations; measured on string.jpg with a smooth alpha).
+
+    Parameters
+    ----------
+    points : (n, d) float64 array, d <= 7
+    weights : (n,) float64 array
+    in_place : bool
+        Sort ``points`` and ``weights`` themselves (writable, C-contiguous; rows
+        stay paired) instead of copies: the tree holds no copy, and the arrays must
+        not change while it is used. ``order`` maps the sorted rows to the old ones.
     """
 
     # Read only: ``arrays`` points into them.
     cdef readonly object order, points, weights
     cdef readonly object start, stop, low, high, sum, total, child_first, child_count
     cdef readonly int depth
+    cdef readonly bint in_place
     cdef _TreeArrays arrays  # pointers into the arrays above, for the walks
 
-    def __init__(self, const double[:, ::1] points, const double[::1] weights):
+    def __init__(self, const double[:, ::1] points, const double[::1] weights,
+                 bint in_place=False):
         cdef Py_ssize_t n = points.shape[0], i, key, node, first, parent, child
         cdef int d = points.shape[1], t, b, level
         cdef int bits = 6 if d <= 3 else (5 if d == 4 else 4)
@@ -610,8 +621,15 @@ cdef class PointTree:
                 order[ends[codes[i]]] = i
                 ends[codes[i]] += 1
         # ends[key] is now where cell ``key`` ends in the sorted order.
-        sorted_points = np.ascontiguousarray(np.asarray(points)[order_array])
-        sorted_weights = np.ascontiguousarray(np.asarray(weights)[order_array])
+        if in_place:
+            # The caller's arrays are sorted where they are: a copy of 19.9M
+            # translucent colours and their weights is 800 MB.
+            sorted_points = np.asarray(points.base)
+            sorted_weights = np.asarray(weights.base)
+            _sort_in_place(sorted_points, sorted_weights, order_array)
+        else:
+            sorted_points = np.ascontiguousarray(np.asarray(points)[order_array])
+            sorted_weights = np.ascontiguousarray(np.asarray(weights)[order_array])
         cdef const double[:, ::1] sp = sorted_points
         cdef const double[::1] sw = sorted_weights
         # Leaves: the non-empty finest cells, in code order.
@@ -691,6 +709,60 @@ cdef class PointTree:
         self.arrays.total = &total[0]
         self.arrays.child_first = &child_first[0]
         self.arrays.child_count = &child_count[0]
+        self.in_place = in_place
+
+
+def _sort_in_place(double[:, ::1] points, double[::1] weights, const int64_t[::1] order):
+    """``points[:] = points[order]`` and ``weights[:] = weights[order]`` with no copy:
+    each cycle of the permutation followed once, both arrays in the same pass.
+
+    Measured on 19.9M random rows of 4: 2.8 s, against 2.3 s for ``points[order]``,
+    whose copy this saves.
+    """
+    cdef Py_ssize_t n = points.shape[0], start, here, there
+    cdef int d = points.shape[1], t
+    cdef bint broken = False
+    if order.shape[0] != n or weights.shape[0] != n:
+        raise ValueError(
+            f"expected {n} weights and indices, got {weights.shape[0]} and {order.shape[0]}"
+        )
+    if d > 8:
+        raise ValueError(f"at most 8 columns, got {d}")
+    cdef uint8_t* done = <uint8_t*>calloc(max(n, 1), sizeof(uint8_t))
+    cdef double held[8]
+    cdef double held_weight
+    if done == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for start in range(n):
+                if done[start]:
+                    continue
+                for t in range(d):
+                    held[t] = points[start, t]
+                held_weight = weights[start]
+                here = start
+                while True:  # row ``here`` takes row ``order[here]``
+                    done[here] = 1
+                    there = order[here]
+                    if there < 0 or there >= n or (done[there] and there != start):
+                        broken = True
+                        break
+                    if there == start:
+                        for t in range(d):
+                            points[here, t] = held[t]
+                        weights[here] = held_weight
+                        break
+                    for t in range(d):
+                        points[here, t] = points[there, t]
+                    weights[here] = weights[there]
+                    here = there
+                if broken:
+                    break
+    finally:
+        free(done)
+    if broken:  # the rows are left part way: only a programming error gets here
+        raise ValueError("order is not a permutation of range(n)")
 
 
 cdef Py_ssize_t _box_candidates_3d(const double* centers, const int32_t* among, Py_ssize_t m,

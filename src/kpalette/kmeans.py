@@ -135,6 +135,8 @@ def lloyd(
     inertia : float
         ``sum(weights * |points - centers[labels]|^2)``.
     n_iter : int
+    When ``tree`` was built ``in_place``, ``points`` and ``weights`` are its sorted
+    rows, and the labels are those of the rows as they were before it sorted them.
     """
     from . import _kernels
 
@@ -156,7 +158,10 @@ def lloyd(
         energy_tol,
         n_fixed,
     )
-    inertia = float(np.einsum("i,i->", weights, dist2))  # no (n,) temporary
+    if tree is not None and tree.in_place:  # weights in the tree's order, dist2 in ours
+        inertia = float(np.einsum("i,i->", weights, dist2[tree.order]))
+    else:
+        inertia = float(np.einsum("i,i->", weights, dist2))  # no (n,) temporary
     return centers, labels, inertia, n_iter
 
 
@@ -282,7 +287,16 @@ OVERRELAXATION = 1.9
 
 
 def kmeans_weighted(
-    points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None, fixed=None
+    points,
+    weights,
+    k,
+    *,
+    n_init="auto",
+    max_iter=300,
+    tol=1e-4,
+    rng=None,
+    fixed=None,
+    sort_in_place=False,
 ):
     """K-means on weighted points: several k-means++ starts on a coarse grid, then Lloyd.
 
@@ -311,6 +325,12 @@ def kmeans_weighted(
     fixed : (m, d) float64 array, optional
         Centres given beforehand, which stay put (a palette entry held for
         transparent pixels): ``k`` more are fitted around them.
+    sort_in_place : bool
+        Let the refinement sort ``points`` and ``weights`` (float64, C-contiguous,
+        writable) where they are, instead of copies: they may come back reordered
+        (rows still paired), and must not be read elsewhere during the call. The
+        result is the same, for the rows as given; a copy of millions of distinct
+        colours is saved.
 
     Returns
     -------
@@ -347,13 +367,15 @@ def kmeans_weighted(
         )
     ]
     starts.sort(key=lambda result: result[2])
+    if coarse_points is points and screening is None:
+        return starts[0]
+    full_tol = _relative_tolerance(points, weights, tol)
     if coarse_points is points:
-        if screening is None:
-            return starts[0]
         tree = coarse_tree
     else:
-        tree = PointTree(points, weights)  # shared by the refinements
-    full_tol = _relative_tolerance(points, weights, tol)
+        # Shared by the refinements. Sorted in place, it holds no copy of the points
+        # (800 MB for the 19.9M colours of a 105 MP translucent photo).
+        tree = PointTree(points, weights, in_place=sort_in_place)
     best = None
     for result in starts[:n_refined]:
         candidate = lloyd(
@@ -370,6 +392,15 @@ def kmeans_weighted(
         if best is None or candidate[2] < best[2]:  # only the best kept: (n,) labels each
             best = candidate
     return best
+
+
+#: Distinct colours from which a fit lets the refinement sort the colours in place
+#: (``kmeans_weighted(sort_in_place=True)``) and converts them again afterwards,
+#: rather than have the tree copy them. Memory over time: on a 105 MP translucent
+#: photo (19.9M colours, k = 16) the CLI's peak went from 3.51 to 2.83 GB, and its
+#: time from 24.1 to 27.4 s (sorting in place 4.0 s against 2.9 s for the copy, and
+#: converting again 1.2 s). Below about two million colours the copy is small.
+SORT_IN_PLACE_FROM = 1 << 21
 
 
 # --------------------------------------------------------------------------- the estimator
@@ -411,6 +442,10 @@ class PreparedInput:
                 dims,
             )
         return self._fitted[reserve]
+
+    def forget_points(self, reserve: bool, color_space: str) -> None:
+        """Drop the cached colours of :meth:`points` (they are computed again if asked)."""
+        self._points.pop((reserve, color_space), None)
 
     def points(self, reserve: bool, color_space: str) -> np.ndarray:
         """(n, d) distinct fitted colours in ``color_space``."""
@@ -561,6 +596,7 @@ class KMeansQuantizer:
         else:
             # Translucent colours can take the transparent entry (it is as near to the
             # faintest as any): the others are fitted around it, held in place.
+            sort_in_place = len(points) >= SORT_IN_PLACE_FROM
             hold_transparent = reserve and self._cluster_dims == self.n_channels_
             centers, color_labels, _, n_iter = kmeans_weighted(
                 points,
@@ -573,7 +609,12 @@ class KMeansQuantizer:
                 fixed=to_space(np.zeros((1, 4), np.uint8), self.color_space)
                 if hold_transparent
                 else None,
+                sort_in_place=sort_in_place,
             )
+            if sort_in_place:  # the cached points came back reordered: converted again,
+                del points, weights  # once the old ones are freed
+                prepared.forget_points(reserve, self.color_space)
+                points = prepared.points(reserve, self.color_space)
             if hold_transparent:  # held first in the fit, last in the palette
                 centers = centers[1:]
                 color_labels = np.where(color_labels == 0, k, color_labels - 1).astype(np.int32)
@@ -715,7 +756,9 @@ class KMeansQuantizer:
             colors = np.vstack([colors, np.zeros((1, self.n_channels_), np.uint8)])
             counts = np.append(counts, np.count_nonzero(transparent))
             labels = np.append(labels, np.int32(self._reserved))
-        return colors, counts.astype(np.int64), labels.astype(np.int64)
+        # No copies where the types already fit: one row per distinct colour, and a
+        # translucent photo has millions of them.
+        return colors, counts.astype(np.int64, copy=False), labels.astype(np.int32, copy=False)
 
     def _inertia(self, points, counts, color_labels) -> float:
         """Sum over the fitted pixels of the squared distance to their centre."""
