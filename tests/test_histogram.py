@@ -28,11 +28,43 @@ def test_labels_go_back_to_the_right_pixels(rng, channels):
     np.testing.assert_array_equal(labels[:200], color_labels[positions])
 
 
+def test_histogram_of_the_visible_rgb_of_rgba_pixels_needs_no_copy_and_labels_them_back(rng):
+    rgba = (rng.integers(0, 4, size=(8000, 4)) * 85).astype(np.uint8)
+    rgba[:, 3] = np.where(rng.random(len(rgba)) < 0.3, 0, 255)
+    visible = rgba[:, 3] != 0
+    for n_channels in (3, 4):
+        hist = color_histogram(rgba, n_channels, skip_transparent=True)
+        copied = color_histogram(np.ascontiguousarray(rgba[visible, :n_channels]))
+        np.testing.assert_array_equal(hist.colors, copied.colors)
+        np.testing.assert_array_equal(hist.counts, copied.counts)
+        np.testing.assert_array_equal(hist.codes, copied.codes)
+        color_labels = np.arange(hist.n_colors) % 200
+        for transparent_label, dtype in ((250, np.uint8), (300, np.int32)):
+            labels = labels_for_pixels(
+                rgba, hist, color_labels, transparent_label=transparent_label
+            )
+            assert labels.dtype == dtype
+            assert (labels[~visible] == transparent_label).all()
+            expected = labels_for_pixels(rgba[visible, :n_channels], copied, color_labels)
+            np.testing.assert_array_equal(labels[visible], expected)
+    all_rgb = color_histogram(rgba, 3)
+    np.testing.assert_array_equal(all_rgb.codes, color_histogram(rgba[:, :3]).codes)
+
+
 def test_histogram_rejects_wrong_input():
     with pytest.raises(ValueError, match=r"got shape \(10, 2\)"):
         color_histogram(np.zeros((10, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="dtype float64"):
         color_histogram(np.zeros((10, 3)))
+    rgb = np.zeros((10, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="n_channels must be 3 or 4 of the pixels' 3, got 4"):
+        color_histogram(rgb, 4)
+    with pytest.raises(ValueError, match="skip_transparent needs RGBA pixels, got 3"):
+        color_histogram(rgb, skip_transparent=True)
+    with pytest.raises(ValueError, match="transparent_label needs RGBA pixels"):
+        labels_for_pixels(rgb, color_histogram(rgb), np.zeros(1, int), transparent_label=1)
+    with pytest.raises(ValueError, match="the histogram has 4-channel colours, the pixels 3"):
+        labels_for_pixels(rgb, color_histogram(np.zeros((2, 4), np.uint8)), np.zeros(1, int))
 
 
 def test_rgba_codes_read_as_words_equal_the_shifted_ones(rng):

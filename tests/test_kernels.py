@@ -107,6 +107,43 @@ def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
     np.testing.assert_array_equal(small, expected % 256)
 
 
+def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
+    # Counted where they are, with no copy: the first three channels of RGBA pixels,
+    # with or without those whose alpha is 0; the lookups give those a label of their own.
+    rgba = rng.integers(0, 4, size=(30000, 4)).astype(np.uint8) * 85
+    rgba[::7, 3] = 0  # transparent, colours of all sorts
+    visible = rgba[:, 3] != 0
+    rgb_codes = _kernels.count_rgb(np.ascontiguousarray(rgba[:, :3]))
+    for got, expected in zip(_kernels.count_rgb(rgba), rgb_codes, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    unique, counts = _kernels.count_rgb(np.ascontiguousarray(rgba[visible, :3]))
+    for got, expected in zip(_kernels.count_rgb(rgba, True), (unique, counts), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    codes = (rgba[:, 0].astype(np.int64) << 16) | (rgba[:, 1].astype(np.int64) << 8) | rgba[:, 2]
+    labels = (np.arange(len(unique)) * 5 % 251).astype(np.uint8)
+    out = np.empty(len(rgba), dtype=np.uint8)
+    _kernels.lookup_rgb(rgba, unique, labels, out, 255)
+    np.testing.assert_array_equal(out[visible], labels[np.searchsorted(unique, codes[visible])])
+    assert (out[~visible] == 255).all()
+
+    rgba_codes = (codes << 8) | rgba[:, 3]
+    unique_rgba = np.unique(rgba_codes[visible])
+    labels = (np.arange(len(unique_rgba)) * 3 + 1).astype(np.int32)
+    out = np.empty(len(rgba), dtype=np.int32)
+    _kernels.lookup_rgba(rgba, unique_rgba, labels, out, 100_000)
+    expected = labels[np.searchsorted(unique_rgba, rgba_codes[visible])]
+    np.testing.assert_array_equal(out[visible], expected)
+    assert (out[~visible] == 100_000).all()
+
+    rgb = np.ascontiguousarray(rgba[:, :3])
+    with pytest.raises(ValueError, match="needs an alpha channel"):
+        _kernels.count_rgb(rgb, True)
+    with pytest.raises(ValueError, match="needs an alpha channel"):
+        _kernels.lookup_rgb(rgb, unique, labels, out, 0)
+    with pytest.raises(ValueError, match="expected 4 channels, got 3"):
+        _kernels.lookup_rgba(rgb, unique_rgba, labels, out)
+
+
 @pytest.mark.parametrize("k", [1, 5, 40])
 @pytest.mark.parametrize("d", [3, 4])
 def test_kmeans_plusplus_matches_reference(rng, k, d):

@@ -41,7 +41,10 @@ def test_k_grid_reuses_one_histogram(small_photo, monkeypatch):
 
     calls = []
     original = histogram.color_histogram
-    monkeypatch.setattr("kpalette.kmeans.color_histogram", lambda p: calls.append(1) or original(p))
+    monkeypatch.setattr(
+        "kpalette.kmeans.color_histogram",
+        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
+    )
     k_grid(small_photo, ks=[2, 3, 4, 5])
     assert len(calls) == 1
 

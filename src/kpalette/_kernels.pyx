@@ -64,12 +64,16 @@ cdef int N_CODES = 1 << 24
 
 
 # --------------------------------------------------------------------------- histogram
-def count_rgb(const uint8_t[:, ::1] pixels):
+def count_rgb(const uint8_t[:, ::1] pixels, bint skip_transparent=False):
     """Distinct 24-bit colours and their pixel counts.
 
     Parameters
     ----------
-    pixels : (N, 3) uint8 array
+    pixels : (N, 3) or (N, 4) uint8 array
+        The first three channels are counted.
+    skip_transparent : bool
+        Leave out the pixels whose fourth channel (alpha) is 0: the visible colours
+        of an RGBA image, counted with no copy of them.
 
     Returns
     -------
@@ -93,6 +97,10 @@ def count_rgb(const uint8_t[:, ::1] pixels):
     cdef Py_ssize_t n = pixels.shape[0], i, chunk, first, last
     cdef int n_threads = max(1, min(kpalette_max_threads(), <int>(n >> 16) + 1))
     cdef int t, r
+    if pixels.shape[1] not in (3, 4):
+        raise ValueError(f"expected 3 or 4 channels, got {pixels.shape[1]}")
+    if skip_transparent and pixels.shape[1] != 4:
+        raise ValueError("skip_transparent needs an alpha channel (4 channels)")
     cdef int64_t position, distinct_total = 0
     # Per thread: 4 interleaved count rows (consecutive pixels often share a red
     # value; one row would chain every increment on the one before), then offsets.
@@ -122,8 +130,13 @@ def count_rgb(const uint8_t[:, ::1] pixels):
                 first = t * chunk
                 last = min(n, first + chunk)
                 row = red_counts + t * 4 * 256
-                for i in range(first, last):
-                    row[((i & 3) << 8) | pixels[i, 0]] += 1
+                if skip_transparent:
+                    for i in range(first, last):
+                        if pixels[i, 3] != 0:
+                            row[((i & 3) << 8) | pixels[i, 0]] += 1
+                else:
+                    for i in range(first, last):
+                        row[((i & 3) << 8) | pixels[i, 0]] += 1
             position = 0
             for r in range(256):
                 group_start[r] = position
@@ -137,6 +150,8 @@ def count_rgb(const uint8_t[:, ::1] pixels):
                 last = min(n, first + chunk)
                 row = write_at + t * 4 * 256
                 for i in range(first, last):
+                    if skip_transparent and pixels[i, 3] == 0:
+                        continue
                     r = ((i & 3) << 8) | pixels[i, 0]
                     low[row[r]] = <uint16_t>((pixels[i, 1] << 8) | pixels[i, 2])
                     row[r] += 1
@@ -205,22 +220,27 @@ cdef void _gather_groups(uint16_t** values, uint32_t** counts, const int64_t* di
 
 
 def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
-               const label_t[::1] color_labels, label_t[::1] out):
+               const label_t[::1] color_labels, label_t[::1] out,
+               int64_t transparent_label=-1):
     """The label of every pixel's colour (the label map), through a table over all
     24-bit codes.
 
     Parameters
     ----------
-    pixels : (N, 3) uint8 array
-        Every colour must be one of ``codes``.
+    pixels : (N, 3) or (N, 4) uint8 array
+        The colour of each is its first three channels, and must be one of
+        ``codes`` (unless transparent, below).
     codes : (n,) int64 array
         ``(r << 16) | (g << 8) | b`` of each distinct colour.
     color_labels : (n,) uint8 or int32 array
         The label of each.
     out : (N,) array of the same dtype, written in place
+    transparent_label : int
+        When 0 or more, what the pixels whose alpha (fourth channel) is 0 get.
     """
     cdef Py_ssize_t n = pixels.shape[0], i, j
     cdef int64_t code
+    cdef bint skip = _check_transparent_label(pixels, transparent_label)
     # calloc, not np.zeros: NumPy asks for transparent huge pages on large arrays, and
     # faulting those in stalled one fresh-process label pass in six (18 ms, not 6 ms).
     cdef label_t* table = <label_t*>calloc(N_CODES, sizeof(label_t))
@@ -231,14 +251,27 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
             for j in range(codes.shape[0]):
                 table[codes[j]] = color_labels[j]
             for i in prange(n, schedule="static"):
+                if skip and pixels[i, 3] == 0:
+                    out[i] = <label_t>transparent_label
+                    continue
                 code = (<int64_t>pixels[i, 0] << 16) | (<int64_t>pixels[i, 1] << 8) | pixels[i, 2]
                 out[i] = table[code]
     finally:
         free(table)
 
 
+cdef bint _check_transparent_label(const uint8_t[:, ::1] pixels, int64_t label) except -1:
+    """Whether a lookup gives transparent pixels ``label`` (checked against the input)."""
+    if pixels.shape[1] not in (3, 4):
+        raise ValueError(f"expected 3 or 4 channels, got {pixels.shape[1]}")
+    if label >= 0 and pixels.shape[1] != 4:
+        raise ValueError("a transparent label needs an alpha channel (4 channels)")
+    return label >= 0
+
+
 def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
-                const label_t[::1] color_labels, label_t[::1] out):
+                const label_t[::1] color_labels, label_t[::1] out,
+                int64_t transparent_label=-1):
     """The label of every RGBA pixel's colour, by a search within its 16-bit bucket.
 
     A table over all 32-bit codes would not fit, and ``np.searchsorted`` over the
@@ -256,15 +289,24 @@ def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
     color_labels : (n,) uint8 or int32 array
         The label of each.
     out : (N,) array of the same dtype, written in place
+    transparent_label : int
+        When 0 or more, what the pixels whose alpha is 0 get (their colours need not
+        be among ``codes``).
     """
     cdef Py_ssize_t n = pixels.shape[0], i, low, high, middle
     cdef int64_t code
+    cdef bint skip = _check_transparent_label(pixels, transparent_label)
+    if pixels.shape[1] != 4:
+        raise ValueError(f"expected 4 channels, got {pixels.shape[1]}")
     starts_array = np.searchsorted(
         np.asarray(codes), np.arange(65537, dtype=np.int64) << 16
     ).astype(np.int64)
     cdef const int64_t[::1] starts = starts_array
     with nogil:
         for i in prange(n, schedule="static"):
+            if skip and pixels[i, 3] == 0:
+                out[i] = <label_t>transparent_label
+                continue
             code = ((<int64_t>pixels[i, 0] << 24) | (<int64_t>pixels[i, 1] << 16)
                     | (<int64_t>pixels[i, 2] << 8) | pixels[i, 3])
             # codes[low] <= code < codes[high] (high: the end of the bucket)

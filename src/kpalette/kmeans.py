@@ -428,17 +428,20 @@ class PreparedInput:
         self._points = {}
 
     def fitted(self, reserve: bool):
-        """(pixels that are fitted, their histogram, channels clustered).
+        """(histogram of the fitted colours, channels clustered).
 
         Fully transparent pixels are left out when ``reserve``; opaque RGBA is
-        clustered as RGB, since alpha would add nothing but cost.
+        clustered as RGB, since alpha would add nothing but cost. The histogram is
+        counted from the pixels where they are, with no copy of them.
         """
         if reserve not in self._fitted:
-            fitted_pixels = self.pixels[~self.transparent] if reserve else self.pixels
-            dims = 3 if fitted_pixels.shape[1] == 3 or (fitted_pixels[:, 3] == 255).all() else 4
+            dims = self.pixels.shape[1]
+            if dims == 4:
+                n_opaque = np.count_nonzero(self.pixels[:, 3] == 255)
+                n_left_out = np.count_nonzero(self.transparent) if reserve else 0
+                dims = 3 if n_opaque + n_left_out == len(self.pixels) else 4
             self._fitted[reserve] = (
-                fitted_pixels,
-                color_histogram(fitted_pixels[:, :dims]),
+                color_histogram(self.pixels, dims, skip_transparent=reserve),
                 dims,
             )
         return self._fitted[reserve]
@@ -450,7 +453,7 @@ class PreparedInput:
     def points(self, reserve: bool, color_space: str) -> np.ndarray:
         """(n, d) distinct fitted colours in ``color_space``."""
         if (reserve, color_space) not in self._points:
-            histogram = self.fitted(reserve)[1]
+            histogram = self.fitted(reserve)[0]
             self._points[reserve, color_space] = to_space(histogram.colors, color_space)
         return self._points[reserve, color_space]
 
@@ -574,7 +577,7 @@ class KMeansQuantizer:
         rng = np.random.default_rng(self.random_state)
         transparent = prepared.transparent
         reserve = prepared.can_reserve and self.n_colors >= 2
-        _, histogram, self._cluster_dims = prepared.fitted(reserve)
+        histogram, self._cluster_dims = prepared.fitted(reserve)
         k = self.n_colors - 1 if reserve else self.n_colors
         points = prepared.points(reserve, self.color_space)
         weights = histogram.counts.astype(np.float64)
@@ -658,17 +661,16 @@ class KMeansQuantizer:
         (H, W) or (N,) array, uint8 when the palette has at most 256 entries
         """
         reserve = self._reserved is not None
-        fitted_pixels, histogram, dims = prepared.fitted(reserve)
+        histogram, _ = prepared.fitted(reserve)
         n_entries = len(self.palette_)
         entry_of = np.arange(n_entries) if remap is None else np.asarray(remap)
-        labels = np.empty(len(prepared.pixels), dtype=np.uint8 if n_entries <= 256 else np.int32)
-        color_entries = entry_of[self._color_labels]
-        visible = labels_for_pixels(fitted_pixels[:, :dims], histogram, color_entries)
-        if reserve:
-            labels[prepared.transparent] = entry_of[self._reserved]
-            labels[~prepared.transparent] = visible
-        else:
-            labels = visible.astype(labels.dtype, copy=False)
+        labels = labels_for_pixels(
+            prepared.pixels,
+            histogram,
+            entry_of[self._color_labels],
+            transparent_label=entry_of[self._reserved] if reserve else None,
+        )
+        labels = labels.astype(np.uint8 if n_entries <= 256 else np.int32, copy=False)
         return labels.reshape(prepared.leading)
 
     def predict(self, X):

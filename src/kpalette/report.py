@@ -167,7 +167,7 @@ def build_report(
     rows = _table_rows(sweep, table_ks, suggested, input_bytes)
     preview = _preview(sweep.original, PREVIEW_SIDE)
     # The sweep has counted the colours already (all pixels, every channel).
-    n_distinct = sweep.prepared.fitted(False)[1].n_colors
+    n_distinct = sweep.prepared.fitted(False)[0].n_colors
 
     dots = cloud_points(sweep.original, max_points=REPORT_CLOUD_POINTS, random_state=random_state)
     by_pixel = color_cloud(sweep.original, result=chosen, color_by="pixel", points=dots)
