@@ -99,12 +99,17 @@ def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
     unique = np.unique(codes)
     labels = (np.arange(len(unique)) * 7 + 3).astype(np.int32)
     expected = labels[np.searchsorted(unique, codes)]
-    out = np.empty(len(pixels), dtype=np.int32)
-    _kernels.lookup_rgba(pixels, unique, labels, out)
-    np.testing.assert_array_equal(out, expected)
-    small = np.empty(len(pixels), dtype=np.uint8)
-    _kernels.lookup_rgba(pixels, unique, (labels % 256).astype(np.uint8), small)
-    np.testing.assert_array_equal(small, expected % 256)
+    for bucket_bits in (0, 16, 24):  # 0: 16 for this few colours
+        out = np.empty(len(pixels), dtype=np.int32)
+        _kernels.lookup_rgba(pixels, unique, labels, out, -1, bucket_bits)
+        np.testing.assert_array_equal(out, expected)
+        small = np.empty(len(pixels), dtype=np.uint8)
+        _kernels.lookup_rgba(
+            pixels, unique, (labels % 256).astype(np.uint8), small, -1, bucket_bits
+        )
+        np.testing.assert_array_equal(small, expected % 256)
+    with pytest.raises(ValueError, match="bucket_bits must be 0, 16 or 24, got 8"):
+        _kernels.lookup_rgba(pixels, unique, labels, out, -1, 8)
 
 
 def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
@@ -130,10 +135,12 @@ def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
     unique_rgba = np.unique(rgba_codes[visible])
     labels = (np.arange(len(unique_rgba)) * 3 + 1).astype(np.int32)
     out = np.empty(len(rgba), dtype=np.int32)
-    _kernels.lookup_rgba(rgba, unique_rgba, labels, out, 100_000)
     expected = labels[np.searchsorted(unique_rgba, rgba_codes[visible])]
-    np.testing.assert_array_equal(out[visible], expected)
-    assert (out[~visible] == 100_000).all()
+    for bucket_bits in (16, 24):
+        out = np.empty(len(rgba), dtype=np.int32)
+        _kernels.lookup_rgba(rgba, unique_rgba, labels, out, 100_000, bucket_bits)
+        np.testing.assert_array_equal(out[visible], expected)
+        assert (out[~visible] == 100_000).all()
 
     rgb = np.ascontiguousarray(rgba[:, :3])
     with pytest.raises(ValueError, match="needs an alpha channel"):
