@@ -309,6 +309,22 @@ def test_large_k_on_few_distinct_colours_is_as_good_as_sklearn():
     assert our_mse <= 1.005 * float(np.median(oracle)), (our_mse, oracle)
 
 
+def test_starts_are_ranked_on_a_grid_fine_enough_to_rank_them():
+    # Regression: ranked on a 32-cell grid, the four starts refined for this photo and
+    # seed ended 0.6-1.0% above scikit-learn's median (1.0081x in all); others reached it.
+    from sklearn.cluster import KMeans
+
+    image = load_image(shared_image("hubble_deep_field.jpg"))
+    hist = color_histogram(image.reshape(-1, 3))
+    colors, counts = hist.colors.astype(np.float64), hist.counts.astype(np.float64)
+    oracle = [
+        KMeans(n_clusters=16, random_state=seed).fit(colors, sample_weight=counts).inertia_
+        for seed in range(5)
+    ]
+    ours = KMeansQuantizer(16, random_state=5).fit(image)
+    assert ours.inertia_ <= 1.005 * np.median(oracle), (ours.inertia_, oracle)
+
+
 @pytest.mark.parametrize("color_space", ["lab", "oklab"])
 def test_perceptual_spaces_fit_in_that_space(small_photo, color_space):
     q = KMeansQuantizer(6, random_state=0, color_space=color_space).fit(small_photo)
