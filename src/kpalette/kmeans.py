@@ -135,6 +135,9 @@ def lloyd(
     inertia : float
         ``sum(weights * |points - centers[labels]|^2)``.
     n_iter : int
+
+    Notes
+    -----
     When ``tree`` was built ``in_place``, ``points`` and ``weights`` are its sorted
     rows, and the labels are those of the rows as they were before it sorted them.
     """
