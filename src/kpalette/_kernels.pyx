@@ -97,10 +97,7 @@ def count_rgb(const uint8_t[:, ::1] pixels, bint skip_transparent=False):
     cdef Py_ssize_t n = pixels.shape[0], i, chunk, first, last
     cdef int n_threads = max(1, min(kpalette_max_threads(), <int>(n >> 16) + 1))
     cdef int t, r
-    if pixels.shape[1] not in (3, 4):
-        raise ValueError(f"expected 3 or 4 channels, got {pixels.shape[1]}")
-    if skip_transparent and pixels.shape[1] != 4:
-        raise ValueError("skip_transparent needs an alpha channel (4 channels)")
+    _check_channels(pixels, skip_transparent, "skip_transparent")
     cdef int64_t position, distinct_total = 0
     # Per thread: 4 interleaved count rows (consecutive pixels often share a red
     # value; one row would chain every increment on the one before), then offsets.
@@ -240,7 +237,8 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
     """
     cdef Py_ssize_t n = pixels.shape[0], i, j
     cdef int64_t code
-    cdef bint skip = _check_transparent_label(pixels, transparent_label)
+    cdef bint skip = transparent_label >= 0
+    _check_channels(pixels, skip, "a transparent label")
     # calloc, not np.zeros: NumPy asks for transparent huge pages on large arrays, and
     # faulting those in stalled one fresh-process label pass in six (18 ms, not 6 ms).
     cdef label_t* table = <label_t*>calloc(N_CODES, sizeof(label_t))
@@ -264,13 +262,13 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
 cdef Py_ssize_t LOOKUP_FINE_FROM = 1 << 20
 
 
-cdef bint _check_transparent_label(const uint8_t[:, ::1] pixels, int64_t label) except -1:
-    """Whether a lookup gives transparent pixels ``label`` (checked against the input)."""
+cdef int _check_channels(const uint8_t[:, ::1] pixels, bint uses_alpha, str what) except -1:
+    """RGB or RGBA pixels, and RGBA when ``what`` (the caller's option) uses alpha."""
     if pixels.shape[1] not in (3, 4):
         raise ValueError(f"expected 3 or 4 channels, got {pixels.shape[1]}")
-    if label >= 0 and pixels.shape[1] != 4:
-        raise ValueError("a transparent label needs an alpha channel (4 channels)")
-    return label >= 0
+    if uses_alpha and pixels.shape[1] != 4:
+        raise ValueError(f"{what} needs an alpha channel (4 channels)")
+    return 0
 
 
 def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
@@ -304,7 +302,8 @@ def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
     """
     cdef Py_ssize_t n = pixels.shape[0], i, low, high, middle
     cdef int64_t code
-    cdef bint skip = _check_transparent_label(pixels, transparent_label)
+    cdef bint skip = transparent_label >= 0
+    _check_channels(pixels, skip, "a transparent label")
     if pixels.shape[1] != 4:
         raise ValueError(f"expected 4 channels, got {pixels.shape[1]}")
     cdef Py_ssize_t n_codes = codes.shape[0], j

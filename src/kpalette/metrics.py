@@ -173,6 +173,7 @@ def mean_delta_e_from_table(colors, counts, mapped) -> float:
     -------
     delta_e : float
     """
+    from .colorspace import visible_lab
     from .histogram import pack_colors, unpack_colors
 
     mapped = np.asarray(mapped)
@@ -182,7 +183,7 @@ def mean_delta_e_from_table(colors, counts, mapped) -> float:
         codes, entries = np.unique(pack_colors(mapped), return_inverse=True)
         palette = unpack_colors(codes, mapped.shape[1])
         return mean_delta_e_from_entries(colors, counts, palette, entries.ravel())
-    return _weighted_mean_delta_e(colors, counts, lambda rows: mapped[rows])
+    return _weighted_mean_delta_e(colors, counts, lambda rows: visible_lab(mapped[rows]))
 
 
 def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
@@ -206,14 +207,12 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
 
     palette_lab = visible_lab(np.asarray(palette))
     entries = np.asarray(entries)
-    return _weighted_mean_delta_e(
-        colors, counts, lambda rows: palette_lab[entries[rows]], mapped_is_lab=True
-    )
+    return _weighted_mean_delta_e(colors, counts, lambda rows: palette_lab[entries[rows]])
 
 
-def _weighted_mean_delta_e(colors, counts, mapped_rows, *, mapped_is_lab=False) -> float:
-    """Mean CIEDE2000 over blocks of colours; ``mapped_rows(rows)`` gives the outputs of
-    a block, as colours or (``mapped_is_lab``) as their CIELAB."""
+def _weighted_mean_delta_e(colors, counts, mapped_lab) -> float:
+    """Mean CIEDE2000 over blocks of colours; ``mapped_lab(rows)`` gives the CIELAB of
+    the outputs of a block."""
     from .colorspace import ciede2000_lab, visible_lab
     from .histogram import color_chunks
 
@@ -221,8 +220,7 @@ def _weighted_mean_delta_e(colors, counts, mapped_rows, *, mapped_is_lab=False) 
     weights = np.asarray(counts, dtype=np.float64)
     total = 0.0
     for rows in color_chunks(len(colors)):
-        mapped_lab = mapped_rows(rows) if mapped_is_lab else visible_lab(mapped_rows(rows))
-        delta_e = ciede2000_lab(visible_lab(colors[rows]), mapped_lab)
+        delta_e = ciede2000_lab(visible_lab(colors[rows]), mapped_lab(rows))
         total += float(np.einsum("i,i->", weights[rows], delta_e))
     return total / float(weights.sum())
 
