@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io as _io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -373,6 +374,44 @@ def test_help_does_not_import_the_engine():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _blas_threads_after_main(environment_overrides: dict) -> dict:
+    """The BLAS thread variables a fresh process sees after ``main(['--version'])``."""
+    code = (
+        "import json, os\n"
+        "from kpalette.cli import main, BLAS_THREAD_VARIABLES\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps({name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}))\n"
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    environment.update(environment_overrides)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_command_line_gives_blas_one_thread_unless_told_otherwise():
+    assert _blas_threads_after_main({}) == {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    assert _blas_threads_after_main({"OPENBLAS_NUM_THREADS": "4"}) == {
+        "OPENBLAS_NUM_THREADS": "4",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
+def test_blas_threads_are_left_alone_once_numpy_is_loaded(monkeypatch):
+    from kpalette import cli
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    assert "numpy" in sys.modules  # this test module imports it
+    cli._one_blas_thread()
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
 
 
 def test_compress_a_shared_photo(tmp_path, capsys):
