@@ -51,6 +51,35 @@ def lab_of_linear(linear, rgb_to_xyz, white):
     )
 
 
+def visible_rows(colors):
+    """float64 colours as the table measures compare them: RGBA premultiplied by alpha
+    (what shows over black), with alpha kept beside."""
+    values = colors.astype(np.float64)
+    if colors.shape[1] == 4:
+        values[:, :3] *= values[:, 3:4] / 255.0
+    return values
+
+
+def table_squared_error(colors, counts, entries, palette):
+    """Sum of count x squared distance of each colour to its palette entry, both seen
+    as :func:`visible_rows` (``_kernels.table_squared_error``)."""
+    diff = visible_rows(colors) - visible_rows(palette)[entries]
+    return float((counts * (diff**2).sum(axis=1)).sum())
+
+
+def table_delta_e(colors, counts, entries, palette, rgb_to_xyz, white):
+    """Sum of count x CIEDE2000 between each colour and its palette entry as seen over
+    black (``_kernels.table_delta_e``), with scikit-image's CIEDE2000."""
+    from skimage.color import deltaE_ciede2000
+
+    def lab(rows):
+        srgb = visible_rows(rows)[:, :3] / 255.0
+        linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+        return lab_of_linear(linear, rgb_to_xyz, white)
+
+    return float((counts * deltaE_ciede2000(lab(colors), lab(palette)[entries])).sum())
+
+
 def lloyd_pixels(pixels, centers, *, max_iter=300):
     """Lloyd's algorithm on every pixel (no histogram), to a fixed point of the labels."""
     pixels = pixels.astype(np.float64)

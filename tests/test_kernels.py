@@ -516,7 +516,7 @@ def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
         "for k in (5, 40, 200):\n"
         "    result = kpalette.quantize(image, k, random_state=2, dither=k == 40)\n"
         "    digest.update(result.palette.tobytes() + result.to_array().tobytes())\n"
-        "    digest.update(np.float64(result.ssim).tobytes())\n"
+        "    digest.update(np.float64([result.ssim, result.mse, result.delta_e]).tobytes())\n"
         "print(digest.hexdigest())\n"
     )
     digests = {
@@ -545,3 +545,81 @@ def test_lab_of_linear_matches_numpy(rng):
     expected = reference.lab_of_linear(linear, colorspace._RGB_TO_XYZ, colorspace._WHITE_D65)
     np.testing.assert_allclose(lab, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(lab[-2:], [[0, 0, 0], [100, 0, 0]], atol=0.01)
+
+
+def _colour_table(rng, n, channels, n_entries):
+    colors = rng.integers(0, 256, (n, channels), dtype=np.uint8)
+    colors[:50] = [0] * channels  # black, and (in RGBA) fully transparent
+    colors[50:100, -1] = 255
+    counts = rng.integers(1, 1000, n).astype(np.int64)
+    palette = rng.integers(0, 256, (n_entries, channels), dtype=np.uint8)
+    entries = rng.integers(0, n_entries, n)
+    return colors, counts, palette, entries
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("entry_type", [np.int32, np.int64])
+@pytest.mark.parametrize("n", [0, 1, 40_000])  # 40,000: three blocks, the last short
+def test_table_sums_match_numpy(rng, channels, entry_type, n):
+    from kpalette import colorspace
+
+    colors, counts, palette, entries = _colour_table(rng, n, channels, 16)
+    entries = entries.astype(entry_type)
+    squared = _kernels.table_squared_error(colors, counts, entries, reference.visible_rows(palette))
+    expected = reference.table_squared_error(colors, counts, entries, palette)
+    assert squared == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    delta_e = _kernels.table_delta_e(
+        colors,
+        counts,
+        entries,
+        colorspace.visible_lab(palette),
+        colorspace._visible_linear_table(channels),
+        colorspace._RGB_TO_XYZ_OVER_WHITE,
+    )
+    expected = reference.table_delta_e(
+        colors, counts, entries, palette, colorspace._RGB_TO_XYZ, colorspace._WHITE_D65
+    )
+    assert delta_e == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    if n:
+        assert squared > 0 and delta_e > 0
+
+
+@pytest.mark.parametrize("d", [3, 4])
+@pytest.mark.parametrize("n", [0, 40_000])
+def test_weighted_squared_distance_matches_numpy(rng, d, n):
+    points = rng.uniform(-50, 300, (n, d))
+    counts = rng.integers(1, 1000, n).astype(np.int64)
+    centers = rng.uniform(0, 255, (7, d))
+    labels = rng.integers(0, 7, n).astype(np.int32)
+    expected = float((counts * ((points - centers[labels]) ** 2).sum(axis=1)).sum())
+    got = _kernels.weighted_squared_distance(points, counts, labels, centers)
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    labels[-1:] = 7
+    if n:
+        with pytest.raises(ValueError, match=r"entries must be in 0\.\.6"):
+            _kernels.weighted_squared_distance(points, counts, labels, centers)
+    with pytest.raises(ValueError, match="centres of shape"):
+        _kernels.weighted_squared_distance(points, counts, labels, centers[:, :2].copy())
+
+
+def test_table_sums_refuse_bad_entries_and_shapes(rng):
+    from kpalette import colorspace
+
+    colors, counts, palette, entries = _colour_table(rng, 20_000, 3, 4)
+    visible = reference.visible_rows(palette)
+    lab = colorspace.visible_lab(palette)
+    table, matrix = colorspace._visible_linear_table(3), colorspace._RGB_TO_XYZ_OVER_WHITE
+    for bad in (-1, 4):
+        wrong = entries.copy()
+        wrong[-1] = bad  # in the second block
+        with pytest.raises(ValueError, match=r"entries must be in 0\.\.3"):
+            _kernels.table_squared_error(colors, counts, wrong, visible)
+        with pytest.raises(ValueError, match=r"entries must be in 0\.\.3"):
+            _kernels.table_delta_e(colors, counts, wrong, lab, table, matrix)
+    with pytest.raises(ValueError, match="one count and one entry per colour"):
+        _kernels.table_squared_error(colors, counts[:-1], entries, visible)
+    with pytest.raises(ValueError, match="palette of as many channels"):
+        _kernels.table_squared_error(colors, counts, entries, np.zeros((4, 4)))
+    with pytest.raises(ValueError, match=r"\(256, 256\) table"):
+        rgba = np.ascontiguousarray(np.column_stack([colors, colors[:, 0]]))
+        _kernels.table_delta_e(rgba, counts, entries, lab, table, matrix)

@@ -10,6 +10,7 @@ from kpalette.metrics import (
     color_pairs,
     mean_delta_e,
     mean_squared_error,
+    mean_squared_error_from_entries,
     mean_squared_error_from_table,
     peak_signal_noise_ratio,
     structural_similarity,
@@ -94,6 +95,28 @@ def test_table_measures_equal_pixel_measures(rng, channels):
     assert mean_squared_error_from_table(colors, counts, mapped) == pytest.approx(
         mean_squared_error(original, other), rel=1e-12
     )
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_measures_from_palette_entries_equal_the_pixel_measures(rng, channels):
+    from kpalette.metrics import mean_delta_e, mean_delta_e_from_entries
+
+    palette = rng.integers(0, 256, (9, channels), dtype=np.uint8)
+    indices = rng.integers(0, 9, (60, 70))
+    original = np.clip(palette[indices] + rng.integers(-30, 31, (60, 70, channels)), 0, 255)
+    original = original.astype(np.uint8)
+    colors, entries, counts = color_index_pairs(original, indices, 9)
+    expected_mse = mean_squared_error(original, palette[indices])
+    expected_delta_e = mean_delta_e(original, palette[indices])
+    # Entries of any integer type, colours in a strided view: the same figures.
+    for table_colors in (colors, np.asfortranarray(colors)):
+        for table_entries in (entries, entries.astype(np.uint8), entries.astype(np.int32)):
+            got = mean_squared_error_from_entries(table_colors, counts, palette, table_entries)
+            assert got == pytest.approx(expected_mse, rel=1e-12)
+            got = mean_delta_e_from_entries(table_colors, counts, palette, table_entries)
+            assert got == pytest.approx(expected_delta_e, rel=1e-12)
+    with pytest.raises(ValueError, match="uint8 colour table"):
+        mean_squared_error_from_entries(colors.astype(np.float64), counts, palette, entries)
 
 
 @pytest.mark.parametrize(("channels", "n_entries"), [(3, 7), (3, 256), (3, 300), (4, 16)])

@@ -1726,6 +1726,270 @@ def ciede2000(const double[:, ::1] lab_a, const double[:, ::1] lab_b, double[::1
                                      lab_b[i, 0], lab_b[i, 1], lab_b[i, 2])
 
 
+# --------------------------------------------------------------------------- table sums
+#: Distinct colours per partial sum of the table measures: the sums are added block
+#: by block in one order, whatever the number of threads.
+cdef Py_ssize_t SUM_BLOCK = 1 << 14
+
+ctypedef fused entry_t:
+    int32_t
+    int64_t
+
+
+cdef int _check_table(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
+                      const entry_t[::1] entries, Py_ssize_t n_channels) except -1:
+    cdef Py_ssize_t n = colors.shape[0]
+    if colors.shape[1] not in (3, 4) or colors.shape[1] != n_channels:
+        raise ValueError(
+            f"expected (n, 3|4) colours with a palette of as many channels, got colours "
+            f"of shape ({n}, {colors.shape[1]}) and {n_channels} palette channels"
+        )
+    if counts.shape[0] != n or entries.shape[0] != n:
+        raise ValueError(
+            f"expected one count and one entry per colour ({n}), got "
+            f"{counts.shape[0]} counts and {entries.shape[0]} entries"
+        )
+    return 0
+
+
+cdef double _sum_blocks(const double[::1] sums, const uint8_t[::1] bad, Py_ssize_t n_entries,
+                        str what) except? -1.0:
+    """The blocks' partial sums added in order; raises if a block met a bad entry."""
+    cdef Py_ssize_t b
+    cdef double total = 0.0
+    for b in range(sums.shape[0]):
+        if bad[b]:
+            raise ValueError(f"{what}: entries must be in 0..{n_entries - 1}")
+        total += sums[b]
+    return total
+
+
+def table_squared_error(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
+                        const entry_t[::1] entries, const double[:, ::1] palette_visible):
+    """Pixel-weighted sum of squared differences between colours and their palette entries.
+
+    The sum that ``metrics.mean_squared_error_from_table`` takes with NumPy over
+    chunks of the table, in one pass with no temporaries: 0.12 s on the 1.9M
+    distinct colours of a translucent 8.7 MP photo there (gathered outputs, float
+    copies, ``einsum``), against under 0.01 s here.
+
+    Parameters
+    ----------
+    colors : (n, C) uint8 array, C = 3 or 4
+        Distinct colours; RGBA is compared premultiplied (each colour channel times
+        ``alpha / 255``), with alpha beside it.
+    counts : (n,) int64 array
+        Pixels of each colour.
+    entries : (n,) int32 or int64 array
+        The palette entry each colour became.
+    palette_visible : (m, C) float64 array
+        The palette in the same coordinates (``metrics._visible``).
+
+    Returns
+    -------
+    float
+        The sum over colours of ``count * squared distance`` (not divided).
+    """
+    cdef Py_ssize_t n = colors.shape[0], n_channels = colors.shape[1]
+    cdef Py_ssize_t m = palette_visible.shape[0]
+    _check_table(colors, counts, entries, palette_visible.shape[1])
+    cdef Py_ssize_t n_blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK, b, start, stop
+    sums_array = np.zeros(n_blocks)
+    bad_array = np.zeros(n_blocks, dtype=np.uint8)
+    cdef double[::1] sums = sums_array
+    cdef uint8_t[::1] bad = bad_array
+    with nogil:
+        for b in prange(n_blocks, schedule="static"):
+            start = b * SUM_BLOCK
+            stop = min(start + SUM_BLOCK, n)
+            sums[b] = _block_squared_error(&colors[0, 0], &counts[0], &entries[0],
+                                           &palette_visible[0, 0], n_channels, m, start,
+                                           stop, &bad[b])
+    return _sum_blocks(sums, bad, m, "table_squared_error")
+
+
+cdef double _block_squared_error(const uint8_t* colors, const int64_t* counts,
+                                 const entry_t* entries, const double* palette,
+                                 Py_ssize_t n_channels, Py_ssize_t m, Py_ssize_t start,
+                                 Py_ssize_t stop, uint8_t* bad) noexcept nogil:
+    cdef Py_ssize_t i, c
+    cdef int64_t entry
+    cdef double total = 0.0, squared, diff, scale
+    cdef const uint8_t* color
+    cdef const double* mapped
+    for i in range(start, stop):
+        entry = entries[i]
+        if entry < 0 or entry >= m:
+            bad[0] = 1
+            return 0.0
+        color = colors + i * n_channels
+        mapped = palette + entry * n_channels
+        squared = 0.0
+        if n_channels == 4:
+            scale = <double>color[3] / 255.0  # as colorspace.premultiply computes it
+            for c in range(3):
+                diff = color[c] * scale - mapped[c]
+                squared = squared + diff * diff
+            diff = <double>color[3] - mapped[3]
+            squared = squared + diff * diff
+        else:
+            for c in range(3):
+                diff = <double>color[c] - mapped[c]
+                squared = squared + diff * diff
+        total = total + <double>counts[i] * squared
+    return total
+
+
+def weighted_squared_distance(const double[:, ::1] points, const int64_t[::1] counts,
+                              const entry_t[::1] labels, const double[:, ::1] centers):
+    """Sum over points of count x squared distance to their centre: a labelling's inertia.
+
+    Parameters
+    ----------
+    points : (n, d) float64 array
+    counts : (n,) int64 array
+        Pixels of each point (distinct colour).
+    labels : (n,) int32 or int64 array
+        The centre of each point.
+    centers : (m, d) float64 array
+
+    Returns
+    -------
+    float
+        Added in fixed blocks, in one order: 0.06 s with NumPy over chunks on the
+        1.9M colours of a translucent 8.7 MP photo, under 0.01 s here.
+    """
+    cdef Py_ssize_t n = points.shape[0], d = points.shape[1], m = centers.shape[0]
+    if centers.shape[1] != d or counts.shape[0] != n or labels.shape[0] != n:
+        raise ValueError(
+            f"expected (n, d) points with one count and one label each and (m, d) centres, "
+            f"got points of shape ({n}, {d}), {counts.shape[0]} counts, {labels.shape[0]} "
+            f"labels and centres of shape ({m}, {centers.shape[1]})"
+        )
+    cdef Py_ssize_t n_blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK, b, start, stop
+    sums_array = np.zeros(n_blocks)
+    bad_array = np.zeros(n_blocks, dtype=np.uint8)
+    cdef double[::1] sums = sums_array
+    cdef uint8_t[::1] bad = bad_array
+    with nogil:
+        for b in prange(n_blocks, schedule="static"):
+            start = b * SUM_BLOCK
+            stop = min(start + SUM_BLOCK, n)
+            sums[b] = _block_squared_distance(&points[0, 0], &counts[0], &labels[0],
+                                              &centers[0, 0], d, m, start, stop, &bad[b])
+    return _sum_blocks(sums, bad, m, "weighted_squared_distance")
+
+
+cdef double _block_squared_distance(const double* points, const int64_t* counts,
+                                    const entry_t* labels, const double* centers, Py_ssize_t d,
+                                    Py_ssize_t m, Py_ssize_t start, Py_ssize_t stop,
+                                    uint8_t* bad) noexcept nogil:
+    cdef Py_ssize_t i, c
+    cdef int64_t label
+    cdef double total = 0.0, squared, diff
+    for i in range(start, stop):
+        label = labels[i]
+        if label < 0 or label >= m:
+            bad[0] = 1
+            return 0.0
+        squared = 0.0
+        for c in range(d):
+            diff = points[i * d + c] - centers[label * d + c]
+            squared = squared + diff * diff
+        total = total + <double>counts[i] * squared
+    return total
+
+
+def table_delta_e(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
+                  const entry_t[::1] entries, const double[:, ::1] palette_lab,
+                  const double[:, ::1] linear_table, const double[:, ::1] to_xyz_over_white):
+    """Pixel-weighted sum of CIEDE2000 differences between colours and their palette entries.
+
+    Each colour is converted as ``colorspace.visible_lab`` does it (linear light
+    from ``linear_table``, then :func:`lab_of_linear`'s arithmetic) and compared with
+    its entry's CIELAB by :func:`ciede2000`'s formula, in one pass: NumPy's
+    gathers and copies between those compiled steps took 0.32 s on the 1.9M
+    distinct colours of a translucent 8.7 MP photo, against 0.02 s here.
+
+    Parameters
+    ----------
+    colors : (n, C) uint8 array, C = 3 or 4
+    counts : (n,) int64 array
+    entries : (n,) int32 or int64 array
+        The palette entry each colour became.
+    palette_lab : (m, 3) float64 array
+        CIELAB of each palette entry as seen over black (``colorspace.visible_lab``).
+    linear_table : (rows, 256) float64 array
+        Linear light of each channel value: row 0 for RGB; for RGBA the row of the
+        colour's alpha (premultiplied values, ``colorspace._premultiplied_linear_table``).
+    to_xyz_over_white : (3, 3) float64 array
+        As for :func:`lab_of_linear`.
+
+    Returns
+    -------
+    float
+        The sum over colours of ``count * CIEDE2000`` (not divided).
+    """
+    cdef Py_ssize_t n = colors.shape[0], n_channels = colors.shape[1]
+    cdef Py_ssize_t m = palette_lab.shape[0]
+    _check_table(colors, counts, entries, n_channels)
+    if palette_lab.shape[1] != 3 or to_xyz_over_white.shape[0] != 3 or to_xyz_over_white.shape[1] != 3:
+        raise ValueError(
+            f"expected an (m, 3) CIELAB palette and a (3, 3) matrix, got shapes "
+            f"({m}, {palette_lab.shape[1]}) and ({to_xyz_over_white.shape[0]}, "
+            f"{to_xyz_over_white.shape[1]})"
+        )
+    if linear_table.shape[1] != 256 or linear_table.shape[0] != (256 if n_channels == 4 else 1):
+        raise ValueError(
+            f"expected a ({256 if n_channels == 4 else 1}, 256) table of linear light for "
+            f"{n_channels} channels, got shape ({linear_table.shape[0]}, {linear_table.shape[1]})"
+        )
+    cdef Py_ssize_t n_blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK, b, start, stop
+    sums_array = np.zeros(n_blocks)
+    bad_array = np.zeros(n_blocks, dtype=np.uint8)
+    cdef double[::1] sums = sums_array
+    cdef uint8_t[::1] bad = bad_array
+    with nogil:
+        for b in prange(n_blocks, schedule="static"):
+            start = b * SUM_BLOCK
+            stop = min(start + SUM_BLOCK, n)
+            sums[b] = _block_delta_e(&colors[0, 0], &counts[0], &entries[0], &palette_lab[0, 0],
+                                     &linear_table[0, 0], &to_xyz_over_white[0, 0], n_channels,
+                                     m, start, stop, &bad[b])
+    return _sum_blocks(sums, bad, m, "table_delta_e")
+
+
+cdef double _block_delta_e(const uint8_t* colors, const int64_t* counts, const entry_t* entries,
+                           const double* palette_lab, const double* linear_table,
+                           const double* matrix, Py_ssize_t n_channels, Py_ssize_t m,
+                           Py_ssize_t start, Py_ssize_t stop, uint8_t* bad) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int64_t entry
+    cdef double total = 0.0, red, green, blue, fx, fy, fz
+    cdef const uint8_t* color
+    cdef const double* row
+    cdef const double* mapped
+    for i in range(start, stop):
+        entry = entries[i]
+        if entry < 0 or entry >= m:
+            bad[0] = 1
+            return 0.0
+        color = colors + i * n_channels
+        row = linear_table + (256 * color[3] if n_channels == 4 else 0)
+        red = row[color[0]]
+        green = row[color[1]]
+        blue = row[color[2]]
+        # lab_of_linear's arithmetic, term for term
+        fx = _lab_curve(matrix[0] * red + matrix[1] * green + matrix[2] * blue)
+        fy = _lab_curve(matrix[3] * red + matrix[4] * green + matrix[5] * blue)
+        fz = _lab_curve(matrix[6] * red + matrix[7] * green + matrix[8] * blue)
+        mapped = palette_lab + 3 * entry
+        total = total + <double>counts[i] * _ciede2000_pair(
+            116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz),
+            mapped[0], mapped[1], mapped[2])
+    return total
+
+
 # --------------------------------------------------------------------------- SSIM
 cdef enum:
     _SSIM_WINDOW = 7

@@ -271,8 +271,8 @@ class KSweep:
                     quantizer._fit_prepared(self.prepared, pixel_labels=False)
                 self._quantizers[k] = quantizer  # result(k) maps the pixels, no refit
                 colors, counts, entries = quantizer._color_table
-                mse = metrics.mean_squared_error_from_table(
-                    colors, counts, quantizer.palette_[entries]
+                mse = metrics.mean_squared_error_from_entries(
+                    colors, counts, quantizer.palette_, entries
                 )
                 psnr = metrics.peak_signal_noise_ratio(None, None, mse=mse)
                 self.curve[k] = {"inertia": quantizer.inertia_, "mse": mse, "psnr": psnr}

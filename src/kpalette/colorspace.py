@@ -207,6 +207,14 @@ def _premultiplied_linear_table() -> np.ndarray:
     return _srgb_to_linear(premultiply(grid)[:, 0]).reshape(256, 256)
 
 
+def _visible_linear_table(n_channels: int) -> np.ndarray:
+    """Linear light of 8-bit channel values as seen over black, as the compiled table
+    measures take it: (1, 256) for RGB; (256, 256) for RGBA, row = alpha."""
+    if n_channels == 4:
+        return _premultiplied_linear_table()
+    return _LINEAR_TABLE.reshape(1, 256)
+
+
 def _visible_linear(colors: np.ndarray) -> np.ndarray:
     """(n, 3) linear light of colours as seen over black: RGBA premultiplied by alpha."""
     colors = np.asarray(colors)

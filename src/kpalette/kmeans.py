@@ -15,7 +15,7 @@ import numpy as np
 
 from .colorspace import ALPHA_SCALE, check_color_space, from_space, to_space
 from .exceptions import KPaletteWarning
-from .histogram import color_chunks, color_histogram, labels_for_pixels
+from .histogram import color_histogram, labels_for_pixels
 
 __all__ = [
     "KMeansQuantizer",
@@ -784,9 +784,12 @@ class KMeansQuantizer:
 
     def _inertia(self, points, counts, color_labels) -> float:
         """Sum over the fitted pixels of the squared distance to their centre."""
-        centers = self.cluster_centers_[:, : self._cluster_dims]
-        total = 0.0
-        for rows in color_chunks(len(points)):
-            diff = points[rows] - centers[color_labels[rows]]
-            total += float(np.einsum("i,ij,ij->", counts[rows].astype(np.float64), diff, diff))
-        return total
+        from ._kernels import weighted_squared_distance
+
+        centers = np.ascontiguousarray(self.cluster_centers_[:, : self._cluster_dims])
+        return weighted_squared_distance(
+            np.ascontiguousarray(points, dtype=np.float64),
+            np.ascontiguousarray(counts, dtype=np.int64),
+            np.ascontiguousarray(color_labels, dtype=np.int32),
+            centers,
+        )

@@ -23,6 +23,7 @@ __all__ = [
     "mean_delta_e",
     "mean_delta_e_from_entries",
     "mean_delta_e_from_table",
+    "mean_squared_error_from_entries",
     "mean_squared_error_from_table",
     "mean_squared_error",
     "peak_signal_noise_ratio",
@@ -96,6 +97,46 @@ def mean_squared_error_from_table(colors, counts, mapped) -> float:
         diff = _visible(colors[rows]) - _visible(mapped[rows])
         total += float(np.einsum("i,ij,ij->", weights[rows], diff, diff))
     return total / (float(weights.sum()) * colors.shape[1])
+
+
+def mean_squared_error_from_entries(colors, counts, palette, entries) -> float:
+    """:func:`mean_squared_error_from_table` for colours mapped to entries of a palette.
+
+    Parameters
+    ----------
+    colors : (n, C) uint8 array, C = 3 or 4
+        Each distinct input colour.
+    counts : (n,) integer array
+        Pixels of each.
+    palette : (m, C) array
+    entries : (n,) integer array
+        The entry of ``palette`` each colour became.
+
+    Returns
+    -------
+    mse : float
+    """
+    from ._kernels import table_squared_error
+
+    colors, counts, entries = _table_arrays(colors, counts, entries)
+    palette_visible = np.ascontiguousarray(_visible(np.asarray(palette)))
+    total = table_squared_error(colors, counts, entries, palette_visible)
+    return total / (float(counts.sum()) * colors.shape[1])
+
+
+def _table_arrays(colors, counts, entries):
+    """Colour table arrays in the types the compiled table sums take, copied only
+    where they differ (one row per distinct colour: millions on translucent photos)."""
+    colors = np.ascontiguousarray(colors)
+    if colors.dtype != np.uint8 or colors.ndim != 2:
+        raise ValueError(
+            f"expected an (n, 3|4) uint8 colour table, got {colors.dtype} of shape {colors.shape}"
+        )
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    entries = np.asarray(entries)
+    if entries.dtype not in (np.int32, np.int64):
+        entries = entries.astype(np.int64)
+    return colors, counts, np.ascontiguousarray(entries)
 
 
 def color_pairs(original: np.ndarray, other: np.ndarray):
@@ -206,8 +247,19 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
     from .colorspace import visible_lab
 
     palette_lab = visible_lab(np.asarray(palette))
-    entries = np.asarray(entries)
-    return _weighted_mean_delta_e(colors, counts, lambda rows: palette_lab[entries[rows]])
+    colors = np.asarray(colors)
+    if colors.dtype != np.uint8:
+        entries = np.asarray(entries)
+        return _weighted_mean_delta_e(colors, counts, lambda rows: palette_lab[entries[rows]])
+    from ._kernels import table_delta_e
+    from .colorspace import _RGB_TO_XYZ_OVER_WHITE, _visible_linear_table
+
+    colors, counts, entries = _table_arrays(colors, counts, entries)
+    linear_table = _visible_linear_table(colors.shape[1])
+    total = table_delta_e(
+        colors, counts, entries, palette_lab, linear_table, _RGB_TO_XYZ_OVER_WHITE
+    )
+    return total / float(counts.sum())
 
 
 def _weighted_mean_delta_e(colors, counts, mapped_lab) -> float:
