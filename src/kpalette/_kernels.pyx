@@ -1793,13 +1793,11 @@ def table_squared_error(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
     cdef Py_ssize_t n = colors.shape[0], n_channels = colors.shape[1]
     cdef Py_ssize_t m = palette_visible.shape[0]
     _check_table(colors, counts, entries, palette_visible.shape[1])
-    cdef Py_ssize_t n_blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK, b, start, stop
-    sums_array = np.zeros(n_blocks)
-    bad_array = np.zeros(n_blocks, dtype=np.uint8)
-    cdef double[::1] sums = sums_array
-    cdef uint8_t[::1] bad = bad_array
+    cdef double[::1] sums = np.zeros((n + SUM_BLOCK - 1) // SUM_BLOCK)
+    cdef uint8_t[::1] bad = np.zeros(sums.shape[0], dtype=np.uint8)
+    cdef Py_ssize_t b, start, stop
     with nogil:
-        for b in prange(n_blocks, schedule="static"):
+        for b in prange(sums.shape[0], schedule="static"):
             start = b * SUM_BLOCK
             stop = min(start + SUM_BLOCK, n)
             sums[b] = _block_squared_error(&colors[0, 0], &counts[0], &entries[0],
@@ -1866,13 +1864,11 @@ def weighted_squared_distance(const double[:, ::1] points, const int64_t[::1] co
             f"got points of shape ({n}, {d}), {counts.shape[0]} counts, {labels.shape[0]} "
             f"labels and centres of shape ({m}, {centers.shape[1]})"
         )
-    cdef Py_ssize_t n_blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK, b, start, stop
-    sums_array = np.zeros(n_blocks)
-    bad_array = np.zeros(n_blocks, dtype=np.uint8)
-    cdef double[::1] sums = sums_array
-    cdef uint8_t[::1] bad = bad_array
+    cdef double[::1] sums = np.zeros((n + SUM_BLOCK - 1) // SUM_BLOCK)
+    cdef uint8_t[::1] bad = np.zeros(sums.shape[0], dtype=np.uint8)
+    cdef Py_ssize_t b, start, stop
     with nogil:
-        for b in prange(n_blocks, schedule="static"):
+        for b in prange(sums.shape[0], schedule="static"):
             start = b * SUM_BLOCK
             stop = min(start + SUM_BLOCK, n)
             sums[b] = _block_squared_distance(&points[0, 0], &counts[0], &labels[0],
@@ -1944,13 +1940,11 @@ def table_delta_e(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
             f"expected a ({256 if n_channels == 4 else 1}, 256) table of linear light for "
             f"{n_channels} channels, got shape ({linear_table.shape[0]}, {linear_table.shape[1]})"
         )
-    cdef Py_ssize_t n_blocks = (n + SUM_BLOCK - 1) // SUM_BLOCK, b, start, stop
-    sums_array = np.zeros(n_blocks)
-    bad_array = np.zeros(n_blocks, dtype=np.uint8)
-    cdef double[::1] sums = sums_array
-    cdef uint8_t[::1] bad = bad_array
+    cdef double[::1] sums = np.zeros((n + SUM_BLOCK - 1) // SUM_BLOCK)
+    cdef uint8_t[::1] bad = np.zeros(sums.shape[0], dtype=np.uint8)
+    cdef Py_ssize_t b, start, stop
     with nogil:
-        for b in prange(n_blocks, schedule="static"):
+        for b in prange(sums.shape[0], schedule="static"):
             start = b * SUM_BLOCK
             stop = min(start + SUM_BLOCK, n)
             sums[b] = _block_delta_e(&colors[0, 0], &counts[0], &entries[0], &palette_lab[0, 0],
