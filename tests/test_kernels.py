@@ -112,6 +112,33 @@ def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
         _kernels.lookup_rgba(pixels, unique, labels, out, -1, 8)
 
 
+@pytest.mark.parametrize("bucket_bits", [16, 24])
+def test_lookup_rgba_reuses_a_label_only_for_the_same_colour(rng, bucket_bits):
+    # Runs of one colour (a left neighbour's label is reused) across the blocks the
+    # pixels are split into, broken by transparent pixels of any colour and by
+    # colours that differ from the run's in alpha alone.
+    palette = rng.integers(0, 256, size=(300, 4)).astype(np.uint8)
+    palette[:, 3] |= 1
+    palette[1::2] = palette[::2]
+    palette[1::2, 3] ^= 2  # pairs that differ in the lowest bits of the code
+    runs = rng.integers(0, 300, size=30_000)
+    pixels = palette[np.repeat(runs, rng.integers(1, 12, size=len(runs)))]
+    transparent = rng.random(len(pixels)) < 0.05
+    pixels[transparent, 3] = 0
+    pixels = np.ascontiguousarray(pixels)
+    assert len(pixels) > 2 * 65536
+    codes = np.zeros(len(pixels), dtype=np.int64)
+    for channel in range(4):
+        codes = (codes << 8) | pixels[:, channel]
+    unique = np.unique(codes[~transparent])
+    labels = rng.permutation(len(unique)).astype(np.int32)
+    expected = np.full(len(pixels), 1000, dtype=np.int32)
+    expected[~transparent] = labels[np.searchsorted(unique, codes[~transparent])]
+    out = np.empty(len(pixels), dtype=np.int32)
+    _kernels.lookup_rgba(pixels, unique, labels, out, 1000, bucket_bits)
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
     # Counted where they are, with no copy: the first three channels of RGBA pixels,
     # with or without those whose alpha is 0; the lookups give those a label of their own.
