@@ -75,7 +75,8 @@ def unpack_colors(codes: np.ndarray, n_channels: int) -> np.ndarray:
 
 
 #: Distinct colours handled at a time by the per-colour computations that make float
-#: copies of a colour table (quality measures, inertia).
+#: copies of a colour table (the NumPy quality measures of tables that the compiled
+#: sums do not take: float colours, or output colours rather than palette entries).
 COLORS_PER_CHUNK = 1 << 18
 
 
