@@ -1,4 +1,5 @@
-"""Build the compiled kernels (``kpalette._kernels``, Cython) with OpenMP where available.
+"""Build the compiled modules (``kpalette._kernels`` and ``kpalette._scanlines``, Cython)
+with OpenMP where available.
 
 Everything else about the package is in ``pyproject.toml``.
 """
@@ -34,10 +35,13 @@ def openmp_flags() -> list[str]:
 
 
 flags = openmp_flags()
-kernels = Extension(
-    "kpalette._kernels",
-    sources=["src/kpalette/_kernels.pyx"],
-    extra_compile_args=["-O3", *flags] if sys.platform != "win32" else flags,
-    extra_link_args=flags if sys.platform != "win32" else [],
-)
-setup(ext_modules=cythonize([kernels], compiler_directives={"language_level": 3}))
+extensions = [
+    Extension(
+        name,
+        sources=[f"src/{name.replace('.', '/')}.pyx"],
+        extra_compile_args=["-O3", *flags] if sys.platform != "win32" else flags,
+        extra_link_args=flags if sys.platform != "win32" else [],
+    )
+    for name in ("kpalette._kernels", "kpalette._scanlines")
+]
+setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}))

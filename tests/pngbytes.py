@@ -7,18 +7,34 @@ import zlib
 
 import numpy as np
 
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and CRC."""
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def header(width: int, height: int, bit_depth: int = 8, color_type: int = 2, interlace=0):
+    """An IHDR chunk."""
+    return chunk(
+        b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, interlace)
+    )
+
+
+def image_data(raw_rows: bytes, piece: int | None = None) -> bytes:
+    """IDAT chunks of the deflated ``raw_rows``, ``piece`` bytes each (one chunk if None)."""
+    stream = zlib.compress(raw_rows)
+    piece = piece or len(stream)
+    return b"".join(chunk(b"IDAT", stream[i : i + piece]) for i in range(0, len(stream), piece))
+
+
 def png_bytes(width: int, height: int, bit_depth: int, color_type: int, raw_rows: bytes) -> bytes:
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(raw_rows))
-        + _chunk(b"IEND", b"")
+        SIGNATURE
+        + header(width, height, bit_depth, color_type)
+        + image_data(raw_rows)
+        + chunk(b"IEND", b"")
     )
 
 

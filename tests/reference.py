@@ -298,3 +298,37 @@ def png_filter_rows(samples):
         rows[start:stop, 0] = chosen
         rows[start:stop, 1:] = candidates[chosen, np.arange(stop - start)]
     return rows
+
+
+def png_unfilter_rows(scanlines, height, width, step):
+    """The (H, W) samples of PNG scanlines (H rows of a filter number, then W bytes),
+    the filters undone as the PNG specification writes them (the Paeth predictor as
+    p = a + b - c and the nearest of a, b, c to p), a pixel of ``step`` bytes at a
+    time."""
+    rows = np.frombuffer(bytes(scanlines), dtype=np.uint8).reshape(height, width + 1)
+    out = np.zeros((height, width), dtype=np.int32)
+    previous = np.zeros(width, dtype=np.int32)
+    for y in range(height):
+        kind, raw = rows[y, 0], rows[y, 1:].astype(np.int32)
+        current = np.zeros(width, dtype=np.int32)
+        for x in range(0, width, step):
+            pixel = slice(x, x + step)
+            a = current[x - step : x] if x else np.zeros(step, dtype=np.int32)
+            b = previous[pixel]
+            c = previous[x - step : x] if x else np.zeros(step, dtype=np.int32)
+            if kind == 0:
+                predicted = 0
+            elif kind == 1:
+                predicted = a
+            elif kind == 2:
+                predicted = b
+            elif kind == 3:
+                predicted = (a + b) // 2
+            else:
+                p = a + b - c
+                pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
+                predicted = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+            current[pixel] = (raw[pixel] + predicted) % 256
+        out[y] = current
+        previous = current
+    return out.astype(np.uint8)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io as _io
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -118,53 +117,6 @@ def test_exif_orientation_is_applied(tmp_path):
     loaded = load_image(path)
     assert loaded.shape == (20, 10, 3)
     assert loaded[2, 5].mean() > 200 and loaded[17, 5].mean() < 50  # top white, bottom black
-
-
-@pytest.mark.parametrize("channels", [3, 4])
-@pytest.mark.parametrize("interlace", [0, 1])
-@pytest.mark.parametrize("without_pyspng", [False, True])
-def test_png_read_by_libspng_equals_pillow(
-    tmp_path, rng, monkeypatch, channels, interlace, without_pyspng
-):
-    """8-bit RGB/RGBA PNGs take libspng's path (when pyspng is installed): same array."""
-    from kpalette import io
-
-    if without_pyspng:
-        monkeypatch.setitem(sys.modules, "pyspng", None)  # its import fails
-    else:
-        pytest.importorskip("pyspng")
-    array = rng.integers(0, 256, size=(37, 53, channels), dtype=np.uint8)
-    path = _save(Image.fromarray(array), tmp_path / "a.png", interlace=interlace)
-    quick = io._load_png_quickly(path, None)
-    assert (quick is None) == without_pyspng
-    loaded = load_image(path)
-    np.testing.assert_array_equal(loaded, array)
-    np.testing.assert_array_equal(loaded, np.asarray(Image.open(path)))
-
-
-def test_png_with_colour_key_exif_or_animation_goes_through_pillow(tmp_path):
-    from kpalette import io
-
-    array = np.zeros((10, 20, 3), dtype=np.uint8)
-    array[:, :10] = 255
-    # A tRNS colour key is left to Pillow's reading of it.
-    keyed = _save(Image.fromarray(array), tmp_path / "key.png", transparency=(0, 0, 0))
-    assert io._load_png_quickly(keyed, None) is None
-    np.testing.assert_array_equal(load_image(keyed), array)
-    # An eXIf chunk may rotate the image: Pillow applies it.
-    img = Image.fromarray(array)
-    exif = img.getexif()
-    exif[0x0112] = 6
-    rotated = _save(img, tmp_path / "r.png", exif=exif)
-    assert io._load_png_quickly(rotated, None) is None
-    assert load_image(rotated).shape == (20, 10, 3)
-    # An animated PNG: Pillow's first frame.
-    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
-    animated = tmp_path / "anim.png"
-    frames[0].save(animated, save_all=True, append_images=frames[1:])
-    assert io._load_png_quickly(animated, None) is None
-    with pytest.warns(KPaletteWarning, match="2 frames"):
-        np.testing.assert_array_equal(load_image(animated)[0, 0], [255, 0, 0])
 
 
 @pytest.mark.parametrize(

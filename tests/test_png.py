@@ -126,23 +126,6 @@ def test_graphics_are_deflated_again_at_level_nine(rng):
     assert default == at_nine and len(at_nine) < len(at_six)
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (33, 47), (300, 64)])
-def test_filter_kernel_equals_reference(rng, shape):
-    import reference
-    from kpalette import _kernels
-
-    height, width = shape
-    smooth = np.add.outer(np.arange(height) * 3, np.arange(width) * 2) % 256
-    for samples in (
-        rng.integers(0, 256, shape, dtype=np.uint8),
-        (smooth + rng.integers(0, 4, shape)).astype(np.uint8),
-        np.full(shape, 200, np.uint8),
-    ):
-        out = np.empty((height, width + 1), np.uint8)
-        _kernels.filter_rows(samples, out)
-        np.testing.assert_array_equal(out, reference.png_filter_rows(samples))
-
-
 @pytest.mark.parametrize("sample_bytes", [1 << 19, 4096])  # judged whole, on pieces
 def test_grey_palettes_are_written_sorted_and_filtered(rng, monkeypatch, sample_bytes):
     monkeypatch.setattr(png, "SAMPLE_BYTES", sample_bytes)

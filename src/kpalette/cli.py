@@ -246,15 +246,19 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- commands
-def _engine_kwargs(args) -> dict:
-    from .io import DEFAULT_MAX_PIXELS
+def _max_pixels(args) -> int:
+    from .decode import DEFAULT_MAX_PIXELS
 
+    return args.max_pixels or DEFAULT_MAX_PIXELS
+
+
+def _engine_kwargs(args) -> dict:
     return {
         "n_init": "auto" if args.n_init is None else args.n_init,
         "max_iter": args.max_iter,
         "random_state": args.seed,
         "color_space": args.colorspace,
-        "max_pixels": args.max_pixels or DEFAULT_MAX_PIXELS,
+        "max_pixels": _max_pixels(args),
     }
 
 
@@ -371,8 +375,7 @@ def _human_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _palette(args) -> int:
-    input_path = Path(args.input)
+def _palette(args, input_path: Path) -> int:
     from . import io
     from .result import quantize
 
@@ -392,8 +395,7 @@ def _palette(args) -> int:
     return 0
 
 
-def _explore(args) -> int:
-    input_path = Path(args.input)
+def _explore(args, input_path: Path) -> int:
     output = (
         Path(args.output)
         if args.output
@@ -407,7 +409,7 @@ def _explore(args) -> int:
         input_path,
         random_state=args.seed,
         color_space=args.colorspace,
-        max_pixels=args.max_pixels or io.DEFAULT_MAX_PIXELS,
+        max_pixels=_max_pixels(args),
     )
     n_bytes = io.write_bytes_atomic(
         output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
@@ -420,16 +422,24 @@ def _explore(args) -> int:
 def run(argv=None) -> int:
     """Run the command line; returns the exit status (raises on errors)."""
     args = build_parser().parse_args(argv)
-    if args.command == "compress":
-        input_path = Path(args.input)
-        return _compress(args, input_path, input_path.parent)
     if args.command == "demo":
         from .data import sample_image_path
 
-        return _compress(args, sample_image_path(), Path("."))
-    if args.command == "explore":
-        return _explore(args)
-    return _palette(args)
+        input_path = sample_image_path()
+    else:
+        input_path = Path(args.input)
+    from .decode import reading_ahead
+
+    # Every command reads one image: decoded in a thread while NumPy and the
+    # library are imported here (about 80 ms; see kpalette.decode).
+    with reading_ahead(input_path, _max_pixels(args)):
+        if args.command == "compress":
+            return _compress(args, input_path, input_path.parent)
+        if args.command == "demo":
+            return _compress(args, input_path, Path("."))
+        if args.command == "explore":
+            return _explore(args, input_path)
+        return _palette(args, input_path)
 
 
 #: Environment variables that size the thread pool of NumPy's BLAS (OpenBLAS in

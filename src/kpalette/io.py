@@ -1,4 +1,5 @@
-"""Reading and writing image files: the only module of kpalette that touches files.
+"""Reading and writing image files: with :mod:`kpalette.decode`, which it calls to
+decode inputs, the only module of kpalette that touches files.
 
 Loading turns every common file into an ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array
 (EXIF orientation applied, alpha kept, 16-bit data scaled to 8 bits). Saving writes
@@ -12,23 +13,21 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import os
-import struct
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import png
+from . import decode, png
 from .exceptions import ImageReadError, ImageWriteError, KPaletteWarning, OutputExistsError
 
 if TYPE_CHECKING:
     from PIL import Image
 
-# Pillow is imported where it is used: the PNG files libspng reads and the palette
-# PNGs written here need none of it (its import took about 15 ms of every
+# Pillow is imported where it is used: the PNG files kpalette.decode reads and the
+# palette PNGs written here need none of it (its import took about 15 ms of every
 # ``kpalette compress``).
 
 __all__ = [
@@ -48,7 +47,7 @@ __all__ = [
 
 #: Pillow's decompression-bomb limit (its default ``Image.MAX_IMAGE_PIXELS``), the
 #: default largest image kpalette decodes.
-DEFAULT_MAX_PIXELS: int = 89_478_485
+DEFAULT_MAX_PIXELS: int = decode.DEFAULT_MAX_PIXELS
 
 #: Extensions written as palette (indexed) images, and the Pillow format for each.
 PALETTE_FORMATS = {".png": "PNG", ".gif": "GIF"}
@@ -63,8 +62,6 @@ TRUECOLOR_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
-
-_open_lock = threading.Lock()
 
 
 # --------------------------------------------------------------------------- loading
@@ -94,95 +91,26 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
         If the file is missing, is a folder, is empty, is not an image, is truncated
         or has more than ``max_pixels`` pixels.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"no such file: {path}")
-    if path.is_dir():
-        raise ImageReadError(f"is a directory, not an image: {path}")
-    if path.stat().st_size == 0:
-        raise ImageReadError(f"empty file (0 bytes): {path}")
-    quick = _load_png_quickly(path, max_pixels)
-    if quick is not None:
-        return quick
-    from PIL import Image, ImageOps
+    decoded = decode.take(path, max_pixels) or decode.read(path, max_pixels)
+    if isinstance(decoded, decode.DecodedPNG):
+        return np.frombuffer(decoded.pixels, dtype=np.uint8).reshape(
+            decoded.height, decoded.width, decoded.channels
+        )
+    if decoded.n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
+        warnings.warn(
+            f"{path} has {decoded.n_frames} frames; only the first is read",
+            KPaletteWarning,
+            stacklevel=2,
+        )
+    from PIL import ImageOps
 
-    try:
-        with _open_lock:
-            # Pillow checks its own global limit inside open(); lift it for the call
-            # and apply ``max_pixels`` ourselves so that callers can raise the limit.
-            saved_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    img = Image.open(path)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved_limit
-    except Image.UnidentifiedImageError:
-        raise ImageReadError(f"not an image file Pillow can read: {path}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageReadError(f"cannot open {path}: {exc}") from None
-    with img:
-        width, height = img.size
-        if max_pixels is not None and width * height > max_pixels:
-            raise ImageReadError(
-                f"image too large: {path} is {width}x{height} = {width * height} pixels, "
-                f"over the limit of {max_pixels} (decompression-bomb guard; "
-                "raise it with --max-pixels)"
-            )
-        if getattr(img, "is_animated", False):  # GIF, APNG, WebP, multi-page TIFF
-            warnings.warn(
-                f"{path} has {img.n_frames} frames; only the first is read",
-                KPaletteWarning,
-                stacklevel=2,
-            )
+    with decoded.image as img:
         try:
-            img.seek(0)
-            img.load()
             # In place: without an orientation to apply, a copy would cost 10 ms on 8.7 MP.
             ImageOps.exif_transpose(img, in_place=True)
             return _to_uint8_array(img)
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ImageReadError(f"cannot decode {path}: {exc}") from None
-
-
-def _load_png_quickly(path: Path, max_pixels: int | None) -> np.ndarray | None:
-    """An 8-bit RGB or RGBA PNG decoded by libspng (``pyspng``), else None.
-
-    libspng decodes straight into the array, in about 60% of the time of Pillow's
-    decode plus its copy out of Pillow's 4-byte pixels (measured, 8.7 MP PNG:
-    0.13 against 0.22 s; 4.9 MP: 0.07 against 0.13 s), with less memory. Every
-    other file (other colour types or depths, a tRNS colour key, an eXIf chunk that
-    may rotate it, an animation, more than ``max_pixels`` pixels, anything libspng
-    refuses, or no ``pyspng`` on this platform) returns None and goes through
-    Pillow, which gives the same array or the error message.
-    """
-    try:
-        import pyspng
-    except ImportError:
-        return None
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(33)
-            if len(head) < 33 or head[:8] != png.SIGNATURE or head[12:16] != b"IHDR":
-                return None
-            width, height, depth, color_type = struct.unpack(">IIBB", head[16:26])
-            if depth != 8 or color_type not in (2, 6):
-                return None
-            if max_pixels is not None and width * height > max_pixels:
-                return None
-            data = head + handle.read()
-    except OSError:  # unreadable: Pillow's path names the problem
-        return None
-    if png.has_chunk(data, (b"tRNS", b"eXIf", b"acTL")):  # acTL: animated, frame rules
-        return None
-    try:
-        image = pyspng.load(data)
-    except Exception:  # noqa: BLE001 (Pillow reads it again and names the problem)
-        return None
-    if image.dtype != np.uint8 or image.shape != (height, width, 3 if color_type == 2 else 4):
-        return None
-    return image
 
 
 def _to_uint8_array(img: Image.Image) -> np.ndarray:
