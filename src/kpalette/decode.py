@@ -68,7 +68,7 @@ _LEFT_TO_PILLOW = frozenset({b"tRNS", b"eXIf", b"acTL"})
 #: Compressed bytes given to zlib at a time, and the most it inflates at a time: a
 #: piece of whole rows is unfiltered while the next is inflated (see _pipelined).
 INPUT_BYTES = 1 << 20
-PIECE_BYTES = 1 << 23
+PIECE_BYTES = 1 << 21
 
 _open_lock = threading.Lock()
 
@@ -169,11 +169,11 @@ def _read_png(path: Path, max_pixels: int | None) -> DecodedPNG | None:
                 or (max_pixels is not None and width * height > max_pixels)
             ):
                 return None
-            data = head + handle.read()
+            handle.seek(0)
+            data = handle.read()
     except OSError:  # unreadable: Pillow's path names the problem
         return None
     compressed = _image_data(data)
-    del data
     if compressed is None:
         return None
     channels = _CHANNELS[color_type]
@@ -184,7 +184,9 @@ def _read_png(path: Path, max_pixels: int | None) -> DecodedPNG | None:
     return DecodedPNG(width, height, channels, pixels)
 
 
-def _unfiltered(compressed, height: int, row_bytes: int, channels: int) -> bytearray:
+def _unfiltered(
+    compressed: list[memoryview], height: int, row_bytes: int, channels: int
+) -> bytearray:
     """The samples of a PNG's zlib stream, inflated and unfiltered a piece at a time,
     the two in parallel when there is more than one piece."""
     from ._scanlines import new_bytearray, unfilter_rows
@@ -209,13 +211,13 @@ def _unfiltered(compressed, height: int, row_bytes: int, channels: int) -> bytea
     return pixels
 
 
-def _inflated_rows(compressed, total: int, stride: int):
-    """Inflate ``compressed`` to exactly ``total`` bytes, yielding them in pieces of
-    whole rows of ``stride`` bytes, in order (views where they can be, copies only of
-    rows split between two of zlib's outputs).
+def _inflated_rows(compressed: list[memoryview], total: int, stride: int):
+    """Inflate the stream in ``compressed`` (its pieces, in order) to exactly ``total``
+    bytes, yielding them in pieces of whole rows of ``stride`` bytes, in order (views
+    where they can be, copies only of rows split between two of zlib's outputs).
 
-    zlib gets ``INPUT_BYTES`` at a time and returns at most ``PIECE_BYTES``: neither
-    the input nor the output is ever held whole, and what zlib leaves of its input
+    zlib gets about ``INPUT_BYTES`` at a time and returns at most ``PIECE_BYTES``: the
+    inflated scanlines are never held whole, and what zlib leaves of its input
     (copied on every call) stays small.
 
     Raises
@@ -226,15 +228,12 @@ def _inflated_rows(compressed, total: int, stride: int):
         If it holds fewer or more than ``total`` bytes.
     """
     inflater = zlib.decompressobj()
-    data = memoryview(compressed)
-    position, remaining, partial = 0, total, b""
+    blocks = _input_blocks(compressed)
+    remaining, partial = total, b""
     while remaining:
-        feed = inflater.unconsumed_tail
-        if not feed:
-            if position >= len(data):
-                raise ValueError("the image data ends early")
-            feed = data[position : position + INPUT_BYTES]
-            position += len(feed)
+        feed = inflater.unconsumed_tail or next(blocks, None)
+        if feed is None:
+            raise ValueError("the image data ends early")
         chunk = memoryview(inflater.decompress(feed, min(remaining, PIECE_BYTES)))
         remaining -= len(chunk)
         if partial:  # first, the row begun at the end of the last output
@@ -249,7 +248,7 @@ def _inflated_rows(compressed, total: int, stride: int):
         if whole:
             yield chunk[:whole]
         partial = bytes(chunk[whole:])
-    rest = b"".join((inflater.unconsumed_tail, data[position:]))
+    rest = b"".join((inflater.unconsumed_tail, *blocks))
     if inflater.decompress(rest, 1) or not inflater.eof:
         raise ValueError("the image data is longer than its rows, or has no end")
 
@@ -261,7 +260,7 @@ def _pipelined(pieces, undo) -> None:
     libspng took 1.30 s)."""
     import queue
 
-    handoff: queue.Queue = queue.Queue(maxsize=4)
+    handoff: queue.Queue = queue.Queue(maxsize=2)
     failures: list[BaseException] = []
 
     def consume() -> None:
@@ -286,9 +285,10 @@ def _pipelined(pieces, undo) -> None:
         raise failures[0]
 
 
-def _image_data(data: bytes) -> bytes | memoryview | None:
-    """The zlib stream of a PNG: its ``IDAT`` chunks, joined; None if a chunk makes it
-    Pillow's, if the ``IDAT`` chunks are not one run, or if there is no ``IEND``."""
+def _image_data(data: bytes) -> list[memoryview] | None:
+    """The zlib stream of a PNG: views of its ``IDAT`` chunks' data, in order; None if
+    a chunk makes the file Pillow's, if the ``IDAT`` chunks are not one run, or if
+    there is no ``IEND``."""
     view = memoryview(data)
     pieces = []
     position = len(PNG_SIGNATURE)
@@ -305,13 +305,29 @@ def _image_data(data: bytes) -> bytes | memoryview | None:
         elif pieces:
             run_over = True
         if kind == b"IEND":
-            if not pieces:
-                return None
-            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            return pieces or None
         if kind in _LEFT_TO_PILLOW:
             return None
         position = end
     return None  # truncated: no IEND
+
+
+def _input_blocks(pieces: list[memoryview]):
+    """The stream in blocks of about ``INPUT_BYTES``: large chunks cut, small ones
+    (libpng writes 8 kB chunks) joined, so that zlib, which gives the GIL back at
+    every call, is not called once per chunk."""
+    group: list[memoryview] = []
+    size = 0
+    for piece in pieces:
+        for start in range(0, len(piece), INPUT_BYTES):
+            block = piece[start : start + INPUT_BYTES]
+            group.append(block)
+            size += len(block)
+            if size >= INPUT_BYTES:
+                yield group[0] if len(group) == 1 else b"".join(group)
+                group, size = [], 0
+    if group:
+        yield group[0] if len(group) == 1 else b"".join(group)
 
 
 def read_with_pillow(path, max_pixels: int | None) -> OpenedImage:
