@@ -102,7 +102,7 @@ cdef extern from *:
        as lane masks. Reads and writes 4 bytes at x, so for 3 bytes a pixel the
        caller leaves the row's last pixel to the scalar loop. Returns the number of
        bytes done. Elsewhere it does nothing and the scalar loop does the row. */
-    #if defined(__SSE2__)
+    #if defined(__SSE2__) || defined(_M_X64) || defined(_M_AMD64)
     #include <emmintrin.h>
     #include <string.h>
     static Py_ssize_t kpalette_paeth_sse2(const unsigned char* raw, const unsigned char* above,
