@@ -19,8 +19,8 @@ machine, and a 2 MP PNG decodes in about 30 ms, a 9 MP one in about 100 ms.
 
 Why not libspng (``pyspng``), which read these PNGs before: it holds the GIL
 while it decodes, so its work could not overlap the import. Nor is it faster:
-measured side by side, a 2 MP photo took 31 ms with libspng and 30 ms here, an
-8.7 MP one 125 and 103 ms, a 105 MP one 1.30 and 1.07 s (zlib inflates the next
+measured side by side, a 2 MP photo took 31 ms with libspng and 25 ms here, an
+8.7 MP one 123 and 100 ms, a 105 MP one 1.31 and 1.08 s (zlib inflates the next
 piece while the filters of the last are undone, see :func:`_pipelined`).
 
 Everything unusual goes to Pillow, which decodes it or names the problem: other
@@ -256,8 +256,8 @@ def _inflated_rows(compressed: list[memoryview], total: int, stride: int):
 def _pipelined(pieces, undo) -> None:
     """``undo(piece)`` for each of ``pieces`` in order, in a second thread, while the
     next are made: zlib and the filters both release the GIL, so on two cores
-    inflating and unfiltering overlap (a 105 MP RGB PNG: 1.55 -> 1.07 s, where
-    libspng took 1.30 s)."""
+    inflating and unfiltering overlap (a 105 MP RGB PNG: 1.55 -> 1.08 s, where
+    libspng took 1.31 s)."""
     import queue
 
     handoff: queue.Queue = queue.Queue(maxsize=2)
