@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--large", action="store_true", help="also the 105 MP photo")
     args = parser.parse_args()
+    Image.MAX_IMAGE_PIXELS = None  # the 105 MP photo is no bomb
     try:
         import pyspng
     except ImportError:
