@@ -15,6 +15,18 @@ def chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def chunk_kinds(data: bytes) -> list[bytes]:
+    """The types of a PNG's chunks, in order, up to IEND."""
+    kinds, position = [], len(SIGNATURE)
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        kinds.append(kind)
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return kinds
+
+
 def header(width: int, height: int, bit_depth: int = 8, color_type: int = 2, interlace=0):
     """An IHDR chunk."""
     return chunk(

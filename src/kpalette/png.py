@@ -1,6 +1,5 @@
 """Palette PNG encoding: chunks written here, pixels deflated with the standard zlib.
-(Bytes only: :mod:`kpalette.io` reads and writes the files, and uses :func:`has_chunk`
-to see which PNGs its fast reader may take.)
+(Bytes only: :mod:`kpalette.io` writes the files; :mod:`kpalette.decode` reads PNGs.)
 
 Why not Pillow's PNG writer for palette images: Pillow's wheels bundle zlib-ng, whose
 deflate packs palette indices far worse than the reference zlib that CPython links
@@ -23,6 +22,8 @@ import zlib
 
 import numpy as np
 
+from .decode import PNG_SIGNATURE
+
 __all__ = [
     "DEFAULT_LEVEL",
     "GRAPHICS_RATIO",
@@ -32,7 +33,6 @@ __all__ = [
     "bit_depth_for",
     "deflate",
     "encode_palette_png",
-    "has_chunk",
     "level_for",
 ]
 
@@ -49,7 +49,7 @@ SAMPLE_BYTES = 1 << 19
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
 #: The eight bytes every PNG file starts with.
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIGNATURE = PNG_SIGNATURE
 _IDAT_BYTES = 1 << 20
 
 
@@ -194,19 +194,6 @@ def deflate(data, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> 
         parts = [_deflate_slice(view, start, stop, level) for start, stop in bounds]
     header = b"\x78\x9c"  # deflate, 32 kB window, no preset dictionary
     return header + b"".join(parts) + struct.pack(">I", zlib.adler32(data))
-
-
-def has_chunk(data: bytes, kinds: tuple[bytes, ...]) -> bool:
-    """Whether the PNG ``data`` has a chunk of one of ``kinds`` (reads chunk headers only)."""
-    position = len(SIGNATURE)
-    while position + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position : position + 8])
-        if kind in kinds:
-            return True
-        if kind == b"IEND":
-            return False
-        position += 12 + length
-    return False
 
 
 def _in_threads(task, n_tasks: int, n_threads: int) -> list:
