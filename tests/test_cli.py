@@ -376,6 +376,41 @@ def test_help_does_not_import_the_engine():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_compress_run_loads_no_numpy_random_and_freezes_its_objects(tmp_path):
+    """The k-means++ draws of an int seed come from the standard library, not from
+    ``numpy.random`` (9-10 ms to import); as the process's command line (argv None),
+    the run leaves its objects frozen for the exit and the collector as it was."""
+    code = (
+        "import gc, sys\n"
+        "from kpalette.cli import main\n"
+        f"sys.argv = ['kpalette', 'compress', {str(sample_image_path())!r}, '-k', '4',"
+        f" '-o', {str(tmp_path / 'out.png')!r}]\n"
+        "status = main()\n"
+        "print(status, 'numpy.random' in sys.modules, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split()[-4:] == ["0", "False", "True", "True"]
+
+
+def test_main_with_arguments_leaves_the_collector_as_it_was(tmp_path, capsys):
+    import gc
+
+    frozen = gc.get_freeze_count()
+    assert gc.isenabled()
+    status, _, _ = _run(
+        ["compress", sample_image_path(), "-k", "2", "-o", tmp_path / "a.png"], capsys
+    )
+    assert status == 0 and gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        _run(["compress", sample_image_path(), "-k", "2", "-o", tmp_path / "b.png"], capsys)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def _blas_threads_after_main(environment_overrides: dict) -> dict:
     """The BLAS thread variables a fresh process sees after ``main(['--version'])``."""
     code = (

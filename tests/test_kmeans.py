@@ -137,6 +137,30 @@ def test_same_seed_same_result_and_fit_predict(small_photo):
     assert a.n_iter_ >= 1 and a.inertia_ > 0
 
 
+def test_random_states_give_reproducible_draws(small_photo):
+    import random
+
+    from kpalette.kmeans import random_source
+
+    # An int seeds the standard library's Mersenne Twister: the same draws as
+    # random.Random(seed).random(), in order, whatever the shape asked for.
+    twister = random.Random(3)
+    expected = [twister.random() for _ in range(6)]
+    np.testing.assert_array_equal(random_source(3).random((2, 3)).ravel(), expected)
+    assert random_source(np.int64(3)).random(4).tolist() == expected[:4]
+    # A NumPy Generator is drawn from itself, and so the fit follows it.
+    generator = np.random.default_rng(5)
+    assert random_source(generator) is generator
+    from_generator = [
+        KMeansQuantizer(12, random_state=np.random.default_rng(5)).fit(small_photo)
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(*[q.cluster_centers_ for q in from_generator])
+    assert random_source(None).random(3).shape == (3,)
+    with pytest.raises(ValueError, match="random_state must be 0 or more, got -1"):
+        KMeansQuantizer(4, random_state=-1).fit(small_photo)
+
+
 @pytest.mark.parametrize("k", [4, 16])
 def test_sorting_in_place_gives_the_same_fit(rng, monkeypatch, k):
     from kpalette import _kernels

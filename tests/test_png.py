@@ -93,9 +93,9 @@ def test_default_level_follows_the_bit_depth():
     from kpalette import load_image, quantize
     from kpalette.data import sample_image_path
 
-    assert [png.level_for(depth) for depth in (1, 2, 4, 8)] == [8, 8, 8, 6]
+    assert [png.level_for(depth) for depth in (1, 2, 4, 8)] == [9, 9, 9, 6]
     photo = load_image(sample_image_path())
-    for k, level in ((16, 8), (64, 6)):
+    for k, level in ((16, 9), (64, 6)):
         result = quantize(photo, k)
         default = png.encode_palette_png(result.palette, result.indices)
         assert default == png.encode_palette_png(result.palette, result.indices, level=level)

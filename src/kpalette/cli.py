@@ -9,6 +9,7 @@ usage errors exit with 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -465,8 +466,31 @@ def _one_blas_thread() -> None:
 
 
 def main(argv=None) -> int:
-    """Entry point: errors become one line on stderr and an exit status."""
+    """Entry point: errors become one line on stderr and an exit status.
+
+    ``argv`` None means the process's own arguments (``sys.argv``): this process is
+    the command line, and ends when the command does.
+    """
     _one_blas_thread()
+    collecting = gc.isenabled()
+    # Python's cycle collector, off for the command: every command does one image,
+    # and what it makes is freed by reference counting (the collector found nothing
+    # to free at the end of a run). It walked the objects that imports make, about
+    # 4 ms of NumPy's import. As the process's own command line, the objects left
+    # are frozen before the interpreter's exit, which otherwise walks them all in
+    # its collections: 16 ms of every run, 5 ms frozen (measured on retina.jpg).
+    gc.disable()
+    try:
+        return _reporting_errors(argv)
+    finally:
+        if argv is None:
+            gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _reporting_errors(argv) -> int:
+    """:func:`run`, its errors reported as one line each."""
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

@@ -6,12 +6,12 @@ is made there. It returns one of two things:
 
 - a :class:`DecodedPNG`, for 8-bit RGB and RGBA PNGs (the common PNG, and what
   kpalette writes in full colour): the chunks are walked here, the image data
-  inflated by the standard zlib, and the scanline filters undone by
+  inflated by zlib-ng, and the scanline filters undone by
   :mod:`kpalette._scanlines`, all into one ``bytearray`` that NumPy later wraps
   without a copy;
 - an :class:`OpenedImage`, for every other file: the first frame decoded by Pillow.
 
-Both zlib and Pillow's decoders release the GIL while they work, and so does the
+Both zlib-ng and Pillow's decoders release the GIL while they work, and so does the
 compiled filter loop. :func:`reading_ahead` runs :func:`read` in a thread, and
 :func:`take` hands its result (or its error) to ``load_image``. The command line
 starts it before NumPy is loaded: NumPy's import takes about 80 ms on a 2-core
@@ -21,12 +21,16 @@ Why not libspng (``pyspng``), which read these PNGs before: it holds the GIL
 while it decodes, so its work could not overlap the import. Nor is it faster:
 measured side by side, a 2 MP photo took 31 ms with libspng and 25 ms here, an
 8.7 MP one 123 and 100 ms, a 105 MP one 1.31 and 1.08 s (zlib inflates the next
-piece while the filters of the last are undone, see :func:`_pipelined`).
+piece while the filters of the last are undone, see :func:`_pipelined`). Why
+zlib-ng (the ``zlib-ng`` package, which also deflates kpalette's PNGs) rather than
+the standard zlib: it inflates in about half the time; measured through
+:func:`read`, 14 against 23 ms on the 2 MP photo, 53 against 98 ms on the 8.7 MP
+one, 0.56 against 0.99 s on the 105 MP one.
 
 Everything unusual goes to Pillow, which decodes it or names the problem: other
 depths and colour types, interlacing, a ``tRNS`` colour key, an ``eXIf`` chunk (it
 may rotate the image), an animation (``acTL``), more than ``max_pixels`` pixels,
-and any damage found here. The image data's Adler-32 (checked by zlib) stands in
+and any damage found here. The image data's Adler-32 (checked by zlib-ng) stands in
 for the CRCs of the ``IDAT`` chunks, which are not computed again; the header's
 CRC is checked.
 """
@@ -37,8 +41,9 @@ import contextlib
 import os
 import struct
 import threading
-import zlib
 from pathlib import Path
+
+from zlib_ng import zlib_ng
 
 from .exceptions import ImageReadError
 
@@ -160,7 +165,7 @@ def _read_png(path: Path, max_pixels: int | None) -> DecodedPNG | None:
             )
             if (
                 struct.unpack(">I", head[8:12])[0] != 13
-                or zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]
+                or zlib_ng.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]
                 or depth != 8
                 or color_type not in _CHANNELS
                 or (compression, filtering, interlace) != (0, 0, 0)
@@ -179,7 +184,7 @@ def _read_png(path: Path, max_pixels: int | None) -> DecodedPNG | None:
     channels = _CHANNELS[color_type]
     try:
         pixels = _unfiltered(compressed, height, width * channels, channels)
-    except (zlib.error, ValueError, MemoryError):  # damaged: Pillow names the problem
+    except (zlib_ng.error, ValueError, MemoryError):  # damaged: Pillow names the problem
         return None
     return DecodedPNG(width, height, channels, pixels)
 
@@ -222,12 +227,12 @@ def _inflated_rows(compressed: list[memoryview], total: int, stride: int):
 
     Raises
     ------
-    zlib.error
+    zlib_ng.error
         If the stream is damaged or its checksum is wrong.
     ValueError
         If it holds fewer or more than ``total`` bytes.
     """
-    inflater = zlib.decompressobj()
+    inflater = zlib_ng.decompressobj()
     blocks = _input_blocks(compressed)
     remaining, partial = total, b""
     while remaining:

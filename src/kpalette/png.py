@@ -1,12 +1,20 @@
-"""Palette PNG encoding: chunks written here, pixels deflated with the standard zlib.
+"""Palette PNG encoding: chunks written here, pixels deflated with zlib-ng.
 (Bytes only: :mod:`kpalette.io` writes the files; :mod:`kpalette.decode` reads PNGs.)
 
-Why not Pillow's PNG writer for palette images: Pillow's wheels bundle zlib-ng, whose
-deflate packs palette indices far worse than the reference zlib that CPython links
-(measured on quantized photos, 4-bit samples at k = 16, level 6: 251 kB against
-202 kB on string.jpg, 739 kB against 684 kB on wood.jpg, and zlib-ng's level 9 was
-still 238 kB, in 0.66 s against 0.05 s). The format is small enough to write
-directly: IHDR, PLTE, tRNS, IDAT, IEND, each with its CRC.
+Why zlib-ng (the ``zlib-ng`` package) rather than the zlib that CPython links: on
+palette indices it deflates in half the time for files of the same size or smaller
+(measured on 17 images at 8-bit samples, level 6: 0.995x the bytes in total, 0.48x
+the time; per image 0.93x to 1.03x; at 4-bit samples, level 8: 0.99x the bytes in
+0.56x the time). And its output is the same on every machine: the wheel carries its
+own copy, and its bytes were identical at levels 0-9 on an AVX2 machine and an
+AVX-512 one, where CPython's zlib is whatever the system provides. (An older
+zlib-ng, in Pillow's wheels, packed 4-bit indices far worse: 251 kB against 202 kB
+on string.jpg at k = 16; this one writes 185 kB at level 6.)
+
+Why not Pillow's PNG writer for palette images: it deflates on one core, in one
+pass, with no choice of filters for grey palettes or second pass for graphics (both
+below). The format is small enough to write directly: IHDR, PLTE, tRNS, IDAT, IEND,
+each with its CRC.
 
 The pixel data is deflated in fixed slices of ``SLICE_BYTES`` on all cores, each
 slice primed with the 32 kB before it (as pigz does), so the stream loses almost
@@ -18,9 +26,9 @@ from __future__ import annotations
 import os
 import struct
 import threading
-import zlib
 
 import numpy as np
+from zlib_ng import zlib_ng
 
 from .decode import PNG_SIGNATURE
 
@@ -38,8 +46,8 @@ __all__ = [
 
 #: zlib's (and libpng's) default effort, 6 of 0..9: kpalette's for 8-bit samples.
 DEFAULT_LEVEL = 6
-#: zlib effort for samples of 1, 2 or 4 bits (16 colours or fewer): see :func:`level_for`.
-SMALL_DEPTH_LEVEL = 8
+#: Deflate effort for samples of 1, 2 or 4 bits (16 colours or fewer): see :func:`level_for`.
+SMALL_DEPTH_LEVEL = 9
 #: A stream under this fraction of the raw scanlines is a graphic's (screenshots,
 #: charts, flat art), and is deflated again at level 9: see :func:`encode_palette_png`.
 GRAPHICS_RATIO = 0.03
@@ -62,25 +70,27 @@ def bit_depth_for(n_colors: int) -> int:
 
 
 def level_for(depth: int) -> int:
-    """zlib effort for samples of ``depth`` bits: 8 up to 4 bits, 6 for 8 bits.
+    """Deflate effort for samples of ``depth`` bits: 9 up to 4 bits, 6 for 8 bits.
 
     Packed samples of 16 colours or fewer repeat in long runs that a longer match
-    search finds; 8-bit samples of photos are noisier, and it finds little more
-    there. Measured (2 cores; file size, and deflate time, at levels 6 / 8 / 9):
+    search finds, cheaply; 8-bit samples of photos are noisier, and there it costs
+    more for less. Measured with zlib-ng on 2 cores (file size, and deflate time):
 
-    =====================  =================================  ========================
-    image                  16 colours (4 bits)                256 colours, level 6 / 9
-    =====================  =================================  ========================
-    string.jpg, 8.7 MP     200 / 178 / 171 kB, 31 / 70 / 163  683 / 641 kB, 72 / 317
-    wood.jpg, 4.9 MP       684 / 659 / 655 kB, 90 / 292 / 544  2070 / 2060 kB, 124 / 224
-    retina.jpg, 2 MP       163 / 157 / 155 kB, 21 / 81 / 174  547 / 543 kB, 44 / 105
-    a screenshot, 1.6 MP   22.6 / 19.8 / 19.6 kB, 7 / 14 / 22  38.5 / 34.0 kB, 10 / 42
-    =====================  =================================  ========================
+    ==================  ===================================  =========================
+    image               16 colours (4 bits), level 6/8/9     256 colours, level 6 / 9
+    ==================  ===================================  =========================
+    string.jpg, 8.7 MP  185 / 178 / 171 kB, 11 / 44 / 61 ms  658 / 640 kB, 42 / 153 ms
+    wood.jpg, 4.9 MP    669 / 655 / 651 kB, 33 / 155 / 171   2099 / 2018 kB, 61 / 134
+    retina.jpg, 2 MP    162 / 158 / 157 kB, 9 / 48 / 47      550 / 538 kB, 21 / 57
+    a screenshot, 1 MP  10.7 / 9.2 / 8.6 kB, 1 / 4 / 6       29.1 / 25.4 kB, 4 / 10
+    ==================  ===================================  =========================
 
-    At 16 colours level 8 makes files 4-12% smaller (pngquant's, at level 9: 174,
-    710, 167 and 19.7 kB) for most of level 9's gain at half its time; the whole
-    run stays under half of pngquant's (level 9 took retina.jpg to 0.55 of it). At
-    256 colours level 9 gains 0.5-6% on photos for a third more end-to-end time.
+    At 16 colours level 9 makes files 3-8% smaller than level 6 on the photos, 20% on
+    the screenshot (pngquant's, at its level 9: 174, 710 and 167 kB on the photos), in
+    less time than the standard zlib took at level 8 (64, 281 and 81 ms). At 256
+    colours level 9 gains 2-4% on photos for 2 to 3.6 times the deflate time, which
+    the k = 256 runs, held to 0.4 of pngquant's time, cannot spare; graphics, whose
+    long matches it finds cheaply, get it anyway (:func:`encode_palette_png`).
     """
     return SMALL_DEPTH_LEVEL if depth <= 4 else DEFAULT_LEVEL
 
@@ -121,11 +131,11 @@ def _deflates_smaller(candidate: memoryview, incumbent: memoryview, level: int) 
     judged whole up to ``SAMPLE_BYTES``, else on that many bytes in eight evenly
     spaced pieces."""
     if len(candidate) <= SAMPLE_BYTES:
-        return len(zlib.compress(candidate, level)) < len(zlib.compress(incumbent, level))
+        return len(zlib_ng.compress(candidate, level)) < len(zlib_ng.compress(incumbent, level))
     piece = SAMPLE_BYTES // 8
     starts = np.linspace(0, len(candidate) - piece, 8).astype(np.int64)
     sizes = [
-        sum(len(zlib.compress(data[start : start + piece], level)) for start in starts)
+        sum(len(zlib_ng.compress(data[start : start + piece], level)) for start in starts)
         for data in (candidate, incumbent)
     ]
     return sizes[0] < sizes[1]
@@ -143,14 +153,14 @@ def _is_opaque_grey(palette: np.ndarray) -> bool:
 def _deflate_slice(data: memoryview, start: int, stop: int, level: int) -> bytes:
     last = stop == len(data)
     compressor = (
-        zlib.compressobj(
-            level, zlib.DEFLATED, -15, 8, zdict=bytes(data[max(0, start - _WINDOW) : start])
+        zlib_ng.compressobj(
+            level, zlib_ng.DEFLATED, -15, 8, zdict=bytes(data[max(0, start - _WINDOW) : start])
         )
         if start > 0
-        else zlib.compressobj(level, zlib.DEFLATED, -15, 8)
+        else zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15, 8)
     )
     body = compressor.compress(data[start:stop])
-    return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    return body + compressor.flush(zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH)
 
 
 def deflate(data, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> bytes:
@@ -193,7 +203,7 @@ def deflate(data, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> 
     else:
         parts = [_deflate_slice(view, start, stop, level) for start, stop in bounds]
     header = b"\x78\x9c"  # deflate, 32 kB window, no preset dictionary
-    return header + b"".join(parts) + struct.pack(">I", zlib.adler32(data))
+    return header + b"".join(parts) + struct.pack(">I", zlib_ng.adler32(data))
 
 
 def _in_threads(task, n_tasks: int, n_threads: int) -> list:
@@ -235,7 +245,7 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
         struct.pack(">I", len(payload))
         + kind
         + payload
-        + struct.pack(">I", zlib.crc32(payload, zlib.crc32(kind)))
+        + struct.pack(">I", zlib_ng.crc32(payload, zlib_ng.crc32(kind)))
     )
 
 
@@ -301,7 +311,8 @@ def encode_palette_png(
     # 4% or more even at k = 16 (string.jpg: 4.1%). Level 9 finds the long matches
     # of the former better, cheaply since they are long (measured on 8-bit samples:
     # screenshots 12-14% smaller for 25-30 ms at 1.6 MP, a heatmap 8-23% for 10 ms;
-    # a document page at 3.7% gained 2.4% for 90 ms, photos 0-6% for 2-4x the time).
+    # a document page at 3.7% gained 2.4% for 90 ms, photos 0-6% for 2-4x the time;
+    # that was the standard zlib: with zlib-ng a 1 MP screenshot is 13% smaller for 6 ms).
     if automatic and level < 9 and len(stream) < GRAPHICS_RATIO * len(rows):
         stream = deflate(rows, 9, workers=workers)
     header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
