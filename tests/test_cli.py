@@ -439,6 +439,27 @@ def test_the_command_line_gives_blas_one_thread_unless_told_otherwise():
     }
 
 
+def test_the_command_line_shortens_openmp_spinning_unless_told_otherwise():
+    code = (
+        "import os\n"
+        "from kpalette.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+        "print(os.environ.get('GOMP_SPINCOUNT'))\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "GOMP_SPINCOUNT"}
+    for given, expected in ((None, "10000"), ("500", "500")):
+        if given is not None:
+            environment["GOMP_SPINCOUNT"] = given
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+        )
+        assert result.stdout.split()[-1] == expected
+
+
 def test_blas_threads_are_left_alone_once_numpy_is_loaded(monkeypatch):
     from kpalette import cli
 

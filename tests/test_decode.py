@@ -195,6 +195,57 @@ def test_reading_ahead_is_taken_only_with_the_same_limit(tmp_path, rng):
     assert decode.take(path, 1000) is None  # dropped at the end of the block
 
 
+def test_reading_ahead_counts_the_colours_of_rgb_pngs_for_quantize(tmp_path, rng):
+    from kpalette._scanlines import count_rgb
+
+    from kpalette import io, quantize
+
+    array = _photo_like(rng, 40, 50, 3)
+    path = _save(Image.fromarray(array), tmp_path / "a.png")
+    with decode.reading_ahead(path, None):
+        decode._readings[(str(path), None)].join()  # decoded and counted
+        image, counts = io._load_image_counted(path, None)
+    np.testing.assert_array_equal(image, array)
+    assert counts == count_rgb(array.reshape(-1, 3))
+    with decode.reading_ahead(path, None):
+        decode._readings[(str(path), None)].join()
+        ahead = quantize(path, 6, max_pixels=None)
+    after = quantize(array, 6)
+    np.testing.assert_array_equal(ahead.palette, after.palette)
+    np.testing.assert_array_equal(ahead.indices, after.indices)
+    rgba = _save(Image.fromarray(_photo_like(rng, 40, 50, 4)), tmp_path / "b.png")
+    with decode.reading_ahead(rgba, None):
+        decode._readings[(str(rgba), None)].join()
+        assert io._load_image_counted(rgba, None)[1] is None  # only RGB is counted
+
+
+def test_a_count_not_finished_when_taken_is_given_up(tmp_path, rng, monkeypatch):
+    """take() does not wait for the count: it tells it to stop, and a result that
+    comes after that is not kept (the caller has counted by then)."""
+    import threading
+
+    from kpalette import _scanlines
+
+    counting, stops_seen = threading.Event(), []
+
+    def slow_count(pixels, threads, stop):
+        counting.set()
+        while not stop[0]:
+            threading.Event().wait(0.001)
+        stops_seen.append(threads)
+        return b"late", b"late"
+
+    monkeypatch.setattr(_scanlines, "count_rgb", slow_count)
+    path = _save(Image.fromarray(_photo_like(rng, 20, 30, 3)), tmp_path / "a.png")
+    with decode.reading_ahead(path, None):
+        reading = decode._readings[(str(path), None)]
+        assert counting.wait(10)
+        decoded = decode.take(path, None)
+        reading.join(10)
+    assert not reading.is_alive() and stops_seen == [1]
+    assert decoded.color_counts is None
+
+
 @pytest.mark.parametrize("kind", ["missing", "jpeg"])
 def test_reading_ahead_errors_and_pillow_files(tmp_path, rng, kind):
     path = tmp_path / ("a.jpg" if kind == "jpeg" else "missing.png")

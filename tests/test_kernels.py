@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference
-from kpalette import _kernels
+from kpalette import _kernels, _scanlines
 
 
 @pytest.mark.parametrize("k", [1, 2, 7, 64])
@@ -34,45 +34,17 @@ def test_assign_on_integer_colours_with_ties(rng):
     np.testing.assert_array_equal(dist2, expected_d2)
 
 
-def _counted_by_numpy(pixels):
-    codes = (
-        (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
-    )
-    return np.unique(codes, return_counts=True)
+def _count_rgb(pixels, skip_transparent=False):
+    """``_scanlines.count_rgb`` (the count the lookups below are built on), as arrays."""
+    from kpalette.histogram import histogram_of_counts
 
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda rng: np.zeros((0, 3), np.uint8),
-        lambda rng: np.full((7, 3), 255, np.uint8),
-        # one red value and runs of equal pixels, more than one thread's share
-        lambda rng: (
-            np.repeat(rng.integers(0, 256, (3001, 3)), 97, axis=0).astype(np.uint8)
-            * np.array([0, 1, 1], np.uint8)
-        ),
-        # every red value, all 2^16 green-blue values of some, an odd count
-        lambda rng: np.vstack(
-            [
-                rng.integers(0, 256, (300_001, 3)),
-                np.column_stack([np.full(65536, 9), np.arange(65536) >> 8, np.arange(65536) & 255]),
-            ]
-        ).astype(np.uint8),
-    ],
-    ids=["empty", "one colour", "one red value in runs", "all red values"],
-)
-def test_count_rgb_equals_numpy_unique(rng, make):
-    pixels = np.ascontiguousarray(make(rng))
-    found, found_counts = _kernels.count_rgb(pixels)
-    unique, counts = _counted_by_numpy(pixels)
-    assert found.dtype == found_counts.dtype == np.int64
-    np.testing.assert_array_equal(found, unique)
-    np.testing.assert_array_equal(found_counts, counts)
+    histogram = histogram_of_counts(*_scanlines.count_rgb(pixels, skip_transparent))
+    return histogram.codes, histogram.counts
 
 
 def test_count_and_lookup_rgb(rng):
     pixels = rng.integers(0, 6, size=(5000, 3)).astype(np.uint8) * 40
-    found, found_counts = _kernels.count_rgb(pixels)
+    found, found_counts = _count_rgb(pixels)
     codes = (
         (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
     )
@@ -145,11 +117,11 @@ def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
     rgba = rng.integers(0, 4, size=(30000, 4)).astype(np.uint8) * 85
     rgba[::7, 3] = 0  # transparent, colours of all sorts
     visible = rgba[:, 3] != 0
-    rgb_codes = _kernels.count_rgb(np.ascontiguousarray(rgba[:, :3]))
-    for got, expected in zip(_kernels.count_rgb(rgba), rgb_codes, strict=True):
+    rgb_codes = _count_rgb(np.ascontiguousarray(rgba[:, :3]))
+    for got, expected in zip(_count_rgb(rgba), rgb_codes, strict=True):
         np.testing.assert_array_equal(got, expected)
-    unique, counts = _kernels.count_rgb(np.ascontiguousarray(rgba[visible, :3]))
-    for got, expected in zip(_kernels.count_rgb(rgba, True), (unique, counts), strict=True):
+    unique, counts = _count_rgb(np.ascontiguousarray(rgba[visible, :3]))
+    for got, expected in zip(_count_rgb(rgba, True), (unique, counts), strict=True):
         np.testing.assert_array_equal(got, expected)
     codes = (rgba[:, 0].astype(np.int64) << 16) | (rgba[:, 1].astype(np.int64) << 8) | rgba[:, 2]
     labels = (np.arange(len(unique)) * 5 % 251).astype(np.uint8)
@@ -171,7 +143,7 @@ def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
 
     rgb = np.ascontiguousarray(rgba[:, :3])
     with pytest.raises(ValueError, match="needs an alpha channel"):
-        _kernels.count_rgb(rgb, True)
+        _count_rgb(rgb, True)
     with pytest.raises(ValueError, match="needs an alpha channel"):
         _kernels.lookup_rgb(rgb, unique, labels, out, 0)
     with pytest.raises(ValueError, match="expected 4 channels, got 3"):

@@ -218,6 +218,20 @@ def test_a_fit_sorting_its_colours_in_place_gives_the_same_model(monkeypatch, tr
     assert copied.inertia_ == in_place.inertia_
 
 
+def test_a_histogram_counted_beforehand_gives_the_same_fit(small_photo):
+    from kpalette.histogram import color_histogram
+    from kpalette.kmeans import PreparedInput
+
+    pixels = small_photo.reshape(-1, 3)
+    counted = PreparedInput(small_photo, rgb_histogram=color_histogram(pixels))
+    assert counted.fitted(False)[0].n_pixels == len(pixels)
+    a = KMeansQuantizer(5, random_state=1)._fit_prepared(counted)
+    b = KMeansQuantizer(5, random_state=1).fit(small_photo)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    with pytest.raises(ValueError, match="counts 10 pixels of 3 channels, the image has"):
+        PreparedInput(small_photo, rgb_histogram=color_histogram(pixels[:10]))
+
+
 def test_attributes_describe_the_fit(small_photo):
     q = KMeansQuantizer(6, random_state=0).fit(small_photo.reshape(-1, 3))
     assert q.cluster_centers_.shape == (6, 3) and q.cluster_centers_.dtype == np.float64

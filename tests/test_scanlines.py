@@ -1,4 +1,5 @@
-"""The compiled PNG scanline filters against the NumPy twins in tests/reference.py."""
+"""The compiled PNG scanline filters against the NumPy twins in tests/reference.py, and
+the colour count against NumPy's ``unique``."""
 
 from __future__ import annotations
 
@@ -96,3 +97,62 @@ def test_the_module_does_not_import_numpy():
         "assert 'numpy' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _counted_by_numpy(pixels):
+    codes = (
+        (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
+    )
+    return np.unique(codes, return_counts=True)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: np.zeros((0, 3), np.uint8),
+        lambda rng: np.full((7, 3), 255, np.uint8),
+        # one red value and runs of equal pixels, more than one thread's share
+        lambda rng: (
+            np.repeat(rng.integers(0, 256, (3001, 3)), 97, axis=0).astype(np.uint8)
+            * np.array([0, 1, 1], np.uint8)
+        ),
+        # every red value, all 2^16 green-blue values of some, an odd count
+        lambda rng: np.vstack(
+            [
+                rng.integers(0, 256, (300_001, 3)),
+                np.column_stack([np.full(65536, 9), np.arange(65536) >> 8, np.arange(65536) & 255]),
+            ]
+        ).astype(np.uint8),
+    ],
+    ids=["empty", "one colour", "one red value in runs", "all red values"],
+)
+def test_count_rgb_equals_numpy_unique(rng, make):
+    pixels = np.ascontiguousarray(make(rng))
+    codes, counts_bytes = _scanlines.count_rgb(pixels)
+    found, found_counts = np.frombuffer(codes, np.int64), np.frombuffer(counts_bytes, np.int64)
+    unique, counts = _counted_by_numpy(pixels)
+    assert found.dtype == found_counts.dtype == np.int64
+    np.testing.assert_array_equal(found, unique)
+    np.testing.assert_array_equal(found_counts, counts)
+
+
+def test_count_rgb_gives_the_same_on_any_number_of_threads(rng):
+    pixels = rng.integers(0, 32, size=(400_000, 3)).astype(np.uint8) * 8
+    counted = [_scanlines.count_rgb(pixels, threads=threads) for threads in (0, 1, 3)]
+    assert counted[0] == counted[1] == counted[2]
+    unique, counts = _counted_by_numpy(pixels)
+    np.testing.assert_array_equal(np.frombuffer(counted[1][0], np.int64), unique)
+    np.testing.assert_array_equal(np.frombuffer(counted[1][1], np.int64), counts)
+
+
+def test_count_rgb_gives_up_when_told_to_stop(rng):
+    pixels = rng.integers(0, 256, size=(200_000, 3)).astype(np.uint8)
+    assert _scanlines.count_rgb(pixels, threads=1, stop=bytearray(1)) is not None
+    assert _scanlines.count_rgb(pixels, threads=1, stop=bytearray([1])) is None
+
+
+def test_count_rgb_refuses_what_it_cannot_count(rng):
+    with pytest.raises(ValueError, match="expected 3 or 4 channels, got 2"):
+        _scanlines.count_rgb(np.zeros((4, 2), np.uint8))
+    with pytest.raises(ValueError, match="needs an alpha channel"):
+        _scanlines.count_rgb(np.zeros((4, 3), np.uint8), True)

@@ -87,12 +87,17 @@ class DecodedPNG:
     channels : {3, 4}
     pixels : bytearray
         ``height * width * channels`` bytes, rows top to bottom, RGB(A) interleaved.
+    color_counts : (bytearray, bytearray) or None
+        The distinct colours of an RGB image and their counts, as
+        ``_scanlines.count_rgb`` returns them, when the reading thread counted them
+        (:func:`reading_ahead`); else None.
     """
 
-    __slots__ = ("width", "height", "channels", "pixels")
+    __slots__ = ("width", "height", "channels", "pixels", "color_counts")
 
     def __init__(self, width: int, height: int, channels: int, pixels: bytearray):
         self.width, self.height, self.channels, self.pixels = width, height, channels, pixels
+        self.color_counts = None
 
     def __repr__(self) -> str:
         return f"DecodedPNG({self.width}x{self.height}, {self.channels} channels)"
@@ -379,19 +384,39 @@ def read_with_pillow(path, max_pixels: int | None) -> OpenedImage:
 
 
 class _Reading(threading.Thread):
-    """:func:`read` in a daemon thread, its result or its error kept for :func:`take`."""
+    """:func:`read` in a daemon thread, its result or its error kept for :func:`take`;
+    then the colours of an RGB PNG counted, unless the caller comes first."""
 
     def __init__(self, path, max_pixels: int | None):
         super().__init__(name="kpalette-read", daemon=True)
         self.path, self.max_pixels = path, max_pixels
         self.result: DecodedPNG | OpenedImage | None = None
         self.error: BaseException | None = None
+        self.decoded = threading.Event()
+        #: Set to 1 by take(): the count gives up, and its result is not kept.
+        self.stop = bytearray(1)
+        self.lock = threading.Lock()
 
     def run(self) -> None:
         try:
-            self.result = read(self.path, self.max_pixels)
+            self.result = decoded = read(self.path, self.max_pixels)
         except BaseException as exc:  # noqa: BLE001 (raised again by take())
             self.error = exc
+            return
+        finally:
+            self.decoded.set()
+        if not isinstance(decoded, DecodedPNG) or decoded.channels != 3:
+            return
+        from ._scanlines import count_rgb
+
+        # One thread: NumPy's import holds the other core (two threads behind a
+        # barrier each, on one free core, took 40 ms for a 7 ms count).
+        n_pixels = decoded.width * decoded.height
+        pixels = memoryview(decoded.pixels).cast("B", (n_pixels, 3))
+        counts = count_rgb(pixels, threads=1, stop=self.stop)
+        with self.lock:
+            if not self.stop[0]:
+                decoded.color_counts = counts
 
 
 _readings: dict[tuple[str, int | None], _Reading] = {}
@@ -404,6 +429,12 @@ def reading_ahead(path, max_pixels: int | None):
     Within the block, the first ``load_image(path, max_pixels=max_pixels)`` (through
     :func:`take`) waits for that decode and returns its array, or raises its error;
     a decode not taken by the end of the block is dropped.
+
+    After an RGB PNG, the thread counts its colours (``DecodedPNG.color_counts``),
+    which every command goes on to do: NumPy's import may still hold the main
+    thread, and the count needs no NumPy. ``quantize(path)`` takes them with the
+    array. A count not finished when :func:`take` is called is given up (within
+    ``_scanlines.STOP_CHECK_PIXELS`` pixels), and the caller counts on every core.
     """
     key = (os.fspath(path), max_pixels)
     _readings[key] = reading = _Reading(path, max_pixels)
@@ -427,7 +458,9 @@ def take(path, max_pixels: int | None) -> DecodedPNG | OpenedImage | None:
     reading = _readings.pop((os.fspath(path), max_pixels), None)
     if reading is None:
         return None
-    reading.join()
+    reading.decoded.wait()
+    with reading.lock:  # a count not finished yet is given up: the caller counts
+        reading.stop[0] = 1  # on every core, sooner than one thread would finish
     if reading.error is not None:
         raise reading.error
     return reading.result

@@ -91,16 +91,27 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
         If the file is missing, is a folder, is empty, is not an image, is truncated
         or has more than ``max_pixels`` pixels.
     """
+    return _load_image_counted(path, max_pixels)[0]
+
+
+def _load_image_counted(path, max_pixels: int | None):
+    """(:func:`load_image`'s array, its colour counts or None): the counts that the
+    command line's reading thread made of an RGB PNG (``decode.reading_ahead``), as
+    ``_scanlines.count_rgb`` returns them. Warnings point at load_image's caller, or
+    at this function's caller's caller."""
     decoded = decode.take(path, max_pixels) or decode.read(path, max_pixels)
     if isinstance(decoded, decode.DecodedPNG):
-        return np.frombuffer(decoded.pixels, dtype=np.uint8).reshape(
-            decoded.height, decoded.width, decoded.channels
+        return (
+            np.frombuffer(decoded.pixels, dtype=np.uint8).reshape(
+                decoded.height, decoded.width, decoded.channels
+            ),
+            decoded.color_counts,
         )
     if decoded.n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
         warnings.warn(
             f"{path} has {decoded.n_frames} frames; only the first is read",
             KPaletteWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     from PIL import ImageOps
 
@@ -108,7 +119,7 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
         try:
             # In place: without an orientation to apply, a copy would cost 10 ms on 8.7 MP.
             ImageOps.exif_transpose(img, in_place=True)
-            return _to_uint8_array(img)
+            return _to_uint8_array(img), None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ImageReadError(f"cannot decode {path}: {exc}") from None
 

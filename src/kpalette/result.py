@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io, metrics
+from .histogram import histogram_of_counts
 from .kmeans import KMeansQuantizer, PreparedInput, as_pixels
 from .palette import format_palette, order_by_share, sort_by_share, swatch_image, to_hex
 
@@ -347,11 +348,12 @@ def quantize(
     """
     start = time.perf_counter()
     strength = _dither_strength(dither)
-    original, source = _load(image, max_pixels, "quantize")
+    original, source, counted = _load_counted(image, max_pixels, "quantize")
     fitted = binary_alpha(original, alpha_threshold)
+    counted = counted if fitted is original else None
     engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
     return _quantize_prepared(
-        PreparedInput(fitted),
+        PreparedInput(fitted, rgb_histogram=counted),
         fitted,
         source,
         n_colors,
@@ -394,9 +396,10 @@ def quantize_many(
         One per k, in the order of ``ks``; ``seconds`` is each fit's own time.
     """
     strength = _dither_strength(dither)
-    original, source = _load(image, max_pixels, "quantize_many")
+    original, source, counted = _load_counted(image, max_pixels, "quantize_many")
     fitted = binary_alpha(original, alpha_threshold)
-    prepared = PreparedInput(fitted)
+    counted = counted if fitted is original else None
+    prepared = PreparedInput(fitted, rgb_histogram=counted)
     engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
     results = []
     for k in ks:
@@ -457,16 +460,24 @@ def _dither_strength(dither) -> float:
 
 def _load(image, max_pixels, caller: str):
     """(original (H, W, C) uint8 array, source path or None) of an array or a file."""
-    source = None
+    return _load_counted(image, max_pixels, caller)[:2]
+
+
+def _load_counted(image, max_pixels, caller: str):
+    """:func:`_load`, and the RGB histogram of a file's pixels when the command line's
+    reading thread counted it (else None)."""
+    source = histogram = None
     if isinstance(image, str | os.PathLike):
         source = Path(image)
-        image = io.load_image(source, max_pixels=max_pixels)
+        image, counts = io._load_image_counted(source, max_pixels)
+        if counts is not None:
+            histogram = histogram_of_counts(*counts)
     if np.ndim(image) != 3:
         raise ValueError(
             f"{caller}() takes an (H, W, 3|4) image or a path, got shape {np.shape(image)}"
         )
     pixels, leading = as_pixels(image)
-    return pixels.reshape(*leading, pixels.shape[1]), source
+    return pixels.reshape(*leading, pixels.shape[1]), source, histogram
 
 
 def _quantize_prepared(
