@@ -139,7 +139,7 @@ def main() -> None:
             decode_seconds, quantize_s = min(decode_runs), min(quantize_runs)
             sk = sklearn_median_mse(original, k) if args.sklearn else float("nan")
             print(
-                f"{name} {k} | {kp_s:.2f} {pq_s:.2f} {kp_s / pq_s:.2f} | "
+                f"{name} {k} | {kp_s:.3f} {pq_s:.3f} {kp_s / pq_s:.3f} | "
                 f"{kp_mse:.2f} {pq_mse:.2f} {kp_mse / pq_mse:.3f} | {sk:.2f} {kp_mse / sk:.4f} | "
                 f"{quantize_s:.2f} {decode_seconds:.3f} {quantize_s / decode_seconds:.1f} | "
                 f"{kp_rss:.0f} | {kp_kb:.0f} {pq_kb:.0f}",
