@@ -1274,6 +1274,29 @@ cdef void _seed_update(_SeedView* v, Py_ssize_t node, const double* center) noex
     v.node_max[node] = largest
 
 
+cdef void _seed_update_split(_SeedView* v, const double* center,
+                             Py_ssize_t root_children) noexcept nogil:
+    """:func:`_seed_update` from the root, its children's subtrees updated side by side
+    (they share no points) and the root's sum added in the children's order, as
+    _seed_update adds it: the same values. ``root_children`` is 0 for a root that
+    _seed_update scans as a leaf."""
+    cdef int d = v.nodes.d
+    cdef Py_ssize_t task, child, first_child = v.nodes.child_first[0]
+    cdef double total = 0.0, largest = 0.0
+    if root_children == 0:
+        _seed_update(v, 0, center)
+        return
+    if _box_dist2(center, v.nodes.low, v.nodes.high, d) >= v.node_max[0]:
+        return
+    for task in prange(root_children, schedule="dynamic", chunksize=1):
+        _seed_update(v, first_child + task, center)
+    for child in range(first_child, first_child + root_children):
+        total += v.node_sum[child]
+        largest = max(largest, v.node_max[child])
+    v.node_sum[0] = total
+    v.node_max[0] = largest
+
+
 cdef Py_ssize_t _seed_pick(const _SeedView* v, double target) noexcept nogil:
     """The (sorted) point where the running sum of ``weight * closest`` first exceeds
     ``target``, found by walking down the nodes' sums; clipped to the last point with
@@ -1383,7 +1406,7 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
                 best_potential = potential[trial]
                 best_index = trial
         chosen[c] = trial_index[best_index]
-        _seed_update(view, 0, view.nodes.points + chosen[c] * d)
+        _seed_update_split(view, view.nodes.points + chosen[c] * d, root_children)
 
 
 def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] uniforms,
