@@ -60,6 +60,23 @@ def test_count_and_lookup_rgb(rng):
     np.testing.assert_array_equal(small, labels[np.searchsorted(unique, codes)] % 256)
 
 
+def test_lookup_rgb_over_many_colour_pairs_in_any_order(rng):
+    # Colours over thousands of (red, green) pairs, the codes given unsorted: each
+    # pixel gets its colour's label through the two-level table.
+    pixels = rng.integers(0, 256, size=(60_000, 3)).astype(np.uint8)
+    codes = (
+        (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
+    )
+    unique = rng.permutation(np.unique(codes))
+    labels = rng.integers(0, 70_000, size=len(unique)).astype(np.int32)
+    out = np.empty(len(pixels), dtype=np.int32)
+    _kernels.lookup_rgb(pixels, unique, labels, out)
+    expected = dict(zip(unique.tolist(), labels.tolist(), strict=True))
+    np.testing.assert_array_equal(out, [expected[code] for code in codes.tolist()])
+    with pytest.raises(ValueError, match="expected 5 labels, one per code, got 4"):
+        _kernels.lookup_rgb(pixels, unique[:5], labels[:4], out)
+
+
 def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
     # Few red/green pairs (crowded buckets) plus the extremes of the code range.
     pixels = rng.integers(0, 256, size=(20000, 4)).astype(np.uint8)
