@@ -213,6 +213,15 @@ def test_reading_ahead_counts_the_colours_of_rgb_pngs_for_quantize(tmp_path, rng
     after = quantize(array, 6)
     np.testing.assert_array_equal(ahead.palette, after.palette)
     np.testing.assert_array_equal(ahead.indices, after.indices)
+    from kpalette import KSweep
+
+    with decode.reading_ahead(path, None):
+        reading = decode._readings[(str(path), None)]
+        reading.join()
+        sweep = KSweep(path, max_pixels=None)
+    # KSweep fits the count made ahead (its buffer), not a count of its own.
+    ahead_codes = np.frombuffer(reading.result.color_counts[0], np.int64)
+    assert np.shares_memory(sweep.prepared.fitted(False)[0].codes, ahead_codes)
     rgba = _save(Image.fromarray(_photo_like(rng, 40, 50, 4)), tmp_path / "b.png")
     with decode.reading_ahead(rgba, None):
         decode._readings[(str(rgba), None)].join()

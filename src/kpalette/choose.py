@@ -16,8 +16,8 @@ import numpy as np
 
 from . import io, metrics
 from .exceptions import KPaletteWarning
-from .kmeans import KMeansQuantizer, PreparedInput
-from .result import QuantizedImage, _dither_strength, _load, _quantize_prepared, binary_alpha
+from .kmeans import KMeansQuantizer
+from .result import QuantizedImage, _dither_strength, _prepare, _quantize_prepared
 
 __all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
@@ -202,8 +202,9 @@ class KSweep:
         alpha_threshold: int | None = None,
     ):
         self.strength = _dither_strength(dither)
-        self.original, self.source = _load(image, max_pixels, "KSweep")
-        self.fitted = binary_alpha(self.original, alpha_threshold)
+        self.original, self.source, self.fitted, self.prepared = _prepare(
+            image, max_pixels, alpha_threshold, "KSweep"
+        )
         self.alpha_threshold = alpha_threshold
         self.color_space = color_space
         self.engine = {
@@ -212,7 +213,6 @@ class KSweep:
             "tol": 1e-4,
             "random_state": random_state,
         }
-        self.prepared = PreparedInput(self.fitted)
         self.curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
         self._quantizers: dict[int, KMeansQuantizer] = {}

@@ -348,12 +348,10 @@ def quantize(
     """
     start = time.perf_counter()
     strength = _dither_strength(dither)
-    original, source, counted = _load_counted(image, max_pixels, "quantize")
-    fitted = binary_alpha(original, alpha_threshold)
-    counted = counted if fitted is original else None
+    original, source, fitted, prepared = _prepare(image, max_pixels, alpha_threshold, "quantize")
     engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
     return _quantize_prepared(
-        PreparedInput(fitted, rgb_histogram=counted),
+        prepared,
         fitted,
         source,
         n_colors,
@@ -396,10 +394,9 @@ def quantize_many(
         One per k, in the order of ``ks``; ``seconds`` is each fit's own time.
     """
     strength = _dither_strength(dither)
-    original, source, counted = _load_counted(image, max_pixels, "quantize_many")
-    fitted = binary_alpha(original, alpha_threshold)
-    counted = counted if fitted is original else None
-    prepared = PreparedInput(fitted, rgb_histogram=counted)
+    original, source, fitted, prepared = _prepare(
+        image, max_pixels, alpha_threshold, "quantize_many"
+    )
     engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
     results = []
     for k in ks:
@@ -464,20 +461,29 @@ def _load(image, max_pixels, caller: str):
 
 
 def _load_counted(image, max_pixels, caller: str):
-    """:func:`_load`, and the RGB histogram of a file's pixels when the command line's
-    reading thread counted it (else None)."""
-    source = histogram = None
+    """:func:`_load`, and the colour counts of a file's pixels when the command line's
+    reading thread made them (``_scanlines.count_rgb``'s buffers, else None)."""
+    source = counts = None
     if isinstance(image, str | os.PathLike):
         source = Path(image)
         image, counts = io._load_image_counted(source, max_pixels)
-        if counts is not None:
-            histogram = histogram_of_counts(*counts)
     if np.ndim(image) != 3:
         raise ValueError(
             f"{caller}() takes an (H, W, 3|4) image or a path, got shape {np.shape(image)}"
         )
     pixels, leading = as_pixels(image)
-    return pixels.reshape(*leading, pixels.shape[1]), source, histogram
+    return pixels.reshape(*leading, pixels.shape[1]), source, counts
+
+
+def _prepare(image, max_pixels, alpha_threshold, caller: str):
+    """(original, source, fitted, PreparedInput of fitted): :func:`_load`, the alpha
+    made binary when ``alpha_threshold`` is given (:func:`binary_alpha`), and the
+    colours counted by the command line's reading thread used when they are those of
+    the image fitted."""
+    original, source, counts = _load_counted(image, max_pixels, caller)
+    fitted = binary_alpha(original, alpha_threshold)
+    counted = histogram_of_counts(*counts) if counts is not None and fitted is original else None
+    return original, source, fitted, PreparedInput(fitted, rgb_histogram=counted)
 
 
 def _quantize_prepared(
