@@ -1,5 +1,4 @@
-"""Build the compiled modules (``kpalette._kernels`` and ``kpalette._scanlines``, Cython)
-with OpenMP where available.
+"""Build the compiled modules (``kpalette._kernels.*``, Cython) with OpenMP where available.
 
 Everything else about the package is in ``pyproject.toml``.
 """
@@ -42,6 +41,16 @@ extensions = [
         extra_compile_args=["-O3", *flags] if sys.platform != "win32" else flags,
         extra_link_args=flags if sys.platform != "win32" else [],
     )
-    for name in ("kpalette._kernels", "kpalette._scanlines")
+    for name in (
+        "kpalette._kernels.labels",
+        "kpalette._kernels.clustering",
+        "kpalette._kernels.measures",
+        "kpalette._kernels.dithering",
+        "kpalette._kernels.png_filters",
+    )
 ]
-setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}))
+setup(
+    ext_modules=cythonize(
+        extensions, include_path=["src"], compiler_directives={"language_level": 3}
+    )
+)

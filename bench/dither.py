@@ -6,7 +6,7 @@ For each photo (converted to PNG once) and each k, in the same run:
   dithers (``pngquant --speed 4 K``), as fresh processes on the same PNG (best of
   ``--repeat`` runs each, alternated): the time ratio;
 - for kpalette's output, for plain Floyd-Steinberg onto the same palette (every error
-  passed on whole: ``_kernels.floyd_steinberg`` with level 1 and no threshold) and for
+  passed on whole: ``_kernels.dithering.floyd_steinberg`` with level 1 and no threshold) and for
   pngquant's output: the MSE, the MSE seen from afar (after a Gaussian blur of
   ``--sigma`` pixels of the error: banding and streaks of wrong colour stay, the fine
   noise of dithering goes), and the file size (plain's encoded as kpalette encodes).
@@ -29,7 +29,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 import kpalette
-from kpalette import _kernels
+from kpalette._kernels import dithering
 from kpalette.png import encode_palette_png
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -58,7 +58,7 @@ def errors(picture: np.ndarray, original: np.ndarray, sigma: float) -> tuple[flo
 
 def plain_floyd_steinberg(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
     indices = np.empty(image.shape[:2], dtype=np.uint8)
-    _kernels.floyd_steinberg(
+    dithering.floyd_steinberg(
         image,
         palette.astype(np.float64),
         np.arange(len(palette)),

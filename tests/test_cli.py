@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io as _io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -268,7 +267,7 @@ BAD_ARGUMENTS = {
     "two targets": (
         lambda f, p: ["--target-psnr", "30", "--max-bytes", "9k"],
         2,
-        "choose one of -k N, -k auto, --target-psnr, --max-bytes",
+        "choose one of -k N, -k auto, --target-psnr and --max-bytes; got --target-psnr and",
     ),
     "bad size": (lambda f, p: ["--max-bytes", "12x"], 2, "such as 200000, 200k, 1.5M or 64KiB"),
     "zero size": (lambda f, p: ["--max-bytes", "0"], 2, "--max-bytes must be a size"),
@@ -278,7 +277,7 @@ BAD_ARGUMENTS = {
     "dither too many colours": (
         lambda f, p: ["-k", "1100", "--truecolor", "--dither", "-o", f / "o.webp"],
         2,
-        "--dither takes at most 1024 colours, got -k 1100",
+        "dithering takes at most 1024 colours, got -k 1100",
     ),
     "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither strength must be in 0..1"),
     "dither not a number": (lambda f, p: ["--dither", "lots"], 2, "must be a number in 0..1"),
@@ -335,7 +334,7 @@ def test_warnings_are_one_line_each_and_the_summary_reads_right(tmp_path):
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         f"kpalette: warning: {animated} has 2 frames; only the first is read",
-        "kpalette: warning: the input has 1 distinct colour, fewer than n_colors=4;"
+        "kpalette: warning: the input has 1 distinct colour, fewer than k=4;"
         " the palette is those colours exactly",
     ]
     summary = result.stdout
@@ -359,115 +358,6 @@ def test_explore_writes_one_page_and_keeps_existing_files(photo, capsys):
     assert status == 1 and "output exists" in err and _snapshot(photo.parent) == before
     assert _run(["explore", photo, "--force", "--colorspace", "oklab"], capsys)[0] == 0
     assert "OKLAB" in page.read_text(encoding="utf-8")
-
-
-def test_help_does_not_import_the_engine():
-    code = (
-        "import sys\n"
-        "from kpalette.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('numba', 'numpy', 'PIL', 'matplotlib', 'plotly', 'sklearn') "
-        "if m in sys.modules]\n"
-        "print(heavy)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_a_compress_run_loads_no_numpy_random_and_freezes_its_objects(tmp_path):
-    """The k-means++ draws of an int seed come from the standard library, not from
-    ``numpy.random`` (9-10 ms to import); as the process's command line (argv None),
-    the run leaves its objects frozen for the exit and the collector as it was."""
-    code = (
-        "import gc, sys\n"
-        "from kpalette.cli import main\n"
-        f"sys.argv = ['kpalette', 'compress', {str(sample_image_path())!r}, '-k', '4',"
-        f" '-o', {str(tmp_path / 'out.png')!r}]\n"
-        "status = main()\n"
-        "print(status, 'numpy.random' in sys.modules, gc.isenabled(), gc.get_freeze_count() > 0)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.split()[-4:] == ["0", "False", "True", "True"]
-
-
-def test_main_with_arguments_leaves_the_collector_as_it_was(tmp_path, capsys):
-    import gc
-
-    frozen = gc.get_freeze_count()
-    assert gc.isenabled()
-    status, _, _ = _run(
-        ["compress", sample_image_path(), "-k", "2", "-o", tmp_path / "a.png"], capsys
-    )
-    assert status == 0 and gc.isenabled() and gc.get_freeze_count() == frozen
-    gc.disable()
-    try:
-        _run(["compress", sample_image_path(), "-k", "2", "-o", tmp_path / "b.png"], capsys)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
-def _blas_threads_after_main(environment_overrides: dict) -> dict:
-    """The BLAS thread variables a fresh process sees after ``main(['--version'])``."""
-    code = (
-        "import json, os\n"
-        "from kpalette.cli import main, BLAS_THREAD_VARIABLES\n"
-        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
-        "print(json.dumps({name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}))\n"
-    )
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    }
-    environment.update(environment_overrides)
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def test_the_command_line_gives_blas_one_thread_unless_told_otherwise():
-    assert _blas_threads_after_main({}) == {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    assert _blas_threads_after_main({"OPENBLAS_NUM_THREADS": "4"}) == {
-        "OPENBLAS_NUM_THREADS": "4",
-        "MKL_NUM_THREADS": "1",
-    }
-
-
-def test_the_command_line_shortens_openmp_spinning_unless_told_otherwise():
-    code = (
-        "import os\n"
-        "from kpalette.cli import main\n"
-        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
-        "print(os.environ.get('GOMP_SPINCOUNT'))\n"
-    )
-    environment = {key: value for key, value in os.environ.items() if key != "GOMP_SPINCOUNT"}
-    for given, expected in ((None, "10000"), ("500", "500")):
-        if given is not None:
-            environment["GOMP_SPINCOUNT"] = given
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=environment,
-        )
-        assert result.stdout.split()[-1] == expected
-
-
-def test_blas_threads_are_left_alone_once_numpy_is_loaded(monkeypatch):
-    from kpalette import cli
-
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    assert "numpy" in sys.modules  # this test module imports it
-    cli._one_blas_thread()
-    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
 
 
 def test_compress_a_shared_photo(tmp_path, capsys):

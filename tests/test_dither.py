@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import reference
-from kpalette import _kernels, quantize
 from kpalette import dither as kpalette_dither
+from kpalette import quantize
+from kpalette._kernels import dithering
 from kpalette.colorspace import premultiply
 from kpalette.dither import dither
 
@@ -23,7 +24,7 @@ def test_kernel_equals_reference(rng, channels, level, quiet2, loud2, damping):
     palette = rng.integers(0, 256, (13, channels)).astype(np.float64)
     skip = rng.random(image.shape[:2]) < 0.1
     out = np.empty(image.shape[:2], dtype=np.int32)
-    _kernels.floyd_steinberg(
+    dithering.floyd_steinberg(
         image, palette, np.arange(13), level, quiet2, loud2, damping, skip, 99, out
     )
     expected = reference.floyd_steinberg(
@@ -52,7 +53,7 @@ def _as_kpalette_dithers(image, palette, strength=1.0):
 @pytest.mark.parametrize("spread", [255, 20])
 def test_candidate_lists_hold_the_nearest_entry(rng, spread):
     palette = (100 + rng.integers(0, spread, (40, 3)) - spread // 2).astype(np.float64)
-    cell_of, lows, highs = _kernels.palette_grid(palette, 8)
+    cell_of, lows, highs = dithering.palette_grid(palette, 8)
     everything = np.arange(len(palette), dtype=np.int32)
     points = rng.integers(0, 256, (3000, 3))
     nearest, _ = reference.assign(points.astype(np.float64), palette)
@@ -62,10 +63,10 @@ def test_candidate_lists_hold_the_nearest_entry(rng, spread):
         cells = [cell_of[t, point[t]] for t in range(3)]
         low = np.array([lows[t, c] for t, c in enumerate(cells)])
         high = np.array([highs[t, c] for t, c in enumerate(cells)])
-        n = _kernels.cell_candidates(palette, everything, low, high, out)
+        n = dithering.cell_candidates(palette, everything, low, high, out)
         assert best in out[:n], point
         # A box inside this one finds its candidates among this one's.
-        inner = _kernels.cell_candidates(palette, out[:n].copy(), point * 1.0, point * 1.0, out)
+        inner = dithering.cell_candidates(palette, out[:n].copy(), point * 1.0, point * 1.0, out)
         assert best in out[:inner]
         sizes.append(n)
     if spread == 255:
@@ -110,7 +111,7 @@ def test_damped_diffusion_beats_plain_floyd_steinberg_on_a_photo(small_photo):
 
     q = quantize(small_photo, 12)
     plain = np.empty(small_photo.shape[:2], dtype=np.uint8)
-    _kernels.floyd_steinberg(
+    dithering.floyd_steinberg(
         small_photo, q.palette.astype(np.float64), np.arange(12), 1.0, 0.0, np.inf, 1.0,
         np.zeros(small_photo.shape[:2], np.uint8), 0, plain,
     )  # fmt: skip

@@ -212,7 +212,7 @@ def test_rgba_round_trip_keeps_transparency(tmp_path, ext):
     rgba[:, 15:] = [250, 250, 250, 0]
     with pytest.warns(
         KPaletteWarning,
-        match=r"2 distinct colours \(fully transparent counted as one\), fewer than n_colors=4",
+        match=r"2 distinct colours \(fully transparent counted as one\), fewer than k=4",
     ):
         result = quantize(rgba, 4)
     out = tmp_path / f"a.{ext}"

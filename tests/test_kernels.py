@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import reference
-from kpalette import _kernels, _scanlines
+from kpalette._kernels import clustering, measures, png_filters
+from kpalette._kernels import labels as label_maps
 
 
 @pytest.mark.parametrize("k", [1, 2, 7, 64])
@@ -16,7 +17,7 @@ def test_assign_matches_brute_force(rng, k, d):
     centers = rng.uniform(0, 255, size=(k, d))
     labels = rng.integers(0, k, size=len(points)).astype(np.int32)  # any start guess
     dist2 = np.empty(len(points))
-    _kernels.assign(points, centers, labels, dist2)
+    clustering.assign(points, centers, labels, dist2)
     expected_labels, expected_d2 = reference.assign(points, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_allclose(dist2, expected_d2, rtol=1e-12)
@@ -28,18 +29,15 @@ def test_assign_on_integer_colours_with_ties(rng):
     centers = np.array([[2, 2, 2], [4, 4, 4], [2, 2, 2], [0, 7, 0], [3, 3, 3]], dtype=np.float64)
     labels = np.full(len(points), 4, dtype=np.int32)
     dist2 = np.empty(len(points))
-    _kernels.assign(points, centers, labels, dist2)
+    clustering.assign(points, centers, labels, dist2)
     expected_labels, expected_d2 = reference.assign(points, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_array_equal(dist2, expected_d2)
 
 
 def _count_rgb(pixels, skip_transparent=False):
-    """``_scanlines.count_rgb`` (the count the lookups below are built on), as arrays."""
-    from kpalette.histogram import histogram_of_counts
-
-    histogram = histogram_of_counts(*_scanlines.count_rgb(pixels, skip_transparent))
-    return histogram.codes, histogram.counts
+    """``label_maps.count_rgb`` (the count the lookups below are built on)."""
+    return label_maps.count_rgb(pixels, skip_transparent)
 
 
 def test_count_and_lookup_rgb(rng):
@@ -53,10 +51,10 @@ def test_count_and_lookup_rgb(rng):
     np.testing.assert_array_equal(found_counts, counts)
     labels = (np.arange(len(unique)) * 3 + 1).astype(np.int32)
     out = np.empty(len(pixels), dtype=np.int32)
-    _kernels.lookup_rgb(pixels, unique, labels, out)
+    label_maps.lookup_rgb(pixels, unique, labels, out)
     np.testing.assert_array_equal(out, labels[np.searchsorted(unique, codes)])
     small = np.empty(len(pixels), dtype=np.uint8)
-    _kernels.lookup_rgb(pixels, unique, (labels % 256).astype(np.uint8), small)
+    label_maps.lookup_rgb(pixels, unique, (labels % 256).astype(np.uint8), small)
     np.testing.assert_array_equal(small, labels[np.searchsorted(unique, codes)] % 256)
 
 
@@ -70,11 +68,11 @@ def test_lookup_rgb_over_many_colour_pairs_in_any_order(rng):
     unique = rng.permutation(np.unique(codes))
     labels = rng.integers(0, 70_000, size=len(unique)).astype(np.int32)
     out = np.empty(len(pixels), dtype=np.int32)
-    _kernels.lookup_rgb(pixels, unique, labels, out)
+    label_maps.lookup_rgb(pixels, unique, labels, out)
     expected = dict(zip(unique.tolist(), labels.tolist(), strict=True))
     np.testing.assert_array_equal(out, [expected[code] for code in codes.tolist()])
     with pytest.raises(ValueError, match="expected 5 labels, one per code, got 4"):
-        _kernels.lookup_rgb(pixels, unique[:5], labels[:4], out)
+        label_maps.lookup_rgb(pixels, unique[:5], labels[:4], out)
 
 
 def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
@@ -90,15 +88,15 @@ def test_lookup_rgba_equals_a_search_of_the_sorted_codes(rng):
     expected = labels[np.searchsorted(unique, codes)]
     for bucket_bits in (0, 16, 24):  # 0: 16 for this few colours
         out = np.empty(len(pixels), dtype=np.int32)
-        _kernels.lookup_rgba(pixels, unique, labels, out, -1, bucket_bits)
+        label_maps.lookup_rgba(pixels, unique, labels, out, -1, bucket_bits)
         np.testing.assert_array_equal(out, expected)
         small = np.empty(len(pixels), dtype=np.uint8)
-        _kernels.lookup_rgba(
+        label_maps.lookup_rgba(
             pixels, unique, (labels % 256).astype(np.uint8), small, -1, bucket_bits
         )
         np.testing.assert_array_equal(small, expected % 256)
     with pytest.raises(ValueError, match="bucket_bits must be 0, 16 or 24, got 8"):
-        _kernels.lookup_rgba(pixels, unique, labels, out, -1, 8)
+        label_maps.lookup_rgba(pixels, unique, labels, out, -1, 8)
 
 
 @pytest.mark.parametrize("bucket_bits", [16, 24])
@@ -124,7 +122,7 @@ def test_lookup_rgba_reuses_a_label_only_for_the_same_colour(rng, bucket_bits):
     expected = np.full(len(pixels), 1000, dtype=np.int32)
     expected[~transparent] = labels[np.searchsorted(unique, codes[~transparent])]
     out = np.empty(len(pixels), dtype=np.int32)
-    _kernels.lookup_rgba(pixels, unique, labels, out, 1000, bucket_bits)
+    label_maps.lookup_rgba(pixels, unique, labels, out, 1000, bucket_bits)
     np.testing.assert_array_equal(out, expected)
 
 
@@ -143,7 +141,7 @@ def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
     codes = (rgba[:, 0].astype(np.int64) << 16) | (rgba[:, 1].astype(np.int64) << 8) | rgba[:, 2]
     labels = (np.arange(len(unique)) * 5 % 251).astype(np.uint8)
     out = np.empty(len(rgba), dtype=np.uint8)
-    _kernels.lookup_rgb(rgba, unique, labels, out, 255)
+    label_maps.lookup_rgb(rgba, unique, labels, out, 255)
     np.testing.assert_array_equal(out[visible], labels[np.searchsorted(unique, codes[visible])])
     assert (out[~visible] == 255).all()
 
@@ -154,7 +152,7 @@ def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
     expected = labels[np.searchsorted(unique_rgba, rgba_codes[visible])]
     for bucket_bits in (16, 24):
         out = np.empty(len(rgba), dtype=np.int32)
-        _kernels.lookup_rgba(rgba, unique_rgba, labels, out, 100_000, bucket_bits)
+        label_maps.lookup_rgba(rgba, unique_rgba, labels, out, 100_000, bucket_bits)
         np.testing.assert_array_equal(out[visible], expected)
         assert (out[~visible] == 100_000).all()
 
@@ -162,9 +160,9 @@ def test_count_and_lookup_read_rgb_from_rgba_and_skip_transparent_pixels(rng):
     with pytest.raises(ValueError, match="needs an alpha channel"):
         _count_rgb(rgb, True)
     with pytest.raises(ValueError, match="needs an alpha channel"):
-        _kernels.lookup_rgb(rgb, unique, labels, out, 0)
+        label_maps.lookup_rgb(rgb, unique, labels, out, 0)
     with pytest.raises(ValueError, match="expected 4 channels, got 3"):
-        _kernels.lookup_rgba(rgb, unique_rgba, labels, out)
+        label_maps.lookup_rgba(rgb, unique_rgba, labels, out)
 
 
 @pytest.mark.parametrize("k", [1, 5, 40])
@@ -174,8 +172,8 @@ def test_kmeans_plusplus_matches_reference(rng, k, d):
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
     n_trials = 2 + int(np.log(k))
     uniforms = rng.random((1, 1 + (k - 1) * n_trials))
-    tree = _kernels.PointTree(points, weights)
-    chosen = _kernels.kmeans_plusplus(tree, k, n_trials, uniforms)[0]
+    tree = clustering.PointTree(points, weights)
+    chosen = clustering.kmeans_plusplus(tree, k, n_trials, uniforms)[0]
     # The kernel draws along the tree's (Z-order) order of the points.
     order = tree.order
     expected = reference.kmeans_plusplus(points[order], weights[order], k, n_trials, uniforms[0])
@@ -188,15 +186,15 @@ def test_kmeans_plusplus_runs_several_seedings_each_as_alone(rng):
     # reused across rows): each must equal the reference driven by its row alone.
     points = rng.uniform(0, 255, size=(3000, 3))
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
-    tree = _kernels.PointTree(points, weights)
+    tree = clustering.PointTree(points, weights)
     uniforms = rng.random((5, 1 + 29 * 4))
-    chosen = _kernels.kmeans_plusplus(tree, 30, 4, uniforms)
+    chosen = clustering.kmeans_plusplus(tree, 30, 4, uniforms)
     order = tree.order
     for row, seeds in zip(uniforms, chosen, strict=True):
         expected = reference.kmeans_plusplus(points[order], weights[order], 30, 4, row)
         np.testing.assert_array_equal(seeds, order[expected])
     with pytest.raises(ValueError, match="uniforms per seeding"):
-        _kernels.kmeans_plusplus(tree, 30, 4, np.ascontiguousarray(uniforms[:, :10]))
+        clustering.kmeans_plusplus(tree, 30, 4, np.ascontiguousarray(uniforms[:, :10]))
 
 
 @pytest.mark.parametrize("d", [3, 4])
@@ -207,16 +205,16 @@ def test_kmeans_plusplus_around_fixed_centres_matches_reference(rng, d, n_fixed)
     fixed = rng.uniform(0, 255, size=(n_fixed, d))
     fixed[0] = 0.0  # a transparent entry: not one of the points
     uniforms = rng.random((3, 12 * 3))
-    tree = _kernels.PointTree(points, weights)
-    chosen = _kernels.kmeans_plusplus(tree, 12, 3, uniforms, fixed)
+    tree = clustering.PointTree(points, weights)
+    chosen = clustering.kmeans_plusplus(tree, 12, 3, uniforms, fixed)
     order = tree.order
     for row, seeds in zip(uniforms, chosen, strict=True):
         expected = reference.kmeans_plusplus(points[order], weights[order], 12, 3, row, fixed)
         np.testing.assert_array_equal(seeds, order[expected])
     with pytest.raises(ValueError, match="36 uniforms per seeding"):
-        _kernels.kmeans_plusplus(tree, 12, 3, np.ascontiguousarray(uniforms[:, :34]), fixed)
+        clustering.kmeans_plusplus(tree, 12, 3, np.ascontiguousarray(uniforms[:, :34]), fixed)
     with pytest.raises(ValueError, match="fixed centres need"):
-        _kernels.kmeans_plusplus(tree, 12, 3, uniforms, np.zeros((1, d + 1)))
+        clustering.kmeans_plusplus(tree, 12, 3, uniforms, np.zeros((1, d + 1)))
 
 
 def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
@@ -225,9 +223,9 @@ def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
     # on a centre (zero share of the draws).
     points = rng.integers(0, 6, size=(3000, 3)).astype(np.float64)
     weights = rng.integers(1, 5, size=len(points)).astype(np.float64)
-    tree = _kernels.PointTree(points, weights)
+    tree = clustering.PointTree(points, weights)
     uniforms = rng.random((1, 1 + 99 * 6))
-    chosen = _kernels.kmeans_plusplus(tree, 100, 6, uniforms)[0]
+    chosen = clustering.kmeans_plusplus(tree, 100, 6, uniforms)[0]
     order = tree.order
     expected = reference.kmeans_plusplus(points[order], weights[order], 100, 6, uniforms[0])
     np.testing.assert_array_equal(chosen, order[expected])
@@ -239,22 +237,22 @@ def test_rows_sorted_in_place_equal_fancy_indexing(rng, d):
     weights = rng.random(len(points))
     order = np.concatenate([np.arange(10), 10 + rng.permutation(len(points) - 10)])  # 10 fixed
     sorted_points, sorted_weights = points.copy(), weights.copy()
-    _kernels._sort_in_place(sorted_points, sorted_weights, order)
+    clustering._sort_in_place(sorted_points, sorted_weights, order)
     np.testing.assert_array_equal(sorted_points, points[order])
     np.testing.assert_array_equal(sorted_weights, weights[order])
     with pytest.raises(ValueError, match="expected 1000 weights and indices, got 1000 and 999"):
-        _kernels._sort_in_place(sorted_points, sorted_weights, order[:-1])
+        clustering._sort_in_place(sorted_points, sorted_weights, order[:-1])
     with pytest.raises(ValueError, match="not a permutation"):
-        _kernels._sort_in_place(sorted_points, sorted_weights, np.zeros(len(points), np.int64))
+        clustering._sort_in_place(sorted_points, sorted_weights, np.zeros(len(points), np.int64))
 
 
 @pytest.mark.parametrize("d", [3, 4])
 def test_tree_built_in_place_is_the_same_tree_with_no_copy(rng, d):
     points = rng.integers(0, 256, size=(5000, d)).astype(np.float64)
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
-    copied = _kernels.PointTree(points, weights)
+    copied = clustering.PointTree(points, weights)
     sorted_points, sorted_weights = points.copy(), weights.copy()
-    in_place = _kernels.PointTree(sorted_points, sorted_weights, in_place=True)
+    in_place = clustering.PointTree(sorted_points, sorted_weights, in_place=True)
     assert in_place.in_place and not copied.in_place
     assert in_place.points is sorted_points and in_place.weights is sorted_weights
     for name in ("order", "points", "weights", "start", "stop", "low", "high", "sum", "total"):
@@ -267,13 +265,13 @@ def test_tree_built_in_place_is_the_same_tree_with_no_copy(rng, d):
     ):
         centers = points[:12].copy()
         labels, dist2 = np.empty(len(points), np.int32), np.empty(len(points))
-        n_iter = _kernels.lloyd(rows, row_weights, centers, labels, dist2, 50, 0.0, tree)
+        n_iter = clustering.lloyd(rows, row_weights, centers, labels, dist2, 50, 0.0, tree)
         runs.append((n_iter, centers, labels, dist2))
     for a, b in zip(*runs, strict=True):
         np.testing.assert_array_equal(a, b)
     points.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        _kernels.PointTree(points, weights, in_place=True)
+        clustering.PointTree(points, weights, in_place=True)
 
 
 @pytest.mark.parametrize("d", [3, 4])
@@ -290,7 +288,7 @@ def test_lloyd_matches_the_step_by_step_reference(rng, d, tol, overrelaxation, e
     centers = start.copy()
     labels = np.zeros(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(
+    n_iter = clustering.lloyd(
         points, weights, centers, labels, dist2, 300, tol, None, overrelaxation, energy_tol
     )
     ref_centers, ref_labels, ref_dist2, ref_iter = reference.lloyd_weighted(
@@ -314,7 +312,7 @@ def test_overrelaxed_lloyd_rejects_steps_as_the_reference_does(rng, d, energy_to
     centers = start.copy()
     labels = np.zeros(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(
+    n_iter = clustering.lloyd(
         points, weights, centers, labels, dist2, 300, 0.0, None, 3.0, energy_tol
     )
     rejected = []
@@ -339,7 +337,7 @@ def test_overrelaxed_lloyd_cut_short_matches_the_reference(rng, max_iter):
     centers = start.copy()
     labels = np.zeros(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(points, weights, centers, labels, dist2, max_iter, 0.0, None, 3.0)
+    n_iter = clustering.lloyd(points, weights, centers, labels, dist2, max_iter, 0.0, None, 3.0)
     ref_centers, ref_labels, _, ref_iter = reference.lloyd_weighted(
         points, weights, start, max_iter=max_iter, overrelaxation=3.0
     )
@@ -359,7 +357,7 @@ def test_lloyd_keeps_fixed_centres_in_place_as_the_reference_does(rng, overrelax
     centers = start.copy()
     labels = np.zeros(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = _kernels.lloyd(
+    n_iter = clustering.lloyd(
         points, weights, centers, labels, dist2, 300, 0.0, None, overrelaxation, 0.0, 2
     )
     ref_centers, ref_labels, _, ref_iter = reference.lloyd_weighted(
@@ -371,13 +369,13 @@ def test_lloyd_keeps_fixed_centres_in_place_as_the_reference_does(rng, overrelax
     np.testing.assert_allclose(centers, ref_centers, rtol=1e-9)
     assert n_iter == ref_iter
     with pytest.raises(ValueError, match="n_fixed must be in 0..10"):
-        _kernels.lloyd(points, weights, centers, labels, dist2, 3, 0.0, None, 1.0, 0.0, 11)
+        clustering.lloyd(points, weights, centers, labels, dist2, 3, 0.0, None, 1.0, 0.0, 11)
 
 
 def test_lloyd_refuses_an_overrelaxation_below_one():
     points = np.zeros((3, 3))
     with pytest.raises(ValueError, match="overrelaxation must be at least 1, got 0.5"):
-        _kernels.lloyd(
+        clustering.lloyd(
             points,
             np.ones(3),
             points[:1].copy(),
@@ -395,7 +393,7 @@ def test_lloyd_handles_one_point_one_centre_and_duplicates():
     centers = np.array([[0.0, 0.0, 0.0]])
     labels = np.zeros(1, dtype=np.int32)
     dist2 = np.empty(1)
-    _kernels.lloyd(points, np.ones(1), centers, labels, dist2, 10, 0.0)
+    clustering.lloyd(points, np.ones(1), centers, labels, dist2, 10, 0.0)
     np.testing.assert_array_equal(centers, points)
     assert dist2[0] == 0.0
     # Every point on one colour: all centres but one stay empty until relocated.
@@ -403,7 +401,7 @@ def test_lloyd_handles_one_point_one_centre_and_duplicates():
     centers = np.array([[7.0, 7.0, 7.0], [9.0, 9.0, 9.0]])
     labels = np.zeros(50, dtype=np.int32)
     dist2 = np.empty(50)
-    _kernels.lloyd(same, np.ones(50), centers, labels, dist2, 10, 0.0)
+    clustering.lloyd(same, np.ones(50), centers, labels, dist2, 10, 0.0)
     assert np.isfinite(centers).all() and (dist2 == 0).all()
 
 
@@ -416,7 +414,7 @@ def test_grid_means_matches_numpy(rng, d, cells_per_axis):
     points = rng.uniform(0, 255, size=(5000, d))
     points[::7] = points[1::7][: len(points[::7])]  # shared cells
     weights = rng.integers(1, 9, size=len(points)).astype(np.float64)
-    means, totals, cell_of_point = _kernels.grid_means(points, weights, cells_per_axis)
+    means, totals, cell_of_point = clustering.grid_means(points, weights, cells_per_axis)
     expected_means, expected_totals, inverse = reference.grid_means(points, weights, cells_per_axis)
     np.testing.assert_array_equal(cell_of_point, inverse)
     np.testing.assert_allclose(totals, expected_totals, rtol=1e-12)
@@ -424,17 +422,17 @@ def test_grid_means_matches_numpy(rng, d, cells_per_axis):
 
 
 def test_grid_means_edge_cases():
-    means, totals, cells = _kernels.grid_means(np.zeros((0, 4)), np.zeros(0), 32)
+    means, totals, cells = clustering.grid_means(np.zeros((0, 4)), np.zeros(0), 32)
     assert means.shape == (0, 4) and totals.shape == (0,) and cells.shape == (0,)
     # One repeated point: one cell holding it all.
-    means, totals, cells = _kernels.grid_means(np.full((3, 4), 9.0), np.ones(3), 64)
+    means, totals, cells = clustering.grid_means(np.full((3, 4), 9.0), np.ones(3), 64)
     np.testing.assert_array_equal(means, [[9.0] * 4])
     np.testing.assert_array_equal(totals, [3.0])
     np.testing.assert_array_equal(cells, [0, 0, 0])
     with pytest.raises(ValueError, match="1 to 8 dimensions, got 9"):
-        _kernels.grid_means(np.zeros((2, 9)), np.ones(2), 4)
+        clustering.grid_means(np.zeros((2, 9)), np.ones(2), 4)
     with pytest.raises(ValueError, match="too many"):
-        _kernels.grid_means(np.zeros((2, 8)), np.ones(2), 1 << 10)
+        clustering.grid_means(np.zeros((2, 8)), np.ones(2), 1 << 10)
 
 
 @pytest.mark.parametrize(
@@ -456,25 +454,25 @@ def test_ssim_sums_match_the_reference_map(rng, shape, premultiply):
     image_b = np.clip(image_a.astype(int) + noise, 0, 255).astype(np.uint8)
     image_b[: shape[0] // 2, : shape[1] // 2] = 17  # flat patches: zero variance
     expected = reference.ssim_map(image_a, image_b, premultiply)
-    band_rows = _kernels.SSIM_BAND_ROWS
+    band_rows = measures.SSIM_BAND_ROWS
     expected_sums = np.stack(
         [
             expected[start : start + band_rows].sum(axis=(0, 1))
             for start in range(0, len(expected), band_rows)
         ]
     )
-    sums = _kernels.ssim_sums(image_a, image_b, premultiply)
+    sums = measures.ssim_sums(image_a, image_b, premultiply)
     np.testing.assert_allclose(sums, expected_sums, rtol=1e-12, atol=1e-12)
 
 
 def test_ssim_sums_refuse_bad_shapes():
     small = np.zeros((6, 9, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match="at least 7 x 7"):
-        _kernels.ssim_sums(small, small, False)
+        measures.ssim_sums(small, small, False)
     with pytest.raises(ValueError, match="same shape"):
-        _kernels.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 10, 3), np.uint8), False)
+        measures.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 10, 3), np.uint8), False)
     with pytest.raises(ValueError, match="4 channels"):
-        _kernels.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 9, 3), np.uint8), True)
+        measures.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 9, 3), np.uint8), True)
 
 
 def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp_path):
@@ -489,8 +487,8 @@ def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp
     import sys
     from pathlib import Path
 
-    assert _kernels.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
-    package = Path(_kernels.__file__).parent
+    assert clustering.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    package = Path(clustering.__file__).parent.parent
     before = sorted(str(p) for p in package.rglob("*"))
     workload = (
         "import sys, numpy as np, kpalette\n"
@@ -530,7 +528,7 @@ def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
         "image = np.clip(np.rint(pixels), 0, 255).astype(np.uint8).reshape(400, 600, 3)\n"
         "digest = hashlib.sha256()\n"
         "for k in (5, 40, 200):\n"
-        "    result = kpalette.quantize(image, k, random_state=2, dither=k == 40)\n"
+        "    result = kpalette.quantize(image, k, seed=2, dither=k == 40)\n"
         "    digest.update(result.palette.tobytes() + result.to_array().tobytes())\n"
         "    digest.update(np.float64([result.ssim, result.mse, result.delta_e]).tobytes())\n"
         "print(digest.hexdigest())\n"
@@ -557,7 +555,7 @@ def test_lab_of_linear_matches_numpy(rng):
     linear = np.vstack([rng.uniform(0, 1, (4000, 3)), rng.uniform(0, 0.01, (1000, 3))])
     linear = np.vstack([linear, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]])
     lab = np.empty_like(linear)
-    _kernels.lab_of_linear(linear, colorspace._RGB_TO_XYZ_OVER_WHITE, lab)
+    measures.lab_of_linear(linear, colorspace._RGB_TO_XYZ_OVER_WHITE, lab)
     expected = reference.lab_of_linear(linear, colorspace._RGB_TO_XYZ, colorspace._WHITE_D65)
     np.testing.assert_allclose(lab, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(lab[-2:], [[0, 0, 0], [100, 0, 0]], atol=0.01)
@@ -581,10 +579,10 @@ def test_table_sums_match_numpy(rng, channels, entry_type, n):
 
     colors, counts, palette, entries = _colour_table(rng, n, channels, 16)
     entries = entries.astype(entry_type)
-    squared = _kernels.table_squared_error(colors, counts, entries, reference.visible_rows(palette))
+    squared = measures.table_squared_error(colors, counts, entries, reference.visible_rows(palette))
     expected = reference.table_squared_error(colors, counts, entries, palette)
     assert squared == pytest.approx(expected, rel=1e-12, abs=1e-9)
-    delta_e = _kernels.table_delta_e(
+    delta_e = measures.table_delta_e(
         colors,
         counts,
         entries,
@@ -608,14 +606,14 @@ def test_weighted_squared_distance_matches_numpy(rng, d, n):
     centers = rng.uniform(0, 255, (7, d))
     labels = rng.integers(0, 7, n).astype(np.int32)
     expected = float((counts * ((points - centers[labels]) ** 2).sum(axis=1)).sum())
-    got = _kernels.weighted_squared_distance(points, counts, labels, centers)
+    got = measures.weighted_squared_distance(points, counts, labels, centers)
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-9)
     labels[-1:] = 7
     if n:
         with pytest.raises(ValueError, match=r"entries must be in 0\.\.6"):
-            _kernels.weighted_squared_distance(points, counts, labels, centers)
+            measures.weighted_squared_distance(points, counts, labels, centers)
     with pytest.raises(ValueError, match="centres of shape"):
-        _kernels.weighted_squared_distance(points, counts, labels, centers[:, :2].copy())
+        measures.weighted_squared_distance(points, counts, labels, centers[:, :2].copy())
 
 
 def test_table_sums_refuse_bad_entries_and_shapes(rng):
@@ -629,13 +627,81 @@ def test_table_sums_refuse_bad_entries_and_shapes(rng):
         wrong = entries.copy()
         wrong[-1] = bad  # in the second block
         with pytest.raises(ValueError, match=r"entries must be in 0\.\.3"):
-            _kernels.table_squared_error(colors, counts, wrong, visible)
+            measures.table_squared_error(colors, counts, wrong, visible)
         with pytest.raises(ValueError, match=r"entries must be in 0\.\.3"):
-            _kernels.table_delta_e(colors, counts, wrong, lab, table, matrix)
+            measures.table_delta_e(colors, counts, wrong, lab, table, matrix)
     with pytest.raises(ValueError, match="one count and one entry per colour"):
-        _kernels.table_squared_error(colors, counts[:-1], entries, visible)
+        measures.table_squared_error(colors, counts[:-1], entries, visible)
     with pytest.raises(ValueError, match="palette of as many channels"):
-        _kernels.table_squared_error(colors, counts, entries, np.zeros((4, 4)))
+        measures.table_squared_error(colors, counts, entries, np.zeros((4, 4)))
     with pytest.raises(ValueError, match=r"\(256, 256\) table"):
         rgba = np.ascontiguousarray(np.column_stack([colors, colors[:, 0]]))
-        _kernels.table_delta_e(rgba, counts, entries, lab, table, matrix)
+        measures.table_delta_e(rgba, counts, entries, lab, table, matrix)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (33, 47), (300, 64)])
+def test_filter_kernel_equals_reference(rng, shape):
+    height, width = shape
+    smooth = np.add.outer(np.arange(height) * 3, np.arange(width) * 2) % 256
+    for samples in (
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        (smooth + rng.integers(0, 4, shape)).astype(np.uint8),
+        np.full(shape, 200, np.uint8),
+    ):
+        out = np.empty((height, width + 1), np.uint8)
+        png_filters.filter_rows(samples, out)
+        np.testing.assert_array_equal(out, reference.png_filter_rows(samples))
+
+
+def _counted_by_numpy(pixels):
+    codes = (
+        (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
+    )
+    return np.unique(codes, return_counts=True)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: np.zeros((0, 3), np.uint8),
+        lambda rng: np.full((7, 3), 255, np.uint8),
+        # one red value and runs of equal pixels, more than one thread's share
+        lambda rng: (
+            np.repeat(rng.integers(0, 256, (3001, 3)), 97, axis=0).astype(np.uint8)
+            * np.array([0, 1, 1], np.uint8)
+        ),
+        # every red value, all 2^16 green-blue values of some, an odd count
+        lambda rng: np.vstack(
+            [
+                rng.integers(0, 256, (300_001, 3)),
+                np.column_stack([np.full(65536, 9), np.arange(65536) >> 8, np.arange(65536) & 255]),
+            ]
+        ).astype(np.uint8),
+    ],
+    ids=["empty", "one colour", "one red value in runs", "all red values"],
+)
+def test_count_rgb_equals_numpy_unique(rng, make):
+    pixels = np.ascontiguousarray(make(rng))
+    found, found_counts = label_maps.count_rgb(pixels)
+    unique, counts = _counted_by_numpy(pixels)
+    assert found.dtype == found_counts.dtype == np.int64
+    np.testing.assert_array_equal(found, unique)
+    np.testing.assert_array_equal(found_counts, counts)
+
+
+def test_count_rgb_gives_the_same_on_any_number_of_threads(rng):
+    pixels = rng.integers(0, 32, size=(400_000, 3)).astype(np.uint8) * 8
+    counted = [label_maps.count_rgb(pixels, threads=threads) for threads in (0, 1, 3)]
+    for codes, counts in counted[1:]:
+        np.testing.assert_array_equal(codes, counted[0][0])
+        np.testing.assert_array_equal(counts, counted[0][1])
+    unique, counts = _counted_by_numpy(pixels)
+    np.testing.assert_array_equal(counted[1][0], unique)
+    np.testing.assert_array_equal(counted[1][1], counts)
+
+
+def test_count_rgb_refuses_what_it_cannot_count(rng):
+    with pytest.raises(ValueError, match="expected 3 or 4 channels, got 2"):
+        label_maps.count_rgb(np.zeros((4, 2), np.uint8))
+    with pytest.raises(ValueError, match="needs an alpha channel"):
+        label_maps.count_rgb(np.zeros((4, 3), np.uint8), True)

@@ -163,19 +163,19 @@ def test_random_states_give_reproducible_draws(small_photo):
 
 @pytest.mark.parametrize("k", [4, 16])
 def test_sorting_in_place_gives_the_same_fit(rng, monkeypatch, k):
-    from kpalette import _kernels
+    from kpalette._kernels import clustering
     from kpalette.kmeans import kmeans_weighted
 
     points = np.clip(rng.normal(128, 30, size=(60_000, 3)).round(), 0, 255)
     weights = rng.integers(1, 20, size=len(points)).astype(np.float64)
     kept = points.copy(), weights.copy()
-    built, real_tree = [], _kernels.PointTree
+    built, real_tree = [], clustering.PointTree
 
     def recording_tree(*args, **kwargs):
         built.append(kwargs.get("in_place", False))
         return real_tree(*args, **kwargs)
 
-    monkeypatch.setattr(_kernels, "PointTree", recording_tree)
+    monkeypatch.setattr(clustering, "PointTree", recording_tree)
     copied = kmeans_weighted(points, weights, k, rng=3)
     in_place = kmeans_weighted(points, weights, k, rng=3, sort_in_place=True)
     assert built == [False, False, False, True]  # coarse grid, full data; twice
@@ -191,45 +191,31 @@ def test_sorting_in_place_gives_the_same_fit(rng, monkeypatch, k):
 
 @pytest.mark.parametrize("translucent", [False, True])
 def test_a_fit_sorting_its_colours_in_place_gives_the_same_model(monkeypatch, translucent):
-    from kpalette import kmeans
+    from kpalette import fit
 
     photo = load_image(shared_image("astronaut.png"))
     if translucent:  # an alpha ramp, with some fully transparent pixels
         alpha = np.linspace(0, 255, photo.shape[1]).astype(np.uint8)
         photo = np.dstack([photo, np.broadcast_to(alpha, photo.shape[:2])])
-    from kpalette import _kernels
+    from kpalette._kernels import clustering
 
-    built, real_tree = [], _kernels.PointTree
+    built, real_tree = [], clustering.PointTree
 
     def recording_tree(*args, **kwargs):
         built.append(kwargs.get("in_place", False))
         return real_tree(*args, **kwargs)
 
-    monkeypatch.setattr(_kernels, "PointTree", recording_tree)
+    monkeypatch.setattr(clustering, "PointTree", recording_tree)
     models = []
-    for threshold in (kmeans.SORT_IN_PLACE_FROM, 1):
-        monkeypatch.setattr(kmeans, "SORT_IN_PLACE_FROM", threshold)
+    for threshold in (fit.SORT_IN_PLACE_FROM, 1):
+        monkeypatch.setattr(fit, "SORT_IN_PLACE_FROM", threshold)
         models.append(KMeansQuantizer(6, random_state=2).fit(photo))
     assert built == [False, False, False, True]  # coarse grid, then full histogram; twice
     copied, in_place = models
     np.testing.assert_array_equal(copied.palette_, in_place.palette_)
     np.testing.assert_array_equal(copied.labels_, in_place.labels_)
-    np.testing.assert_array_equal(copied._color_table[2], in_place._color_table[2])
+    np.testing.assert_array_equal(copied.fit_.labels, in_place.fit_.labels)
     assert copied.inertia_ == in_place.inertia_
-
-
-def test_a_histogram_counted_beforehand_gives_the_same_fit(small_photo):
-    from kpalette.histogram import color_histogram
-    from kpalette.kmeans import PreparedInput
-
-    pixels = small_photo.reshape(-1, 3)
-    counted = PreparedInput(small_photo, rgb_histogram=color_histogram(pixels))
-    assert counted.fitted(False)[0].n_pixels == len(pixels)
-    a = KMeansQuantizer(5, random_state=1)._fit_prepared(counted)
-    b = KMeansQuantizer(5, random_state=1).fit(small_photo)
-    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
-    with pytest.raises(ValueError, match="counts 10 pixels of 3 channels, the image has"):
-        PreparedInput(small_photo, rgb_histogram=color_histogram(pixels[:10]))
 
 
 def test_attributes_describe_the_fit(small_photo):
@@ -248,7 +234,7 @@ def test_attributes_describe_the_fit(small_photo):
 def test_more_colours_than_distinct_gives_them_exactly():
     colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], dtype=np.uint8)
     image = colours[np.arange(30) % 3].reshape(5, 6, 3)
-    with pytest.warns(KPaletteWarning, match="3 distinct colours, fewer than n_colors=5"):
+    with pytest.warns(KPaletteWarning, match="3 distinct colours, fewer than k=5"):
         q = KMeansQuantizer(5).fit(image)
     assert sorted(map(tuple, q.palette_.tolist())) == sorted(map(tuple, colours.tolist()))
     np.testing.assert_array_equal(q.palette_[q.labels_], image)
@@ -300,9 +286,9 @@ def test_bad_arrays_are_refused(X, message):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"n_colors": 0}, "n_colors must be an integer >= 1, got 0"),
+        ({"n_colors": 0}, "n_colors must be a whole number >= 1, got 0"),
         ({"n_colors": 2.5}, "got 2.5"),
-        ({"n_init": 0}, "n_init must be 'auto' or an integer >= 1"),
+        ({"n_init": 0}, "n_init must be 'auto' or a whole number >= 1, got 0"),
         ({"max_iter": 0}, "max_iter"),
         ({"tol": -1}, "tol"),
         ({"color_space": "hsv"}, "color_space must be one of rgb, lab, oklab, got 'hsv'"),

@@ -37,12 +37,15 @@ def test_k_grid_has_one_panel_per_k_titled(small_photo):
 
 
 def test_k_grid_reuses_one_histogram(small_photo, monkeypatch):
+    import sys
+
     from kpalette import histogram
 
     calls = []
-    original = histogram.color_histogram
+    original = histogram.image_histogram
     monkeypatch.setattr(
-        "kpalette.kmeans.color_histogram",
+        sys.modules["kpalette.quantize"],
+        "image_histogram",
         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
     )
     k_grid(small_photo, ks=[2, 3, 4, 5])

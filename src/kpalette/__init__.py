@@ -4,46 +4,60 @@
 >>> result = kpalette.quantize("photo.jpg", 16)          # doctest: +SKIP
 >>> result.save("photo-k16.png"); result.psnr            # doctest: +SKIP
 
-The public names are loaded on first use, so ``import kpalette`` (and the command
-line's start-up) stays light: no NumPy or Pillow until they are needed.
+The core (NumPy, Pillow, zlib-ng) is imported here; the plots and the explore page
+(matplotlib, Plotly: the ``plot`` extra) are imported by :mod:`kpalette.plot` and
+:mod:`kpalette.explore` when used.
 """
 
 from __future__ import annotations
 
-import importlib
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = "0.1.0"
+from .choose import KChoice, KSweep, choose_k
+from .data import sample_image_path
+from .estimator import KMeansQuantizer
+from .exceptions import (
+    ImageReadError,
+    ImageWriteError,
+    KPaletteError,
+    KPaletteWarning,
+    OutputExistsError,
+)
+from .fit import Fit, fit_histogram
+from .histogram import ColorHistogram, color_histogram, image_histogram
+from .io import load_image
+from .options import Options
+from .palette import format_palette
+from .quantize import PreparedImage, QuantizedImage, prepare, quantize, quantize_many
 
-_EXPORTS = {
-    "load_image": "io",
-    "quantize": "result",
-    "quantize_many": "result",
-    "choose_k": "choose",
-    "KChoice": "choose",
-    "KSweep": "choose",
-    "QuantizedImage": "result",
-    "KMeansQuantizer": "kmeans",
-    "KPaletteWarning": "exceptions",
-    "KPaletteError": "exceptions",
-    "ImageReadError": "exceptions",
-    "ImageWriteError": "exceptions",
-    "OutputExistsError": "exceptions",
-    "color_histogram": "histogram",
-    "format_palette": "palette",
-    "sample_image_path": "data",
-}
+try:
+    __version__ = version("kpalette")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'kpalette' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = [
+    "ColorHistogram",
+    "Fit",
+    "ImageReadError",
+    "ImageWriteError",
+    "KChoice",
+    "KMeansQuantizer",
+    "KPaletteError",
+    "KPaletteWarning",
+    "KSweep",
+    "Options",
+    "OutputExistsError",
+    "PreparedImage",
+    "QuantizedImage",
+    "__version__",
+    "choose_k",
+    "color_histogram",
+    "fit_histogram",
+    "format_palette",
+    "image_histogram",
+    "load_image",
+    "prepare",
+    "quantize",
+    "quantize_many",
+    "sample_image_path",
+]

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import io, metrics
+from . import metrics
 from .exceptions import KPaletteWarning
-from .kmeans import KMeansQuantizer
-from .result import QuantizedImage, _dither_strength, _prepare, _quantize_prepared
+from .fit import Fit, fit_histogram
+from .options import Options
+from .quantize import QuantizedImage, from_fit, prepare
 
 __all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
@@ -92,34 +93,27 @@ def knee_point(ks, values) -> int:
 def choose_k(
     image,
     *,
-    target_psnr: float | None = None,
-    max_bytes: int | None = None,
+    options: Options | None = None,
     ks=None,
     image_format: str = "PNG",
     truecolor: bool = False,
     max_k: int = MAX_K,
-    random_state=0,
-    color_space: str = "rgb",
-    dither: bool | float = False,
-    n_init="auto",
-    max_iter: int = 300,
-    max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
-    alpha_threshold: int | None = None,
+    **changes,
 ) -> KChoice:
     """Choose the number of colours for an image.
 
-    With neither target, the knee of the inertia curve over ``ks``
-    (:func:`knee_point`). With ``target_psnr``, the fewest colours whose PSNR
-    reaches it. With ``max_bytes``, the most colours (the best quality) whose file,
-    really encoded in ``image_format``, fits in that many bytes.
+    By ``options``: with ``target_psnr``, the fewest colours whose PSNR reaches it;
+    with ``max_bytes``, the most colours (the best quality) whose file, really
+    encoded in ``image_format``, fits in that many bytes; otherwise (``k="auto"``)
+    the knee of the inertia curve over ``ks`` (:func:`knee_point`).
 
     Parameters
     ----------
     image : (H, W, 3|4) array, str / os.PathLike, or KSweep
-        A :class:`KSweep` reuses its fits (its own engine settings then apply).
-    target_psnr : float, optional
-        In dB.
-    max_bytes : int, optional
+        A :class:`KSweep` reuses its fits (its own options then apply, but for the
+        target).
+    options : Options, optional
+        Keyword arguments override its fields, as for :func:`kpalette.quantize`.
     ks : iterable of int, optional
         Candidates for the knee (default 1..16).
     image_format : str, default="PNG"
@@ -128,41 +122,28 @@ def choose_k(
         Measure a full-colour PNG rather than a palette one.
     max_k : int, default=256
         Most colours considered for a target.
-    random_state, color_space, dither, n_init, max_iter, max_pixels, alpha_threshold
-        As for :func:`kpalette.quantize`.
 
     Returns
     -------
     KChoice
+        Its ``result`` carries the choice (``QuantizedImage.choice``).
 
     Raises
     ------
     ValueError
-        Both targets given; a target that cannot be met (the message says what the
-        closest k reached).
+        A target that cannot be met (the message says what the closest k reached).
     """
-    if target_psnr is not None and max_bytes is not None:
-        raise ValueError("give target_psnr or max_bytes, not both")
-    search = (
-        image
-        if isinstance(image, KSweep)
-        else KSweep(
-            image,
-            random_state=random_state,
-            color_space=color_space,
-            dither=dither,
-            n_init=n_init,
-            max_iter=max_iter,
-            max_pixels=max_pixels,
-            alpha_threshold=alpha_threshold,
-        )
-    )
-    if target_psnr is not None:
-        return _for_psnr(float(target_psnr), search, max_k)
-    if max_bytes is not None:
-        return _for_size(int(max_bytes), search, max_k, image_format, truecolor)
-    k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
-    return KChoice(k, "knee", reason, search.result(k), search.curve)
+    options = Options.of(options, **changes)
+    search = image if isinstance(image, KSweep) else KSweep(image, options=options)
+    if options.target_psnr is not None:
+        choice = _for_psnr(float(options.target_psnr), search, max_k)
+    elif options.max_bytes is not None:
+        choice = _for_size(int(options.max_bytes), search, max_k, image_format, truecolor)
+    else:
+        k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
+        choice = KChoice(k, "knee", reason, search.result(k), search.curve)
+    choice.result.choice = {"method": choice.method, "k": choice.k, "reason": choice.reason}
+    return choice
 
 
 class KSweep:
@@ -173,49 +154,50 @@ class KSweep:
 
     Parameters
     ----------
-    image : (H, W, 3|4) array, or str / os.PathLike
-    random_state, color_space, dither, n_init, max_iter, max_pixels, alpha_threshold
-        As for :func:`kpalette.quantize`.
+    image : (H, W, 3|4) array, str / os.PathLike, or PreparedImage
+    options : Options, optional
+        As for :func:`kpalette.quantize` (``k`` is set per fit); keyword arguments
+        override its fields.
 
     Attributes
     ----------
-    original : (H, W, C) uint8 array
-        The image as given, which the quality is measured against.
-    fitted : (H, W, C) uint8 array
-        The image fitted: ``original``, or a copy with alpha made binary.
-    source : Path or None
+    prepared : PreparedImage
+        The image read and counted once.
+    options : Options
     curve : dict
         k -> {"inertia", "mse", "psnr"} for every k fitted, and each encoded size
         under :meth:`size_key` ("bytes" for the palette PNG).
     """
 
-    def __init__(
-        self,
-        image,
-        *,
-        random_state=0,
-        color_space: str = "rgb",
-        dither: bool | float = False,
-        n_init="auto",
-        max_iter: int = 300,
-        max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
-        alpha_threshold: int | None = None,
-    ):
-        self.strength = _dither_strength(dither)
-        self.original, self.source, self.fitted, self.prepared = _prepare(
-            image, max_pixels, alpha_threshold, "KSweep"
-        )
-        self.alpha_threshold = alpha_threshold
-        self.color_space = color_space
-        self.engine = {
-            "n_init": n_init,
-            "max_iter": max_iter,
-            "tol": 1e-4,
-            "random_state": random_state,
-        }
+    def __init__(self, image, *, options: Options | None = None, **changes):
+        self.options = Options.of(options, **changes)
+        self.prepared = prepare(image, self.options)
         self.curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
-        self._quantizers: dict[int, KMeansQuantizer] = {}
+        self._fits: dict[int, Fit] = {}
+
+    @property
+    def original(self) -> np.ndarray:
+        """The image as given, which the quality is measured against."""
+        return self.prepared.original
+
+    @property
+    def source(self):
+        """The file the image was read from, or None."""
+        return self.prepared.source
+
+    def options_at(self, k: int) -> Options:
+        """The sweep's options with ``k`` colours."""
+        return self.options.replace(k=int(k))
+
+    def fit(self, k: int) -> Fit:
+        """The fit at k (made once)."""
+        if k not in self._fits:
+            with warnings.catch_warnings():
+                # More colours than the image has: the search itself asked for them.
+                warnings.simplefilter("ignore", KPaletteWarning)
+                self._fits[k] = fit_histogram(self.prepared.histogram, self.options_at(k))
+        return self._fits[k]
 
     def knee(self, ks=DEFAULT_KNEE_KS) -> int:
         """:func:`knee_point` of the inertia over ``ks``."""
@@ -237,22 +219,9 @@ class KSweep:
     def result(self, k: int) -> QuantizedImage:
         """The quantized image at k (pixels mapped, dithered if asked)."""
         if k not in self.results:
-            with warnings.catch_warnings():
-                # More colours than the image has: the search itself asked for them.
-                warnings.simplefilter("ignore", KPaletteWarning)
-                self.results[k] = result = _quantize_prepared(
-                    self.prepared,
-                    self.fitted,
-                    self.source,
-                    int(k),
-                    self.strength,
-                    self.color_space,
-                    self.engine,
-                    time.perf_counter(),
-                    quantizer=self._quantizers.pop(k, None),
-                    reference=self.original,
-                    alpha_threshold=self.alpha_threshold,
-                )
+            start = time.perf_counter()
+            fit = self.fit(k)
+            self.results[k] = result = from_fit(fit, self.prepared, self.options_at(k), start=start)
             self.curve.setdefault(k, {}).update(
                 {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
             )
@@ -262,20 +231,15 @@ class KSweep:
         """Inertia, MSE and PSNR at k; from the colour table alone when not dithering
         (and the image fitted is the one measured)."""
         if k not in self.curve:
-            if self.strength > 0 or self.fitted is not self.original:
+            prepared = self.prepared
+            if self.options.dither > 0 or prepared.fitted is not prepared.original:
                 self.result(k)
             else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", KPaletteWarning)
-                    quantizer = KMeansQuantizer(k, color_space=self.color_space, **self.engine)
-                    quantizer._fit_prepared(self.prepared, pixel_labels=False)
-                self._quantizers[k] = quantizer  # result(k) maps the pixels, no refit
-                colors, counts, entries = quantizer._color_table
-                mse = metrics.mean_squared_error_from_entries(
-                    colors, counts, quantizer.palette_, entries
-                )
+                fit = self.fit(k)
+                colors, counts, entries = fit.color_table()
+                mse = metrics.mean_squared_error_from_entries(colors, counts, fit.palette, entries)
                 psnr = metrics.peak_signal_noise_ratio(None, None, mse=mse)
-                self.curve[k] = {"inertia": quantizer.inertia_, "mse": mse, "psnr": psnr}
+                self.curve[k] = {"inertia": fit.inertia, "mse": mse, "psnr": psnr}
         return self.curve[k]
 
     @staticmethod

@@ -1,28 +1,28 @@
-"""The ``kpalette`` command: parse, call the library, report.
+"""The ``kpalette`` command: parse the arguments into :class:`~kpalette.Options`, call the
+library, report.
 
-Start-up stays light: the library (NumPy, Pillow, the compiled kernels) is imported inside the
-commands, so ``kpalette --help`` imports none of it. Every error the library raises
-on purpose ends as one line ``kpalette: error: ...`` on stderr and exit status 1;
-usage errors exit with 2.
+Every error the library raises on purpose ends as one line ``kpalette: error: ...`` on
+stderr and exit status 1; usage errors exit with 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import os
+import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
-from . import __version__
+from . import __version__, io
+from .choose import choose_k
+from .colorspace import COLOR_SPACES
+from .data import sample_image_path
+from .exceptions import KPaletteError
+from .options import Options
+from .palette import PALETTE_FORMATS
+from .quantize import quantize
 
 PROG = "kpalette"
-MAX_PALETTE_COLORS = 256
-PALETTE_EXTENSIONS = (".png", ".gif")
-PALETTE_FORMATS = ("hex", "json", "gpl", "css", "png")
-COLOR_SPACES = ("rgb", "lab", "oklab")  # kpalette.colorspace.COLOR_SPACES, without importing it
 
 
 class UsageError(Exception):
@@ -246,111 +246,80 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- commands
-def _max_pixels(args) -> int:
-    from .decode import DEFAULT_MAX_PIXELS
-
-    return args.max_pixels or DEFAULT_MAX_PIXELS
-
-
-def _engine_kwargs(args) -> dict:
-    return {
-        "n_init": "auto" if args.n_init is None else args.n_init,
-        "max_iter": args.max_iter,
-        "random_state": args.seed,
+def _options(args, **fields) -> Options:
+    """The library's options from the parsed arguments; a bad combination is a usage error."""
+    given = {
+        "seed": args.seed,
         "color_space": args.colorspace,
-        "max_pixels": _max_pixels(args),
+        "max_pixels": args.max_pixels or io.DEFAULT_MAX_PIXELS,
     }
+    for name, field in (("n_init", "n_init"), ("max_iter", "max_iter"), ("dither", "dither")):
+        if getattr(args, name, None) is not None:
+            given[field] = getattr(args, name)
+    for name in ("target_psnr", "max_bytes"):
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
+    if getattr(args, "k", None) is not None:
+        given["k"] = args.k
+    elif "target_psnr" not in given and "max_bytes" not in given and hasattr(args, "default_k"):
+        given["k"] = args.default_k
+    given.update(fields)
+    try:
+        return Options(**given)
+    except ValueError as exc:
+        raise UsageError(_option_names(str(exc))) from None
 
 
-def _check_palette_k(k: int, output: Path, truecolor: bool) -> None:
-    if not truecolor and output.suffix.lower() in PALETTE_EXTENSIONS and k > MAX_PALETTE_COLORS:
-        raise UsageError(
-            f"-k {k} is more than a {output.suffix} palette image holds ({MAX_PALETTE_COLORS}); "
-            "use --truecolor or a .webp/.tif output"
-        )
+def _option_names(message: str) -> str:
+    """A library message with the command line's names of the options."""
+    for library, option in (
+        ("k='auto'", "-k auto"),
+        ("target_psnr", "--target-psnr"),
+        ("max_bytes", "--max-bytes"),
+        ("k=", "-k "),
+        ("choose one of k,", "choose one of -k N,"),
+    ):
+        message = message.replace(library, option)
+    return message
 
 
-def _choice_mode(args) -> str | None:
-    """None for a given k, else "auto", "target_psnr" or "max_bytes"; checks conflicts."""
-    asked = [
-        name
-        for name, given in (
-            ("-k auto", args.k == "auto"),
-            ("--target-psnr", args.target_psnr is not None),
-            ("--max-bytes", args.max_bytes is not None),
-        )
-        if given
-    ]
-    if len(asked) > 1 or (asked and args.k not in (None, "auto")):
-        given = asked if args.k in (None, "auto") else [f"-k {args.k}", *asked]
-        raise UsageError(
-            f"choose one of -k N, -k auto, --target-psnr, --max-bytes; got {' and '.join(given)}"
-        )
-    if args.k == "auto":
-        return "auto"
-    return asked[0].lstrip("-").replace("-", "_") if asked else None
+def _default_output(options: Options, input_path: Path, folder: Path) -> Path:
+    if options.target_psnr is not None:
+        label = f"psnr{options.target_psnr:g}"
+    elif options.max_bytes is not None:
+        label = f"max{options.max_bytes}B"
+    else:
+        label = "kauto" if options.k == "auto" else f"k{options.n_colors}"
+    return folder / f"{input_path.stem}-{label}.png"
 
 
 def _compress(args, input_path: Path, default_dir: Path) -> int:
-    mode = _choice_mode(args)
-    k = args.k if args.k is not None else args.default_k
-    if mode == "target_psnr":
-        label = f"psnr{args.target_psnr:g}"
-    elif mode == "max_bytes":
-        label = f"max{args.max_bytes}B"
-    else:
-        label = "kauto" if mode == "auto" else f"k{k}"
-    output = Path(args.output) if args.output else default_dir / f"{input_path.stem}-{label}.png"
-    if mode is None:
-        _check_palette_k(k, output, args.truecolor)
-    from . import io
-    from .dither import MAX_DITHER_COLORS
-    from .result import quantize
-
-    if args.dither and mode is None and k > MAX_DITHER_COLORS:
-        raise UsageError(f"--dither takes at most {MAX_DITHER_COLORS} colours, got -k {k}")
-    start = time.perf_counter()
+    options = _options(args)
+    output = Path(args.output) if args.output else _default_output(options, input_path, default_dir)
     # Fail before the slow part: the output must be writable and not the input.
+    fmt = io.output_format(output)
     image_format = io.format_for_path(output, truecolor=args.truecolor)
+    palette_image = fmt.palette and not args.truecolor
+    if palette_image and options.choice is None and options.n_colors > io.MAX_PALETTE_COLORS:
+        raise UsageError(
+            f"-k {options.n_colors} is more than a {output.suffix} palette image holds "
+            f"({io.MAX_PALETTE_COLORS}); use --truecolor or a .webp/.tif output"
+        )
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    choice = None
-    engine = _engine_kwargs(args)
-    if image_format == "GIF" and not args.truecolor:
-        engine["alpha_threshold"] = io.GIF_ALPHA_THRESHOLD  # GIF has no translucency
-    if mode is None:
-        result = quantize(input_path, k, dither=args.dither, **engine)
+    if palette_image and fmt.alpha == "binary":
+        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
+    if options.choice is None:
+        result = quantize(input_path, options=options)
     else:
-        from .choose import choose_k
-
-        try:
-            choice = choose_k(
-                input_path,
-                target_psnr=args.target_psnr,
-                max_bytes=args.max_bytes,
-                image_format=image_format,
-                truecolor=args.truecolor,
-                dither=args.dither,
-                **engine,
-            )
-        except ValueError as exc:  # a target that cannot be met
-            from .exceptions import KPaletteError
-
-            raise KPaletteError(str(exc)) from None
-        result, k = choice.result, choice.k
-    # Measure before writing, so that nothing is left behind if measuring fails.
+        result = choose_k(
+            input_path, options=options, image_format=image_format, truecolor=args.truecolor
+        ).result
+    # Measured before writing (the measures are cached), so that nothing is left
+    # behind if measuring fails; the summary after it has the file's size.
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     result.save(output, truecolor=args.truecolor, overwrite=args.force)
-    result.seconds = time.perf_counter() - start
     report = result.summary(with_ssim=args.json)
-    report["k"] = k
-    if choice is not None:
-        report["choice"] = {"method": choice.method, "k": choice.k, "reason": choice.reason}
-    if args.json:
-        import json  # here: 1.7 ms of every start-up otherwise
-
-        print(json.dumps(report))
-    else:
-        print(_human_summary(report))
+    print(json.dumps(report) if args.json else _human_summary(report))
     return 0
 
 
@@ -378,16 +347,12 @@ def _human_summary(report: dict) -> str:
 
 
 def _palette(args, input_path: Path) -> int:
-    from . import io
-    from .result import quantize
-
     output = Path(args.output) if args.output else None
     if output is not None:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
     elif args.format == "png":
         raise UsageError("--format png writes an image: give an output file with -o")
-    k = args.k if args.k is not None else args.default_k
-    result = quantize(input_path, k, **_engine_kwargs(args))
+    result = quantize(input_path, options=_options(args))
     text = result.palette_text(args.format)
     if output is None:
         sys.stdout.write(text)
@@ -398,21 +363,15 @@ def _palette(args, input_path: Path) -> int:
 
 
 def _explore(args, input_path: Path) -> int:
+    from .explore import build_report
+
     output = (
         Path(args.output)
         if args.output
         else input_path.with_name(f"{input_path.stem}-explore.html")
     )
-    from . import io
-    from .report import build_report
-
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    page, facts = build_report(
-        input_path,
-        random_state=args.seed,
-        color_space=args.colorspace,
-        max_pixels=_max_pixels(args),
-    )
+    page, facts = build_report(input_path, options=_options(args))
     n_bytes = io.write_bytes_atomic(
         output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
     )
@@ -425,96 +384,17 @@ def run(argv=None) -> int:
     """Run the command line; returns the exit status (raises on errors)."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from .data import sample_image_path
-
-        input_path = sample_image_path()
-    else:
-        input_path = Path(args.input)
-    from .decode import reading_ahead
-
-    # Every command reads one image: decoded in a thread while NumPy and the
-    # library are imported here (about 80 ms; see kpalette.decode).
-    with reading_ahead(input_path, _max_pixels(args)):
-        if args.command == "compress":
-            return _compress(args, input_path, input_path.parent)
-        if args.command == "demo":
-            return _compress(args, input_path, Path("."))
-        if args.command == "explore":
-            return _explore(args, input_path)
-        return _palette(args, input_path)
-
-
-#: Environment variables that size the thread pool of NumPy's BLAS (OpenBLAS in
-#: NumPy's wheels, MKL in some distributions). See :func:`_one_blas_thread`.
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _one_blas_thread() -> None:
-    """Give NumPy's BLAS one thread in this process, unless the user chose a number.
-
-    kpalette's parallel loops are its own (OpenMP, in ``_kernels``) and it keeps BLAS
-    out of its hot paths, so BLAS threads only cost: OpenBLAS starts one per core
-    when NumPy is imported, and they busy-wait for a while before sleeping, on the
-    cores the kernels' threads need. Measured with 2 cores, the first parallel
-    count of a 0.3 MP photo took 6-40 ms with them and 4.5 ms without, and whole
-    runs of ``kpalette compress`` on photos of 0.1-2 MP took 15-35 ms less (of
-    0.2-0.4 s); large photos were unchanged. Only before NumPy is imported can this
-    be set, hence here, at the command line's entry, and not in the library.
-    """
-    if "numpy" not in sys.modules:
-        for name in BLAS_THREAD_VARIABLES:
-            os.environ.setdefault(name, "1")
-
-
-#: Busy-wait iterations of an idle OpenMP thread (libgomp's) before it sleeps, in
-#: the command line's processes: see :func:`_short_openmp_spin`.
-OPENMP_SPIN_COUNT = "10000"
-
-
-def _short_openmp_spin() -> None:
-    """Have idle OpenMP threads sleep soon, unless the user chose (``GOMP_SPINCOUNT``).
-
-    After each parallel loop, libgomp's threads busy-wait for the next one, 300,000
-    iterations by default, which here is milliseconds of a core. The deflate that
-    follows the compiled quality measures runs in threads of its own (zlib-ng's,
-    not OpenMP), and took 27-38 ms instead of 21 ms on 2 cores beside the spinning
-    threads. 10,000 iterations (well under a millisecond) still keep the threads
-    awake between the loops of one Lloyd iteration. Whole runs, best of 21 or 9,
-    alternated: retina.jpg at k = 256, 211 -> 206 ms; string.jpg at k = 16, 362 ->
-    357 ms; wood.jpg at k = 64, 287 -> 285 ms. libgomp reads the variable when it is
-    loaded, with kpalette's compiled modules, so it is set before they are imported.
-    """
-    if not any(name in sys.modules for name in ("kpalette._kernels", "kpalette._scanlines")):
-        os.environ.setdefault("GOMP_SPINCOUNT", OPENMP_SPIN_COUNT)
+        return _compress(args, sample_image_path(), Path("."))
+    input_path = Path(args.input)
+    if args.command == "compress":
+        return _compress(args, input_path, input_path.parent)
+    if args.command == "explore":
+        return _explore(args, input_path)
+    return _palette(args, input_path)
 
 
 def main(argv=None) -> int:
-    """Entry point: errors become one line on stderr and an exit status.
-
-    ``argv`` None means the process's own arguments (``sys.argv``): this process is
-    the command line, and ends when the command does.
-    """
-    _one_blas_thread()
-    _short_openmp_spin()
-    collecting = gc.isenabled()
-    # Python's cycle collector, off for the command: every command does one image,
-    # and what it makes is freed by reference counting (the collector found nothing
-    # to free at the end of a run). It walked the objects that imports make, about
-    # 4 ms of NumPy's import. As the process's own command line, the objects left
-    # are frozen before the interpreter's exit, which otherwise walks them all in
-    # its collections: 16 ms of every run, 5 ms frozen (measured on retina.jpg).
-    gc.disable()
-    try:
-        return _reporting_errors(argv)
-    finally:
-        if argv is None:
-            gc.freeze()
-        if collecting:
-            gc.enable()
-
-
-def _reporting_errors(argv) -> int:
-    """:func:`run`, its errors reported as one line each."""
+    """Entry point: errors become one line on stderr and an exit status."""
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -528,15 +408,12 @@ def _reporting_errors(argv) -> int:
         return 1
     except MemoryError:
         return _fail("out of memory (try a smaller image or --max-pixels)", 1)
-    except Exception as exc:  # noqa: BLE001 (the one place every error is reported)
-        from .exceptions import KPaletteError
-
-        if isinstance(exc, KPaletteError):
-            return _fail(exc, 1)
-        if isinstance(exc, OSError):
-            where = f": {exc.filename}" if exc.filename else ""
-            return _fail(f"{exc.strerror or exc}{where}", 1)
-        raise
+    except (KPaletteError, ValueError) as exc:
+        # ValueError: a choice of k that cannot be met (the message says what was reached).
+        return _fail(exc, 1)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", 1)
     sys.stdout.flush()
     return status
 

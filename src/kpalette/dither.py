@@ -80,7 +80,7 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
     ValueError
         For mismatched channels, an empty or oversized palette, or a bad strength.
     """
-    from ._kernels import floyd_steinberg
+    from ._kernels.dithering import floyd_steinberg
     from .colorspace import premultiply
 
     strength = check_strength(strength)
@@ -141,7 +141,7 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
 def _mapping_error2(diffused, fitted, skip) -> float:
     """Mean squared distance (summed over channels) from the pixels not skipped to
     their nearest entries, on an even sample of at most ``SAMPLED_PIXELS`` of them."""
-    from ._kernels import floyd_steinberg
+    from ._kernels.dithering import floyd_steinberg
 
     pixels = diffused.reshape(-1, diffused.shape[2])
     if skip.any():  # without copying the visible pixels: a full-image mask costs 0.3 s

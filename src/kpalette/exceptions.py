@@ -25,3 +25,25 @@ class OutputExistsError(ImageWriteError):
 class KPaletteWarning(UserWarning):
     """A non-fatal problem: fewer distinct colours than requested, no convergence,
     frames left out of an animated input, a translucent palette written to GIF."""
+
+
+class MissingExtraError(KPaletteError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+def require_extra(module: str, extra: str) -> None:
+    """Raise :class:`MissingExtraError` unless ``module`` can be imported.
+
+    Parameters
+    ----------
+    module : str
+        The module needed (``"matplotlib"``).
+    extra : str
+        The kpalette extra that installs it (``"plot"``).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtraError(
+            f"{module} is not installed; install it with: pip install 'kpalette[{extra}]'"
+        )

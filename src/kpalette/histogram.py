@@ -8,11 +8,19 @@ cheap way to do the same job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ColorHistogram", "color_histogram", "labels_for_pixels", "pack_colors", "unpack_colors"]
+__all__ = [
+    "ColorHistogram",
+    "as_pixels",
+    "color_histogram",
+    "image_histogram",
+    "labels_for_pixels",
+    "pack_colors",
+    "unpack_colors",
+]
 
 
 @dataclass
@@ -28,11 +36,24 @@ class ColorHistogram:
     codes : (n,) int64 array
         Each colour packed into one integer (``r << 16 | g << 8 | b`` for RGB,
         ``r << 24 | g << 16 | b << 8 | a`` for RGBA), ascending.
+    n_transparent : int
+        Fully transparent pixels (alpha 0) left out of ``colors``: they get a palette
+        entry of their own, whatever their hidden colour.
+    channels : int
+        Channels of the pixels counted (3 or 4). Opaque RGBA pixels are counted as
+        RGB colours, so ``colors`` may have fewer.
     """
 
     colors: np.ndarray
     counts: np.ndarray
     codes: np.ndarray
+    n_transparent: int = 0
+    channels: int = 0
+    _coordinates: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            self.channels = self.colors.shape[1]
 
     @property
     def n_colors(self) -> int:
@@ -41,8 +62,82 @@ class ColorHistogram:
 
     @property
     def n_pixels(self) -> int:
-        """Number of pixels counted."""
-        return int(self.counts.sum())
+        """Number of pixels counted, the fully transparent ones included."""
+        return int(self.counts.sum()) + self.n_transparent
+
+    def coordinates(self, color_space: str) -> np.ndarray:
+        """(n, d) float64 coordinates of ``colors`` in ``color_space``, computed once.
+
+        A sweep over k fits the same colours many times; they are converted once.
+        """
+        if color_space not in self._coordinates:
+            from .colorspace import to_space
+
+            self._coordinates[color_space] = to_space(self.colors, color_space)
+        return self._coordinates[color_space]
+
+    def with_transparent(self) -> ColorHistogram:
+        """The same pixels with the fully transparent ones as one RGBA colour (0, 0, 0, 0).
+
+        Returns ``self`` when there are none. Used when one palette entry serves all
+        the pixels (k = 1), so that the transparent ones take part in its mean.
+        """
+        if not self.n_transparent:
+            return self
+        colors = self.colors
+        if colors.shape[1] == 3:
+            colors = np.column_stack([colors, np.full(len(colors), 255, np.uint8)])
+        colors = np.vstack([np.zeros((1, 4), np.uint8), colors])
+        counts = np.concatenate([[self.n_transparent], self.counts]).astype(np.int64)
+        return ColorHistogram(colors, counts, pack_colors(colors), 0, self.channels)
+
+
+def as_pixels(X) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate an image or pixel array and flatten it to pixels.
+
+    Parameters
+    ----------
+    X : (H, W, C) or (N, C) array, C = 3 or 4
+        uint8 colours; integer or float arrays holding whole numbers in 0..255; or
+        floats in [0, 1] (as ``matplotlib.pyplot.imread`` returns for PNG files),
+        which are scaled to 0..255.
+
+    Returns
+    -------
+    pixels : (N, C) uint8 array
+    leading_shape : tuple
+        ``(H, W)`` or ``(N,)``: the shape of one label per pixel.
+
+    Raises
+    ------
+    ValueError
+        For any other shape, or values outside the ranges above.
+    """
+    X = np.asarray(X)
+    if X.ndim not in (2, 3) or X.shape[-1] not in (3, 4):
+        raise ValueError(
+            "expected an (H, W, 3|4) image or an (N, 3|4) pixel array, "
+            f"got an array of shape {X.shape}"
+        )
+    if X.size == 0:
+        raise ValueError(f"expected at least one pixel, got an array of shape {X.shape}")
+    if X.dtype != np.uint8:
+        if X.dtype.kind not in "iuf" and X.dtype != np.bool_:
+            raise ValueError(f"expected numeric colour values, got dtype {X.dtype}")
+        values = X.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError("colour values must be finite, got NaN or infinity")
+        low, high = values.min(), values.max()
+        if X.dtype.kind == "f" and low >= 0.0 and high <= 1.0:
+            values = np.rint(values * 255.0)
+        elif low < 0.0 or high > 255.0 or not np.array_equal(values, np.rint(values)):
+            raise ValueError(
+                "expected colour values as whole numbers in 0..255 or floats in [0, 1], "
+                f"got values from {low:g} to {high:g} of dtype {X.dtype}"
+            )
+        X = values.astype(np.uint8)
+    leading = X.shape[:-1]
+    return np.ascontiguousarray(X.reshape(-1, X.shape[-1])), leading
 
 
 def pack_colors(pixels: np.ndarray, dtype=np.int64) -> np.ndarray:
@@ -90,15 +185,6 @@ def color_chunks(n_colors: int) -> list[slice]:
     ]
 
 
-def histogram_of_counts(codes, counts) -> ColorHistogram:
-    """The RGB histogram of ``_scanlines.count_rgb``'s result: its two buffers of int64
-    (codes, counts), wrapped without a copy."""
-    codes = np.frombuffer(codes, dtype=np.int64)
-    return ColorHistogram(
-        colors=unpack_colors(codes, 3), counts=np.frombuffer(counts, dtype=np.int64), codes=codes
-    )
-
-
 def color_histogram(
     pixels: np.ndarray, n_channels: int | None = None, *, skip_transparent: bool = False
 ) -> ColorHistogram:
@@ -127,9 +213,9 @@ def color_histogram(
     if skip_transparent and pixels.shape[1] != 4:
         raise ValueError(f"skip_transparent needs RGBA pixels, got {pixels.shape[1]} channels")
     if n_channels == 3:
-        from ._scanlines import count_rgb
+        from ._kernels.labels import count_rgb
 
-        return histogram_of_counts(*count_rgb(pixels, skip_transparent))
+        codes, counts = count_rgb(pixels, skip_transparent)
     else:
         # 32-bit codes: NumPy sorts them three times as fast as int64 (0.07 against
         # 0.20 s for 8.7M, measured), and its own run count is cheaper than
@@ -146,6 +232,38 @@ def color_histogram(
         counts = np.diff(firsts, append=len(codes)).astype(np.int64)
         codes = codes[firsts].astype(np.int64)
     return ColorHistogram(colors=unpack_colors(codes, n_channels), counts=counts, codes=codes)
+
+
+def image_histogram(pixels: np.ndarray) -> ColorHistogram:
+    """The histogram K-means is fitted to: the one place an image's colours are counted.
+
+    Fully transparent pixels of an RGBA image that also has visible ones are left out
+    and counted in ``n_transparent`` (they get a palette entry of their own). When
+    every counted pixel is opaque, colours are counted as RGB (alpha would add
+    nothing but cost).
+
+    Parameters
+    ----------
+    pixels : (N, 3) or (N, 4) uint8 array
+
+    Returns
+    -------
+    ColorHistogram
+        Its ``channels`` is the pixels' channel count.
+    """
+    pixels = _as_pixels(pixels)
+    if pixels.shape[1] == 3:
+        return color_histogram(pixels)
+    transparent = pixels[:, 3] == 0
+    n_transparent = int(np.count_nonzero(transparent))
+    leave_out = 0 < n_transparent < len(pixels)
+    n_opaque = int(np.count_nonzero(pixels[:, 3] == 255))
+    left_out = n_transparent if leave_out else 0
+    dims = 3 if n_opaque + left_out == len(pixels) else 4
+    histogram = color_histogram(pixels, dims, skip_transparent=leave_out)
+    histogram.n_transparent = left_out
+    histogram.channels = 4
+    return histogram
 
 
 def labels_for_pixels(
@@ -186,7 +304,7 @@ def labels_for_pixels(
         -1 if transparent_label is None else int(transparent_label),
     )
     dtype = np.uint8 if largest < 256 else np.int32
-    from ._kernels import lookup_rgb, lookup_rgba
+    from ._kernels.labels import lookup_rgb, lookup_rgba
 
     labels = np.empty(len(pixels), dtype=dtype)
     lookup = lookup_rgb if n_channels == 3 else lookup_rgba

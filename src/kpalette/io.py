@@ -1,8 +1,8 @@
-"""Reading and writing image files: with :mod:`kpalette.decode`, which it calls to
-decode inputs, the only module of kpalette that touches files.
+"""Reading and writing image files: the only module of kpalette that touches files.
 
-Loading turns every common file into an ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array
-(EXIF orientation applied, alpha kept, 16-bit data scaled to 8 bits). Saving writes
+Loading decodes every file through Pillow (fuzzed under OSS-Fuzz) into an ``(H, W, 3)``
+or ``(H, W, 4)`` uint8 array (EXIF orientation applied, alpha kept, 16-bit data scaled
+to 8 bits). Saving writes
 palette images at the smallest bit depth that holds the palette, or full-colour
 images, always atomically: the data goes to a temporary file in the destination
 folder, which is then linked or renamed into place.
@@ -14,24 +14,27 @@ import contextlib
 import io as _io
 import os
 import tempfile
+import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import decode, png
+from . import png
 from .exceptions import ImageReadError, ImageWriteError, KPaletteWarning, OutputExistsError
+from .options import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from PIL import Image
 
-# Pillow is imported where it is used: the PNG files kpalette.decode reads and the
-# palette PNGs written here need none of it (its import took about 15 ms of every
-# ``kpalette compress``).
-
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "GIF_ALPHA_THRESHOLD",
+    "MAX_PALETTE_COLORS",
+    "OUTPUT_FORMATS",
+    "OutputFormat",
     "PALETTE_FORMATS",
     "TRUECOLOR_FORMATS",
     "check_destination",
@@ -40,28 +43,85 @@ __all__ = [
     "file_size",
     "format_for_path",
     "load_image",
+    "output_format",
     "save_indexed",
     "save_truecolor",
     "write_bytes_atomic",
 ]
 
-#: Pillow's decompression-bomb limit (its default ``Image.MAX_IMAGE_PIXELS``), the
-#: default largest image kpalette decodes.
-DEFAULT_MAX_PIXELS: int = decode.DEFAULT_MAX_PIXELS
 
-#: Extensions written as palette (indexed) images, and the Pillow format for each.
-PALETTE_FORMATS = {".png": "PNG", ".gif": "GIF"}
+#: Most colours a palette image (PNG, GIF) holds.
+MAX_PALETTE_COLORS = 256
 #: GIF has one transparent colour and no translucency: alpha below this is transparent.
 GIF_ALPHA_THRESHOLD = 128
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What kpalette writes for a file extension.
+
+    Attributes
+    ----------
+    name : str
+        Pillow's name of the format ("PNG").
+    extensions : tuple of str
+        Lower-case extensions, the first one preferred.
+    palette : bool
+        Written as a palette image (indices into at most 256 colours) unless full
+        colour is asked for.
+    truecolor : bool
+        Can be written in full colour.
+    lossy : bool
+        The file's pixels may differ from the image encoded (JPEG).
+    alpha : {"full", "binary", "none"}
+        Transparency the format holds.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    palette: bool
+    truecolor: bool
+    lossy: bool
+    alpha: str
+
+
+#: The output formats by short name: the registry the writer, the command line and the
+#: docs use.
+OUTPUT_FORMATS = {
+    "png": OutputFormat("PNG", (".png",), True, True, False, "full"),
+    "gif": OutputFormat("GIF", (".gif",), True, False, False, "binary"),
+    "webp": OutputFormat("WEBP", (".webp",), False, True, False, "full"),
+    "jpeg": OutputFormat("JPEG", (".jpg", ".jpeg"), False, True, True, "none"),
+    "tiff": OutputFormat("TIFF", (".tif", ".tiff"), False, True, False, "full"),
+}
+
+#: Extensions written as palette (indexed) images, and the Pillow format for each.
+PALETTE_FORMATS = {
+    ext: fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.palette for ext in fmt.extensions
+}
 #: Extensions written as full-colour images, and the Pillow format for each.
 TRUECOLOR_FORMATS = {
-    ".png": "PNG",
-    ".webp": "WEBP",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
+    ext: fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.truecolor for ext in fmt.extensions
 }
+
+
+def output_format(path) -> OutputFormat:
+    """The :class:`OutputFormat` of an output path, by its extension.
+
+    Raises
+    ------
+    ImageWriteError
+        If the extension is not one kpalette writes.
+    """
+    suffix = Path(path).suffix.lower()
+    for fmt in OUTPUT_FORMATS.values():
+        if suffix in fmt.extensions:
+            return fmt
+    known = sorted(ext for fmt in OUTPUT_FORMATS.values() for ext in fmt.extensions)
+    raise ImageWriteError(
+        f"cannot write {str(path)!r}: unknown output extension {suffix or '(none)'!r}; "
+        f"use one of {', '.join(known)}"
+    )
 
 
 # --------------------------------------------------------------------------- loading
@@ -91,37 +151,65 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
         If the file is missing, is a folder, is empty, is not an image, is truncated
         or has more than ``max_pixels`` pixels.
     """
-    return _load_image_counted(path, max_pixels)[0]
+    from PIL import Image, ImageOps
 
-
-def _load_image_counted(path, max_pixels: int | None):
-    """(:func:`load_image`'s array, its colour counts or None): the counts that the
-    command line's reading thread made of an RGB PNG (``decode.reading_ahead``), as
-    ``_scanlines.count_rgb`` returns them. Warnings point at load_image's caller, or
-    at this function's caller's caller."""
-    decoded = decode.take(path, max_pixels) or decode.read(path, max_pixels)
-    if isinstance(decoded, decode.DecodedPNG):
-        return (
-            np.frombuffer(decoded.pixels, dtype=np.uint8).reshape(
-                decoded.height, decoded.width, decoded.channels
-            ),
-            decoded.color_counts,
-        )
-    if decoded.n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
-        warnings.warn(
-            f"{path} has {decoded.n_frames} frames; only the first is read",
-            KPaletteWarning,
-            stacklevel=3,
-        )
-    from PIL import ImageOps
-
-    with decoded.image as img:
+    path = Path(path)
+    with _open_image(path, max_pixels) as img:
+        n_frames = getattr(img, "n_frames", 1) if getattr(img, "is_animated", False) else 1
+        if n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
+            warnings.warn(
+                f"{path} has {n_frames} frames; only the first is read",
+                KPaletteWarning,
+                stacklevel=2,
+            )
         try:
+            img.seek(0)
+            img.load()
             # In place: without an orientation to apply, a copy would cost 10 ms on 8.7 MP.
             ImageOps.exif_transpose(img, in_place=True)
-            return _to_uint8_array(img), None
+            return _to_uint8_array(img)
+        except Image.DecompressionBombError as exc:
+            raise ImageReadError(f"image too large: {path}: {exc}") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ImageReadError(f"cannot decode {path}: {exc}") from None
+
+
+def _open_image(path: Path, max_pixels: int | None) -> Image.Image:
+    """Pillow's lazily opened image, refused before decoding when over ``max_pixels``."""
+    from PIL import Image
+
+    if path.is_dir():
+        raise ImageReadError(f"{path} is a directory, not an image file")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ImageReadError(f"{path} is an empty file, not an image")
+    try:
+        with _PILLOW_LIMIT_LOCK:
+            # Pillow checks its own global limit inside open(); ``max_pixels`` is
+            # applied below instead, so that callers can raise the limit.
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                img = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(f"not an image file Pillow can read: {path}") from None
+    except FileNotFoundError:
+        raise ImageReadError(f"no such file: {path}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"cannot open {path}: {exc}") from None
+    width, height = img.size
+    if max_pixels is not None and width * height > max_pixels:
+        img.close()
+        raise ImageReadError(
+            f"image too large: {path} is {width}x{height} = {width * height} pixels, "
+            f"over the limit of {max_pixels} (decompression-bomb guard; "
+            "raise it with --max-pixels)"
+        )
+    return img
+
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 def _to_uint8_array(img: Image.Image) -> np.ndarray:
@@ -155,15 +243,14 @@ def format_for_path(path, *, truecolor: bool = False) -> str:
     ImageWriteError
         If the extension is not one kpalette writes.
     """
-    suffix = Path(path).suffix.lower()
-    table = TRUECOLOR_FORMATS if truecolor or suffix not in PALETTE_FORMATS else PALETTE_FORMATS
-    if suffix not in table:
-        known = sorted(set(PALETTE_FORMATS) | set(TRUECOLOR_FORMATS))
+    fmt = output_format(path)
+    if fmt.palette and not truecolor:
+        return fmt.name
+    if not fmt.truecolor:
         raise ImageWriteError(
-            f"cannot write {str(path)!r}: unknown output extension {suffix or '(none)'!r}; "
-            f"use one of {', '.join(known)}"
+            f"cannot write {str(path)!r} in full colour: {fmt.name} holds palette images only"
         )
-    return table[suffix]
+    return fmt.name
 
 
 def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str = "PNG") -> bytes:

@@ -116,7 +116,7 @@ def mean_squared_error_from_entries(colors, counts, palette, entries) -> float:
     -------
     mse : float
     """
-    from ._kernels import table_squared_error
+    from ._kernels.measures import table_squared_error
 
     colors, counts, entries = _table_arrays(colors, counts, entries)
     palette_visible = np.ascontiguousarray(_visible(np.asarray(palette)))
@@ -251,7 +251,7 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
     if colors.dtype != np.uint8:
         entries = np.asarray(entries)
         return _weighted_mean_delta_e(colors, counts, lambda rows: palette_lab[entries[rows]])
-    from ._kernels import table_delta_e
+    from ._kernels.measures import table_delta_e
     from .colorspace import _RGB_TO_XYZ_OVER_WHITE, _visible_linear_table
 
     colors, counts, entries = _table_arrays(colors, counts, entries)
@@ -323,7 +323,7 @@ def structural_similarity(original: np.ndarray, other: np.ndarray) -> float:
     for image in (original, other):
         if image.dtype != np.uint8:
             raise ValueError(f"expected uint8 images, got {image.dtype}")
-    from ._kernels import SSIM_WINDOW, ssim_sums
+    from ._kernels.measures import SSIM_WINDOW, ssim_sums
 
     height, width, n_channels = original.shape
     if min(height, width) < SSIM_WINDOW:

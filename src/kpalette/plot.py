@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 
 from .choose import DEFAULT_KNEE_KS, KSweep, knee_point
-from .result import QuantizedImage
+from .exceptions import require_extra
+from .io import load_image
+from .quantize import QuantizedImage
 
 __all__ = [
     "DEFAULT_GRID_KS",
+    "original_facts",
+    "preview",
     "cloud_points",
     "color_cloud",
     "compare",
@@ -45,6 +50,7 @@ def _figure_class():
     """
     global _FIGURE_CLASS
     if _FIGURE_CLASS is None:
+        require_extra("matplotlib", "plot")
         from matplotlib.figure import Figure
 
         class NotebookFigure(Figure):
@@ -67,7 +73,7 @@ def _as_sweep(image, sweep_options) -> KSweep:
     return image if isinstance(image, KSweep) else KSweep(image, **sweep_options)
 
 
-def _preview(image: np.ndarray, max_side: int = 1200) -> np.ndarray:
+def preview(image: np.ndarray, max_side: int = 1200) -> np.ndarray:
     """Every n-th pixel so that the longer side is at most ``max_side`` (for display)."""
     step = max(1, math.ceil(max(image.shape[:2]) / max_side))
     return image[::step, ::step]
@@ -88,7 +94,7 @@ def _kilobytes(n_bytes: int) -> str:
     return f"{n_bytes / 1000:,.1f} kB"
 
 
-def _original_facts(original, source, n_colors: int | None = None) -> str:
+def original_facts(original, source, n_colors: int | None = None) -> str:
     """ "<size>, <n> colours" of an original; ``n_colors`` when already counted."""
     from . import io
     from .histogram import color_histogram
@@ -124,20 +130,21 @@ def compare(original, quantized: QuantizedImage):
         palette PNG or the written file for the result), the number of colours and,
         for the result, the PSNR.
     """
-    from .result import _load
-
     if original is None:
-        original, source = quantized._require_original(), quantized.source
+        if quantized.original is None:
+            raise ValueError("no original image was kept by the result; pass it as original")
+        original, source = quantized.original, quantized.source
     elif isinstance(original, str | os.PathLike):
-        original, source = _load(original, None, "compare")
+        source = Path(original)
+        original = load_image(source, max_pixels=None)
     else:
         original, source = np.asarray(original), None
     height, width = original.shape[:2]
     figure = _figure(11, 11 * height / (2 * width) + 0.8)
     left, right = figure.subplots(1, 2)
-    _show(left, _preview(original))
-    left.set_title(f"original\n{_original_facts(original, source)}")
-    _show(right, quantized.palette[_preview(quantized.indices)])
+    _show(left, preview(original))
+    left.set_title(f"original\n{original_facts(original, source)}")
+    _show(right, quantized.palette[preview(quantized.indices)])
     right.set_title(f"k={quantized.n_colors}\n{_quantized_title(quantized)}")
     for axes in (left, right):
         axes.set_axis_off()
@@ -222,7 +229,7 @@ def k_grid(image, ks=DEFAULT_GRID_KS, *, columns: int = 3, **sweep_options):
     ks : iterable of int, default 2..10
     columns : int, default=3
     **sweep_options
-        ``random_state``, ``color_space``, ``dither``, ... as for :class:`KSweep`.
+        ``seed``, ``color_space``, ``dither``, ... as for :class:`KSweep`.
 
     Returns
     -------
@@ -240,7 +247,7 @@ def k_grid(image, ks=DEFAULT_GRID_KS, *, columns: int = 3, **sweep_options):
         axes.set_axis_off()
     for axes, k in zip(grid.ravel(), ks, strict=False):
         result = sweep.result(k)
-        _show(axes, result.palette[_preview(result.indices, 800)])
+        _show(axes, result.palette[preview(result.indices, 800)])
         psnr = "" if math.isinf(result.psnr) else f", {result.psnr:.1f} dB"
         axes.set_title(f"k={k}", fontsize=12, fontweight="bold", loc="left")
         axes.set_title(f"{_kilobytes(result.png_bytes)}{psnr}", fontsize=9, loc="right")
@@ -332,19 +339,21 @@ def color_cloud(
         Trace 0 holds the colour dots (``marker.color`` as ``"rgb(r,g,b)"``), trace
         1, if any, the centroids.
     """
+    require_extra("plotly", "plot")
     import plotly.graph_objects as go
 
     from .colorspace import check_color_space, to_space
-    from .result import _load, quantize
+    from .fit import nearest_entries
+    from .quantize import quantize
 
     if color_by not in ("pixel", "cluster"):
         raise ValueError(f"color_by must be 'pixel' or 'cluster', got {color_by!r}")
     original = result.original if result is not None and image is None else image
     if isinstance(original, str | os.PathLike):
-        original, _ = _load(original, None, "color_cloud")
+        original = load_image(original, max_pixels=None)
     original = np.asarray(original)
     if result is None and (centroids or color_by == "cluster"):
-        result = quantize(original, n_colors, random_state=random_state)
+        result = quantize(original, n_colors, seed=random_state)
     space = check_color_space(space or (result.color_space if result is not None else "rgb"))
     if points is None:
         points = cloud_points(original, max_points=max_points, random_state=random_state)
@@ -354,9 +363,7 @@ def color_cloud(
     if color_by == "cluster":
         palette = result.palette[:, :3]
         visible = palette if result.palette.shape[1] == 3 else palette[result.palette[:, 3] > 0]
-        labels = _nearest(
-            to_space(colors, result.color_space), to_space(visible, result.color_space)
-        )
+        labels = nearest_entries(to_space(colors, result.color_space), visible, result.color_space)
         dot_colors = _css(visible[labels])
     else:
         dot_colors = _css(colors)
@@ -412,19 +419,6 @@ def color_cloud(
         height=600,
     )
     return figure
-
-
-def _nearest(points: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    from ._kernels import assign
-
-    labels = np.zeros(len(points), dtype=np.int32)
-    assign(
-        np.ascontiguousarray(points, dtype=np.float64),
-        np.ascontiguousarray(palette, dtype=np.float64),
-        labels,
-        np.empty(len(points)),
-    )
-    return labels
 
 
 def elbow(image, ks=DEFAULT_KNEE_KS, *, sizes: bool = True, **sweep_options):

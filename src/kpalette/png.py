@@ -1,5 +1,5 @@
 """Palette PNG encoding: chunks written here, pixels deflated with zlib-ng.
-(Bytes only: :mod:`kpalette.io` writes the files; :mod:`kpalette.decode` reads PNGs.)
+(Bytes only: :mod:`kpalette.io` writes the files.)
 
 Why zlib-ng (the ``zlib-ng`` package) rather than the zlib that CPython links: on
 palette indices it deflates in half the time for files of the same size or smaller
@@ -30,8 +30,6 @@ import threading
 import numpy as np
 from zlib_ng import zlib_ng
 
-from .decode import PNG_SIGNATURE
-
 __all__ = [
     "DEFAULT_LEVEL",
     "GRAPHICS_RATIO",
@@ -57,7 +55,7 @@ SAMPLE_BYTES = 1 << 19
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
 #: The eight bytes every PNG file starts with.
-SIGNATURE = PNG_SIGNATURE
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IDAT_BYTES = 1 << 20
 
 
@@ -117,9 +115,9 @@ def _rows(indices: np.ndarray, depth: int) -> memoryview:
 def _filtered_rows(samples: np.ndarray) -> memoryview:
     """Scanlines of one byte per pixel, each row filtered by whichever of the five PNG
     filters leaves the smallest sum of absolute values read as signed bytes (the
-    heuristic the PNG specification suggests), compiled: ``_scanlines.filter_rows``
+    heuristic the PNG specification suggests), compiled: ``_kernels.png_filters.filter_rows``
     (NumPy took 0.6 s on 8.7 MP, building five filtered copies)."""
-    from ._scanlines import filter_rows
+    from ._kernels.png_filters import filter_rows
 
     rows = np.empty((samples.shape[0], samples.shape[1] + 1), dtype=np.uint8)
     filter_rows(np.ascontiguousarray(samples, dtype=np.uint8), rows)

@@ -115,7 +115,7 @@ def _translucent(small_photo):
 
 
 def test_binary_alpha():
-    from kpalette.result import binary_alpha
+    from kpalette.quantize import binary_alpha
 
     rgba = np.array(
         [[[9, 9, 9, 0], [10, 20, 30, 127], [10, 20, 30, 128], [1, 2, 3, 255]]], np.uint8

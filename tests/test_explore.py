@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kpalette.data import sample_image_path
-from kpalette.report import build_report
+from kpalette.explore import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [

@@ -5,17 +5,27 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from . import io, metrics
-from .histogram import histogram_of_counts
-from .kmeans import KMeansQuantizer, PreparedInput, as_pixels
+from .exceptions import KPaletteWarning
+from .fit import Fit, fit_histogram
+from .histogram import ColorHistogram, as_pixels, image_histogram
+from .options import Options
 from .palette import format_palette, order_by_share, sort_by_share, swatch_image, to_hex
 
-__all__ = ["QuantizedImage", "binary_alpha", "quantize", "quantize_many"]
+__all__ = [
+    "PreparedImage",
+    "QuantizedImage",
+    "binary_alpha",
+    "prepare",
+    "quantize",
+    "quantize_many",
+]
 
 
 class QuantizedImage:
@@ -37,20 +47,25 @@ class QuantizedImage:
         Each distinct colour of ``original`` ((n, C) uint8), its pixel count and the
         palette index every pixel of that colour got. Given when each colour maps to
         one index (no dithering), it makes the quality measures O(colours).
-    color_space : str, optional
-        Space the palette was fitted in (reported by :meth:`summary`).
-    dither : float, optional
-        Strength of the error diffusion used to map the pixels (0: none).
+    options : Options, optional
+        The options it was made with, ``k`` the number of colours fitted.
     inertia : float, optional
         The K-means objective of the fit (sum of squared distances to the centres,
-        in the clustering space), as ``KMeansQuantizer.inertia_``.
+        in the clustering space), as ``Fit.inertia``.
+    counts : (k,) integer array, optional
+        Pixels of each palette colour (counted from ``indices`` when not given).
+    choice : dict, optional
+        How k was chosen (``method``, ``k``, ``reason``), when it was.
 
     Attributes
     ----------
-    palette, indices, original, source, seconds, color_space, dither, inertia
+    palette, indices, original, source, seconds, options, inertia, choice
         As given.
     counts : (k,) int64 array
         Pixels of each palette colour.
+    color_space : str
+    dither : float
+        Strength of the error diffusion used to map the pixels (0: none).
     output_path, output_bytes
         Set by :meth:`save`: where the image was written and its size.
     """
@@ -64,19 +79,19 @@ class QuantizedImage:
         source=None,
         seconds=None,
         color_table=None,
-        color_space="rgb",
-        dither=0.0,
+        options=None,
         inertia=None,
         counts=None,
+        choice=None,
     ):
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.indices = np.asarray(indices)
         self.original = original
         self.source = None if source is None else Path(source)
         self.seconds = seconds
-        self.color_space = color_space
-        self.dither = dither
+        self.options = Options(k=len(self.palette)) if options is None else options
         self.inertia = inertia
+        self.choice = choice
         self._color_table = color_table
         self.counts = (
             np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(np.int64)
@@ -87,6 +102,16 @@ class QuantizedImage:
         self.output_bytes: int | None = None
 
     # -- basic facts ----------------------------------------------------------------
+    @property
+    def color_space(self) -> str:
+        """Space the palette was fitted in."""
+        return self.options.color_space
+
+    @property
+    def dither(self) -> float:
+        """Strength of the error diffusion that mapped the pixels (0: none)."""
+        return self.options.dither
+
     @property
     def shape(self) -> tuple[int, int]:
         """``(H, W)``."""
@@ -225,10 +250,6 @@ class QuantizedImage:
             return
         translucent = int(((self.palette[:, 3] > 0) & (self.palette[:, 3] < 255)).sum())
         if translucent:
-            import warnings
-
-            from .exceptions import KPaletteWarning
-
             warnings.warn(
                 f"GIF has no translucency: {translucent} translucent palette colours are "
                 f"written transparent (alpha < {io.GIF_ALPHA_THRESHOLD}) or opaque, so the "
@@ -244,7 +265,7 @@ class QuantizedImage:
         return format_palette(self.palette, self.counts, fmt, name=name)
 
     def summary(self, *, with_ssim: bool = True) -> dict:
-        """A JSON-ready report: sizes, colours, quality, time, palette.
+        """A JSON-ready report: sizes, colours, quality, time, palette, and how k was chosen.
 
         ``output_bytes`` is the written file's size after :meth:`save`, else the size
         of the palette PNG encoded in memory. ``psnr`` is ``None`` when the output is
@@ -258,6 +279,7 @@ class QuantizedImage:
             "output": None if self.output_path is None else str(self.output_path),
             "width": width,
             "height": height,
+            "k": self.options.k if isinstance(self.options.k, int) else self.n_colors,
             "colors": self.n_colors,
             "input_bytes": input_bytes,
             "output_bytes": output_bytes,
@@ -273,6 +295,8 @@ class QuantizedImage:
         report["color_space"] = self.color_space
         report["dither"] = self.dither
         report["seconds"] = None if self.seconds is None else round(self.seconds, 4)
+        if self.choice is not None:
+            report["choice"] = dict(self.choice)
         report["palette"] = self.hex
         report["shares"] = [round(float(s), 6) for s in self.shares]
         return report
@@ -302,118 +326,195 @@ class QuantizedImage:
         return io.encode_truecolor(canvas, "PNG")
 
 
-def quantize(
-    image,
-    n_colors: int = 16,
-    *,
-    n_init="auto",
-    max_iter: int = 300,
-    tol: float = 1e-4,
-    random_state=0,
-    color_space: str = "rgb",
-    dither: bool | float = False,
-    max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
-    alpha_threshold: int | None = None,
+# --------------------------------------------------------------------------- preparing
+class PreparedImage:
+    """An image read, checked and counted once, ready to be fitted at any k.
+
+    Attributes
+    ----------
+    original : (H, W, C) uint8 array
+        The image as given, which the quality is measured against.
+    fitted : (H, W, C) uint8 array
+        The image fitted: ``original``, or a copy with alpha made binary
+        (``Options.alpha_threshold``).
+    source : Path or None
+        The file it was read from.
+    pixels : (H * W, C) uint8 array
+        ``fitted`` flattened.
+    histogram : ColorHistogram
+        The colours of ``fitted`` (:func:`kpalette.histogram.image_histogram`).
+    """
+
+    def __init__(self, original, source, fitted):
+        self.original = original
+        self.source = source
+        self.fitted = fitted
+        self.pixels = fitted.reshape(-1, fitted.shape[-1])
+        self.histogram: ColorHistogram = image_histogram(self.pixels)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)``."""
+        return self.fitted.shape[:2]
+
+
+def prepare(image, options: Options | None = None) -> PreparedImage:
+    """Read (if a path), check and count an image once.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) array, str / os.PathLike, or PreparedImage
+        An array (see :func:`kpalette.histogram.as_pixels` for value ranges) or a file
+        (read by :func:`kpalette.io.load_image`). A PreparedImage is returned as is.
+    options : Options, optional
+        ``max_pixels`` and ``alpha_threshold`` are used.
+
+    Returns
+    -------
+    PreparedImage
+    """
+    if isinstance(image, PreparedImage):
+        return image
+    options = Options() if options is None else options
+    source = None
+    if isinstance(image, str | os.PathLike):
+        source = Path(image)
+        image = io.load_image(source, max_pixels=options.max_pixels)
+    if np.ndim(image) != 3:
+        raise ValueError(f"expected an (H, W, 3|4) image or a path, got shape {np.shape(image)}")
+    pixels, leading = as_pixels(image)
+    original = pixels.reshape(*leading, pixels.shape[1])
+    return PreparedImage(original, source, binary_alpha(original, options.alpha_threshold))
+
+
+def from_fit(
+    fit: Fit, prepared: PreparedImage, options: Options, *, start: float | None = None
 ) -> QuantizedImage:
-    """Reduce an image to ``n_colors`` colours with K-means.
+    """The quantized image of a fit: pixels mapped (dithered if asked), palette by share.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of ``prepared.histogram`` (:func:`kpalette.fit_histogram`).
+    prepared : PreparedImage
+    options : Options
+        ``dither`` and ``alpha_threshold`` are used; the result keeps them.
+    start : float, optional
+        ``time.perf_counter()`` when the work began (for ``seconds``).
+    """
+    start = time.perf_counter() if start is None else start
+    if options.dither > 0:
+        from .dither import dither
+
+        labels = dither(prepared.fitted, fit.palette, strength=options.dither)
+        palette, indices, counts, _ = sort_by_share(fit.palette, labels)
+        color_table = None
+    else:
+        # Order the palette from the colour table (O(colours)), then map the pixels
+        # once, straight to their final indices.
+        colors, color_counts, entries = fit.color_table()
+        entry_counts = np.bincount(entries, weights=color_counts, minlength=fit.n_colors)
+        order, remap = order_by_share(entry_counts.astype(np.int64))
+        palette = fit.palette[order]
+        counts = entry_counts[order].astype(np.int64)
+        indices = fit.pixel_labels(prepared.pixels, remap).reshape(prepared.shape)
+        # The table maps the fitted image's colours: it measures only that image.
+        measured = prepared.fitted is prepared.original
+        color_table = (colors, color_counts, remap[entries]) if measured else None
+    if options.alpha_threshold is not None and palette.shape[1] == 4:
+        palette = binary_alpha(palette[None], options.alpha_threshold)[0]
+    return QuantizedImage(
+        palette,
+        indices,
+        counts=counts,
+        original=prepared.original,
+        source=prepared.source,
+        seconds=time.perf_counter() - start,
+        color_table=color_table,
+        options=options.replace(k=fit.n_colors) if options.choice else options,
+        inertia=fit.inertia,
+    )
+
+
+def _options(options, k, changes) -> Options:
+    if k is not None:
+        changes["k"] = k
+    return Options.of(options, **changes)
+
+
+def quantize(image, k=None, *, options: Options | None = None, **changes) -> QuantizedImage:
+    """Reduce an image to k colours with K-means.
 
     Parameters
     ----------
     image : (H, W, 3|4) array, or str / os.PathLike
-        An image array (see :class:`KMeansQuantizer` for value ranges) or a file path.
-    n_colors : int, default=16
-    n_init, max_iter, tol
-        Passed to :class:`KMeansQuantizer`.
-    random_state : None, int or Generator, default=0
-        Seed; the default makes results reproducible.
-    color_space : {"rgb", "lab", "oklab"}, default="rgb"
-        Space the colours are clustered in: "rgb" minimises the MSE, "lab" and
-        "oklab" a perceptual difference (lower mean CIEDE2000, ``delta_e``).
-    dither : bool or float, default=False
-        Map the pixels onto the palette with Floyd-Steinberg error diffusion:
-        ``True`` for full strength, a float in [0, 1] for part of it. Smooth
-        gradients lose their bands, while the MSE rises (coffee.png at k=16: 69 -> 211).
-    max_pixels : int or None
-        Largest image read from a file (decompression-bomb guard).
-    alpha_threshold : int in 1..255, optional
-        Fit a palette without translucency, for formats that have none (GIF, whose
-        writer uses ``io.GIF_ALPHA_THRESHOLD``): pixels with alpha below it become
-        transparent and the others opaque before fitting. The quality measures still
-        compare with the image as given.
+        An image array (uint8; whole numbers in 0..255; or floats in [0, 1]) or a
+        file path.
+    k : int or "auto", optional
+        Number of colours (default 16), or "auto" to choose it (:func:`choose_k`).
+    options : Options, optional
+        Every setting at once; ``k`` and keyword arguments override its fields.
+    **changes
+        Any field of :class:`Options`: ``color_space``, ``dither``, ``seed``,
+        ``n_init``, ``max_iter``, ``tol``, ``alpha_threshold``, ``max_pixels``,
+        ``target_psnr``, ``max_bytes``.
 
     Returns
     -------
     QuantizedImage
-        Palette sorted by share, index map, metrics, ``save()``.
+        Palette sorted by share, index map, metrics, ``save()``. When k was chosen,
+        its ``choice`` says how.
+
+    Raises
+    ------
+    ImageReadError
+        The file cannot be read as an image.
+    ValueError
+        An option out of range (the message quotes it), or a target that cannot be
+        met.
+
+    Examples
+    --------
+    >>> import numpy as np, kpalette
+    >>> image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    >>> kpalette.quantize(image, 8).n_colors
+    8
     """
     start = time.perf_counter()
-    strength = _dither_strength(dither)
-    original, source, fitted, prepared = _prepare(image, max_pixels, alpha_threshold, "quantize")
-    engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
-    return _quantize_prepared(
-        prepared,
-        fitted,
-        source,
-        n_colors,
-        strength,
-        color_space,
-        engine,
-        start,
-        reference=original,
-        alpha_threshold=alpha_threshold,
-    )
+    options = _options(options, k, changes)
+    if options.choice is not None:
+        from .choose import choose_k
+
+        return choose_k(image, options=options).result
+    prepared = prepare(image, options)
+    fit = fit_histogram(prepared.histogram, options)
+    return from_fit(fit, prepared, options, start=start)
 
 
-def quantize_many(
-    image,
-    ks,
-    *,
-    n_init="auto",
-    max_iter: int = 300,
-    tol: float = 1e-4,
-    random_state=0,
-    color_space: str = "rgb",
-    dither: bool | float = False,
-    max_pixels: int | None = io.DEFAULT_MAX_PIXELS,
-    alpha_threshold: int | None = None,
-) -> list[QuantizedImage]:
+def quantize_many(image, ks, *, options: Options | None = None, **changes) -> list[QuantizedImage]:
     """:func:`quantize` for several numbers of colours, counting the colours once.
-
-    The image is read, flattened and reduced to its colour histogram once; each k is
-    then fitted on that histogram. Parameters as for :func:`quantize`.
 
     Parameters
     ----------
     image : (H, W, 3|4) array, or str / os.PathLike
     ks : iterable of int
         Numbers of colours, e.g. ``range(2, 11)``.
+    options, **changes
+        As for :func:`quantize` (``k`` is taken from ``ks``).
 
     Returns
     -------
     list of QuantizedImage
         One per k, in the order of ``ks``; ``seconds`` is each fit's own time.
     """
-    strength = _dither_strength(dither)
-    original, source, fitted, prepared = _prepare(
-        image, max_pixels, alpha_threshold, "quantize_many"
-    )
-    engine = {"n_init": n_init, "max_iter": max_iter, "tol": tol, "random_state": random_state}
+    options = Options.of(options, **changes)
+    prepared = prepare(image, options)
     results = []
     for k in ks:
         start = time.perf_counter()
+        at_k = options.replace(k=k)
         results.append(
-            _quantize_prepared(
-                prepared,
-                fitted,
-                source,
-                k,
-                strength,
-                color_space,
-                engine,
-                start,
-                reference=original,
-                alpha_threshold=alpha_threshold,
-            )
+            from_fit(fit_histogram(prepared.histogram, at_k), prepared, at_k, start=start)
         )
     return results
 
@@ -445,100 +546,3 @@ def binary_alpha(image: np.ndarray, threshold: int | None) -> np.ndarray:
     binary = np.where(visible[..., None], image, 0).astype(np.uint8)
     binary[..., 3] = np.where(visible, 255, 0)
     return binary
-
-
-def _dither_strength(dither) -> float:
-    from .dither import check_strength
-
-    if dither is True:
-        return 1.0
-    return check_strength(dither) if dither is not False and dither is not None else 0.0
-
-
-def _load(image, max_pixels, caller: str):
-    """(original (H, W, C) uint8 array, source path or None) of an array or a file."""
-    return _load_counted(image, max_pixels, caller)[:2]
-
-
-def _load_counted(image, max_pixels, caller: str):
-    """:func:`_load`, and the colour counts of a file's pixels when the command line's
-    reading thread made them (``_scanlines.count_rgb``'s buffers, else None)."""
-    source = counts = None
-    if isinstance(image, str | os.PathLike):
-        source = Path(image)
-        image, counts = io._load_image_counted(source, max_pixels)
-    if np.ndim(image) != 3:
-        raise ValueError(
-            f"{caller}() takes an (H, W, 3|4) image or a path, got shape {np.shape(image)}"
-        )
-    pixels, leading = as_pixels(image)
-    return pixels.reshape(*leading, pixels.shape[1]), source, counts
-
-
-def _prepare(image, max_pixels, alpha_threshold, caller: str):
-    """(original, source, fitted, PreparedInput of fitted): :func:`_load`, the alpha
-    made binary when ``alpha_threshold`` is given (:func:`binary_alpha`), and the
-    colours counted by the command line's reading thread used when they are those of
-    the image fitted."""
-    original, source, counts = _load_counted(image, max_pixels, caller)
-    fitted = binary_alpha(original, alpha_threshold)
-    counted = histogram_of_counts(*counts) if counts is not None and fitted is original else None
-    return original, source, fitted, PreparedInput(fitted, rgb_histogram=counted)
-
-
-def _quantize_prepared(
-    prepared,
-    original,
-    source,
-    n_colors,
-    strength,
-    color_space,
-    engine,
-    start,
-    quantizer=None,
-    reference=None,
-    alpha_threshold=None,
-):
-    """QuantizedImage of a prepared input; ``quantizer``: one already fitted without labels.
-
-    ``original`` is the image fitted (and dithered); ``reference``, the one the quality
-    is measured against when that differs (alpha made binary for GIF). With
-    ``alpha_threshold`` the palette's alpha is made binary too: one colour for
-    transparent and opaque pixels together (k = 1) is a translucent mean otherwise.
-    """
-    from .dither import dither as diffuse
-
-    reference = original if reference is None else reference
-
-    if quantizer is None:
-        quantizer = KMeansQuantizer(n_colors, color_space=color_space, **engine)
-        quantizer._fit_prepared(prepared, pixel_labels=False)
-    if strength > 0:
-        labels = diffuse(original, quantizer.palette_, strength=strength)
-        palette, indices, counts, _ = sort_by_share(quantizer.palette_, labels)
-        color_table = None
-    else:
-        # Order the palette from the colour table (O(colours)), then map the pixels
-        # once, straight to their final indices.
-        colors, color_counts, entries = quantizer._color_table
-        entry_counts = np.bincount(entries, weights=color_counts, minlength=len(quantizer.palette_))
-        order, remap = order_by_share(entry_counts.astype(np.int64))
-        palette = quantizer.palette_[order]
-        counts = entry_counts[order].astype(np.int64)
-        indices = quantizer._pixel_indices(prepared, remap)
-        # The table maps the fitted image's colours: it measures only that image.
-        color_table = (colors, color_counts, remap[entries]) if reference is original else None
-    if alpha_threshold is not None and palette.shape[1] == 4:
-        palette = binary_alpha(palette[None], alpha_threshold)[0]
-    return QuantizedImage(
-        palette,
-        indices,
-        counts=counts,
-        original=reference,
-        source=source,
-        seconds=time.perf_counter() - start,
-        color_table=color_table,
-        color_space=color_space,
-        dither=strength,
-        inertia=quantizer.inertia_,
-    )

@@ -16,9 +16,11 @@ import time
 
 import numpy as np
 
-from . import metrics
+from . import io, metrics
 from .choose import DEFAULT_KNEE_KS, KSweep
-from .plot import DEFAULT_GRID_KS, _original_facts, _preview
+from .exceptions import require_extra
+from .options import Options
+from .plot import DEFAULT_GRID_KS, original_facts, preview
 
 __all__ = ["build_report", "REPORT_CLOUD_POINTS"]
 
@@ -121,10 +123,9 @@ def build_report(
     *,
     grid_ks=DEFAULT_GRID_KS,
     knee_ks=DEFAULT_KNEE_KS,
-    random_state=0,
-    color_space: str = "rgb",
-    max_pixels=None,
+    options: Options | None = None,
     title: str | None = None,
+    **changes,
 ) -> tuple[str, dict]:
     """The explore page of an image, as HTML text.
 
@@ -136,8 +137,9 @@ def build_report(
     knee_ks : iterable of int, default 1..16
         Where the suggested k (the knee of the inertia curve) is looked for, and the
         x axis of the elbow chart.
-    random_state, color_space, max_pixels
-        As for :func:`kpalette.quantize`.
+    options : Options, optional
+        ``seed``, ``color_space``, ``max_pixels``, ... as for :func:`kpalette.quantize`;
+        keyword arguments override its fields.
     title : str, optional
 
     Returns
@@ -147,14 +149,14 @@ def build_report(
     facts : dict
         ``suggested_k``, ``reason``, ``rows`` (the table), ``seconds``.
     """
-    from . import io
+    require_extra("matplotlib", "plot")
+    require_extra("plotly", "plot")
     from .plot import cloud_points, color_cloud, elbow, k_grid, swatches
 
     start = time.perf_counter()
-    options = {"random_state": random_state, "color_space": color_space}
-    if max_pixels is not None:
-        options["max_pixels"] = max_pixels
-    sweep = KSweep(image, **options)
+    options = Options.of(options, **changes)
+    color_space, seed = options.color_space, options.seed
+    sweep = KSweep(image, options=options)
     knee_ks = sorted(set(int(k) for k in knee_ks))
     grid_ks = [int(k) for k in grid_ks]
     suggested, reason = sweep.suggest(knee_ks)
@@ -165,11 +167,12 @@ def build_report(
     input_bytes = io.file_size(source) if source is not None else None
     table_ks = sorted(set(grid_ks) | {suggested})
     rows = _table_rows(sweep, table_ks, suggested, input_bytes)
-    preview = _preview(sweep.original, PREVIEW_SIDE)
-    # The sweep has counted the colours already (all pixels, every channel).
-    n_distinct = sweep.prepared.fitted(False)[0].n_colors
+    picture = preview(sweep.original, PREVIEW_SIDE)
+    # The sweep has counted an RGB image's colours already.
+    rgb = sweep.original.shape[-1] == 3
+    n_distinct = sweep.prepared.histogram.n_colors if rgb else None
 
-    dots = cloud_points(sweep.original, max_points=REPORT_CLOUD_POINTS, random_state=random_state)
+    dots = cloud_points(sweep.original, max_points=REPORT_CLOUD_POINTS, random_state=seed)
     by_pixel = color_cloud(sweep.original, result=chosen, color_by="pixel", points=dots)
     by_cluster = color_cloud(sweep.original, result=chosen, color_by="cluster", points=dots)
     plot_config = {"responsive": True, "displaylogo": False}
@@ -182,12 +185,12 @@ def build_report(
     sections = [
         f"<h1>{html.escape(name)}</h1>",
         f"<p class='facts'>{width}&times;{height} pixels, "
-        f"{html.escape(_original_facts(sweep.original, source, n_distinct))}; "
-        f"colours clustered in {color_space.upper()}, seed {random_state}</p>",
+        f"{html.escape(original_facts(sweep.original, source, n_distinct))}; "
+        f"colours clustered in {color_space.upper()}, seed {seed}</p>",
         f"<p class='suggested' id='suggested'>Suggested: <b>k={suggested}</b>, "
         f"{html.escape(reason)}.</p>",
         "<h2>Original</h2>",
-        f"<img id='original' alt='original' src='{_picture_data_uri(preview)}'>",
+        f"<img id='original' alt='original' src='{_picture_data_uri(picture)}'>",
         f"<h2>k = {grid_ks[0]} &hellip; {grid_ks[-1]}</h2>",
         f"<img id='k-grid' alt='k-grid' src='{_png_data_uri(k_grid(sweep, grid_ks))}'>",
         f"<h2>Palette at the suggested k={suggested}</h2>",

@@ -1,0 +1,13 @@
+"""The compiled loops (Cython), one module per job.
+
+- :mod:`.labels`: each pixel's label from its colour, and colour counts;
+- :mod:`.clustering`: the grid histogram, the points' tree, Lloyd and k-means++;
+- :mod:`.measures`: CIELAB, CIEDE2000, the table sums of the quality measures, SSIM;
+- :mod:`.dithering`: Floyd-Steinberg error diffusion onto a palette;
+- :mod:`.png_filters`: the PNG writer's scanline filters.
+
+Each ``def`` function checks the shapes, dtypes and value ranges of its arguments
+before its unchecked loops run, and each has a plain NumPy twin in
+``tests/reference.py`` that it is tested against. Threads (OpenMP, where the compiler
+has it) run only loops whose result does not depend on how the work is split.
+"""

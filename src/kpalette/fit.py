@@ -1,0 +1,281 @@
+"""``fit_histogram(histogram, options) -> Fit``: the one way into clustering.
+
+Everything that fits a palette (``quantize``, the k sweeps, the estimators) counts the
+image's colours once (:func:`kpalette.histogram.image_histogram`) and calls
+:func:`fit_histogram`, which runs weighted K-means (:mod:`kpalette.kmeans`) on the
+distinct colours in the asked colour space and returns a :class:`Fit`: the palette,
+the palette entry of every distinct colour, the inertia and the iterations.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .colorspace import ALPHA_SCALE, from_space, to_space
+from .exceptions import KPaletteWarning
+from .histogram import ColorHistogram, labels_for_pixels
+from .kmeans import kmeans_weighted
+from .options import Options
+
+__all__ = ["Fit", "fit_histogram", "nearest_entries"]
+
+#: Distinct colours from which the refinement sorts a private copy of the colours in
+#: place, and converts them again afterwards, rather than have its tree copy them:
+#: the lower peak memory of translucent photos with millions of colours is worth the
+#: second conversion there (see docs/how-it-works.md).
+SORT_IN_PLACE_FROM = 1 << 21
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A palette fitted to a colour histogram.
+
+    Attributes
+    ----------
+    palette : (m, C) uint8 array
+        The colours, in fit order (C: the channels of the pixels counted). When the
+        histogram left out fully transparent pixels, the last entry is theirs,
+        (0, 0, 0, 0).
+    labels : (n,) int32 array
+        Palette entry of each distinct colour of ``histogram``: the nearest rounded
+        entry, so that what is written is what is measured.
+    histogram : ColorHistogram
+        The colours fitted (for k = 1 with transparent pixels, the histogram with
+        them as one colour: see :meth:`ColorHistogram.with_transparent`).
+    transparent_label : int or None
+        Entry of the fully transparent pixels left out of ``histogram``.
+    centers : (m, C) float64 array
+        The cluster means in the clustering space.
+    inertia : float
+        Sum over the pixels of the squared distance to their centre, in the
+        clustering space.
+    n_iter : int
+        Lloyd iterations of the kept run (0 when every colour is its own entry).
+    color_space : str
+    """
+
+    palette: np.ndarray
+    labels: np.ndarray
+    histogram: ColorHistogram
+    transparent_label: int | None
+    centers: np.ndarray
+    inertia: float
+    n_iter: int
+    color_space: str
+
+    @property
+    def n_colors(self) -> int:
+        """Number of palette entries."""
+        return len(self.palette)
+
+    def color_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(colors, counts, entries) over every pixel fitted: the exact mapping.
+
+        ``colors`` (n, C) uint8 has the pixels' channels; the fully transparent
+        pixels, when left out of the histogram, are one more row (0, 0, 0, 0), which
+        is what they are once premultiplied. The quality measures take it in
+        O(colours).
+        """
+        histogram = self.histogram
+        colors, counts, labels = histogram.colors, histogram.counts, self.labels
+        if colors.shape[1] < histogram.channels:
+            colors = np.column_stack([colors, np.full(len(colors), 255, np.uint8)])
+        if self.transparent_label is not None:
+            colors = np.vstack([colors, np.zeros((1, histogram.channels), np.uint8)])
+            counts = np.append(counts, histogram.n_transparent)
+            labels = np.append(labels, np.int32(self.transparent_label))
+        return colors, counts.astype(np.int64, copy=False), labels.astype(np.int32, copy=False)
+
+    def entry_counts(self) -> np.ndarray:
+        """(m,) int64 pixels of each palette entry."""
+        colors, counts, entries = self.color_table()
+        return np.bincount(entries, weights=counts, minlength=self.n_colors).astype(np.int64)
+
+    def pixel_labels(self, pixels: np.ndarray, remap=None) -> np.ndarray:
+        """Palette entry of every pixel of the pixels counted, through ``remap`` if given.
+
+        Parameters
+        ----------
+        pixels : (N, C) uint8 array
+            The pixels the histogram was made of.
+        remap : (m,) integer array, optional
+            New index of each entry (a palette sorted by share).
+
+        Returns
+        -------
+        (N,) array, uint8 when the palette has at most 256 entries, else int32
+        """
+        entry_of = np.arange(self.n_colors) if remap is None else np.asarray(remap)
+        transparent = self.transparent_label
+        if transparent is None and self.histogram.colors.shape[1] == 4 and pixels.shape[1] == 4:
+            # k = 1 over transparent pixels: they share the one entry, whatever their colour.
+            transparent = int(self.labels[0]) if self.histogram.colors[0, 3] == 0 else None
+        labels = labels_for_pixels(
+            pixels,
+            self.histogram,
+            entry_of[self.labels],
+            transparent_label=None if transparent is None else int(entry_of[transparent]),
+        )
+        return labels.astype(np.uint8 if self.n_colors <= 256 else np.int32, copy=False)
+
+
+def fit_histogram(histogram: ColorHistogram, options: Options) -> Fit:
+    """Fit ``options.n_colors`` colours to a colour histogram with weighted K-means.
+
+    Parameters
+    ----------
+    histogram : ColorHistogram
+        From :func:`kpalette.histogram.image_histogram` (or summed over images).
+    options : Options
+        ``k`` (a number: choose it first), ``color_space``, ``seed``, ``n_init``,
+        ``max_iter`` and ``tol`` are used.
+
+    Returns
+    -------
+    Fit
+
+    Warns
+    -----
+    KPaletteWarning
+        When the histogram has fewer distinct colours than k: the palette is then
+        exactly those colours.
+
+    Notes
+    -----
+    Translucent colours are clustered premultiplied by alpha, alpha beside them, so
+    that in RGB the objective is the squared error :mod:`kpalette.metrics` reports.
+    Fully transparent pixels left out of the histogram get an entry of their own
+    (0, 0, 0, 0); translucent colours may take it too, held in place while the
+    others are fitted around it.
+    """
+    if not isinstance(options, Options):
+        raise TypeError(f"options must be an Options, got {type(options).__name__}")
+    k = options.n_colors
+    color_space = options.color_space
+    reserve = histogram.n_transparent > 0 and k >= 2
+    if histogram.n_transparent and not reserve:
+        histogram = histogram.with_transparent()
+    n_channels = histogram.channels
+    dims = histogram.colors.shape[1]
+    k_fit = k - 1 if reserve else k
+    weights = histogram.counts.astype(np.float64)
+    sort_in_place = histogram.n_colors >= SORT_IN_PLACE_FROM and histogram.n_colors > k_fit
+    # A private copy that the refinement may reorder, or the histogram's cached one.
+    points = (
+        to_space(histogram.colors, color_space)
+        if sort_in_place
+        else histogram.coordinates(color_space)
+    )
+
+    if histogram.n_colors <= k_fit:
+        if histogram.n_colors < k_fit:
+            n_distinct = histogram.n_colors + reserve  # fully transparent: one more
+            warnings.warn(
+                f"the input has {n_distinct} distinct colour{'' if n_distinct == 1 else 's'}"
+                f"{' (fully transparent counted as one)' if reserve else ''}, fewer than "
+                f"k={k}; the palette is those colours exactly",
+                KPaletteWarning,
+                stacklevel=2,
+            )
+        centers = points.copy()
+        color_labels = np.arange(histogram.n_colors, dtype=np.int32)
+        n_iter = 0
+    else:
+        hold_transparent = reserve and dims == n_channels
+        centers, color_labels, _, n_iter = kmeans_weighted(
+            points,
+            weights,
+            k_fit,
+            n_init=options.n_init,
+            max_iter=options.max_iter,
+            tol=options.tol,
+            rng=options.seed,
+            fixed=to_space(np.zeros((1, 4), np.uint8), color_space) if hold_transparent else None,
+            sort_in_place=sort_in_place,
+        )
+        if sort_in_place:  # the copy came back reordered: converted again, once freed
+            del points, weights
+            points = to_space(histogram.colors, color_space)
+        if hold_transparent:  # held first in the fit, last in the palette
+            centers = centers[1:]
+            color_labels = np.where(color_labels == 0, k_fit, color_labels - 1).astype(np.int32)
+    colors = from_space(centers, color_space)
+    if dims < n_channels:
+        colors = np.column_stack([colors, np.full(len(colors), 255.0)])
+        centers = np.column_stack(
+            [centers, np.full(len(centers), 255.0 * ALPHA_SCALE[color_space])]
+        )
+    reserved = len(centers) if reserve else None
+    if reserve:
+        centers = np.vstack([centers, to_space(np.zeros((1, n_channels), np.uint8), color_space)])
+        colors = np.vstack([colors, np.zeros((1, n_channels))])
+    palette = np.clip(np.rint(colors), 0, 255).astype(np.uint8)
+
+    # Final labels against the rounded palette: what is written is what is scored.
+    color_labels = nearest_entries(
+        points, palette, color_space, dims=dims, reserved=reserved, start=color_labels
+    )
+    from ._kernels.measures import weighted_squared_distance
+
+    inertia = weighted_squared_distance(
+        np.ascontiguousarray(points, dtype=np.float64),
+        np.ascontiguousarray(histogram.counts, dtype=np.int64),
+        color_labels,
+        np.ascontiguousarray(centers[:, :dims]),
+    )
+    return Fit(
+        palette=palette,
+        labels=color_labels,
+        histogram=histogram,
+        transparent_label=reserved,
+        centers=centers,
+        inertia=float(inertia),
+        n_iter=int(n_iter),
+        color_space=color_space,
+    )
+
+
+def nearest_entries(
+    points, palette, color_space: str, *, dims: int | None = None, reserved=None, start=None
+) -> np.ndarray:
+    """Index of the nearest palette entry of each point, searched in the clustering space.
+
+    Parameters
+    ----------
+    points : (n, dims) float64 array
+        Colours in ``color_space`` (premultiplied when translucent, see
+        :func:`kpalette.colorspace.to_space`).
+    palette : (m, C) uint8 array
+    color_space : str
+    dims : int, optional
+        Channels of ``points`` (default: the palette's).
+    reserved : int, optional
+        The entry of fully transparent pixels. When the visible colours are opaque
+        and clustered as RGB it is left out of the search (it would read as black);
+        when they are translucent it is a candidate like the others.
+    start : (n,) integer array, optional
+        A first guess per point (the fit's labels), which speeds up the search.
+
+    Returns
+    -------
+    (n,) int32 array
+    """
+    from ._kernels.clustering import assign
+
+    palette = np.asarray(palette, dtype=np.uint8)
+    dims = palette.shape[1] if dims is None else dims
+    candidates = palette[:, :dims]
+    if reserved is not None and dims < palette.shape[1]:
+        candidates = candidates[:reserved]
+    entries = np.ascontiguousarray(to_space(candidates, color_space))
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    labels = (
+        np.zeros(len(points), dtype=np.int32)
+        if start is None
+        else np.array(start, dtype=np.int32, copy=True)
+    )
+    assign(points, entries, labels, np.empty(len(points)))
+    return labels
