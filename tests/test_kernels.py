@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference
-from kpalette._kernels import clustering, measures, png_filters
+from kpalette._kernels import clustering, dithering, measures, png_filters
 from kpalette._kernels import labels as label_maps
 
 
@@ -555,7 +555,7 @@ def test_lab_of_linear_matches_numpy(rng):
     linear = np.vstack([rng.uniform(0, 1, (4000, 3)), rng.uniform(0, 0.01, (1000, 3))])
     linear = np.vstack([linear, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]])
     lab = np.empty_like(linear)
-    measures.lab_of_linear(linear, colorspace._RGB_TO_XYZ_OVER_WHITE, lab)
+    measures.lab_of_linear(linear, colorspace.RGB_TO_XYZ_OVER_WHITE, lab)
     expected = reference.lab_of_linear(linear, colorspace._RGB_TO_XYZ, colorspace._WHITE_D65)
     np.testing.assert_allclose(lab, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(lab[-2:], [[0, 0, 0], [100, 0, 0]], atol=0.01)
@@ -587,8 +587,8 @@ def test_table_sums_match_numpy(rng, channels, entry_type, n):
         counts,
         entries,
         colorspace.visible_lab(palette),
-        colorspace._visible_linear_table(channels),
-        colorspace._RGB_TO_XYZ_OVER_WHITE,
+        colorspace.visible_linear_table(channels),
+        colorspace.RGB_TO_XYZ_OVER_WHITE,
     )
     expected = reference.table_delta_e(
         colors, counts, entries, palette, colorspace._RGB_TO_XYZ, colorspace._WHITE_D65
@@ -622,7 +622,7 @@ def test_table_sums_refuse_bad_entries_and_shapes(rng):
     colors, counts, palette, entries = _colour_table(rng, 20_000, 3, 4)
     visible = reference.visible_rows(palette)
     lab = colorspace.visible_lab(palette)
-    table, matrix = colorspace._visible_linear_table(3), colorspace._RGB_TO_XYZ_OVER_WHITE
+    table, matrix = colorspace.visible_linear_table(3), colorspace.RGB_TO_XYZ_OVER_WHITE
     for bad in (-1, 4):
         wrong = entries.copy()
         wrong[-1] = bad  # in the second block
@@ -705,3 +705,221 @@ def test_count_rgb_refuses_what_it_cannot_count(rng):
         label_maps.count_rgb(np.zeros((4, 2), np.uint8))
     with pytest.raises(ValueError, match="needs an alpha channel"):
         label_maps.count_rgb(np.zeros((4, 3), np.uint8), True)
+
+
+def _bad_kernel_calls():
+    """(name, call) pairs: every ``def`` function of the compiled modules, each given an
+    argument whose length, dtype or value range is wrong."""
+    from kpalette import colorspace
+
+    u8 = np.zeros((10, 3), np.uint8)
+    codes = np.array([0, 5, 9], np.int64)
+    rgba_codes = np.array([255, 511], np.int64)
+    rgba = np.full((10, 4), 255, np.uint8)
+    i32 = np.zeros(3, np.int32)
+    points = np.random.default_rng(0).uniform(0, 255, (50, 3))
+    weights = np.ones(50)
+    centers = points[:4].copy()
+    labels = np.zeros(50, np.int32)
+    tree = clustering.PointTree(points, weights)
+    table = colorspace.visible_linear_table(3)
+    matrix = colorspace.RGB_TO_XYZ_OVER_WHITE
+    image = np.zeros((8, 8, 3), np.uint8)
+    palette = np.array([[0.0, 0, 0], [255, 255, 255]])
+    yield (
+        "lookup_rgb out too short",
+        lambda: label_maps.lookup_rgb(u8, codes, i32, np.empty(9, np.int32)),
+    )
+    yield (
+        "lookup_rgb code of 2**24",
+        lambda: label_maps.lookup_rgb(
+            u8, np.array([0, 1 << 24], np.int64), i32[:2], np.empty(10, np.int32)
+        ),
+    )
+    yield (
+        "lookup_rgb negative code",
+        lambda: label_maps.lookup_rgb(
+            u8, np.array([-1], np.int64), i32[:1], np.empty(10, np.int32)
+        ),
+    )
+    yield (
+        "lookup_rgb labels",
+        lambda: label_maps.lookup_rgb(u8, codes, i32[:2], np.empty(10, np.int32)),
+    )
+    yield (
+        "lookup_rgba out too short",
+        lambda: label_maps.lookup_rgba(rgba, rgba_codes, i32[:2], np.empty(3, np.int32)),
+    )
+    yield (
+        "lookup_rgba unsorted codes",
+        lambda: label_maps.lookup_rgba(
+            rgba, rgba_codes[::-1].copy(), i32[:2], np.empty(10, np.int32)
+        ),
+    )
+    yield (
+        "lookup_rgba no codes",
+        lambda: label_maps.lookup_rgba(rgba, codes[:0], i32[:0], np.empty(10, np.int32)),
+    )
+    yield (
+        "lookup_rgba wrong dtype",
+        lambda: label_maps.lookup_rgba(
+            rgba, rgba_codes.astype(np.int32), i32[:2], np.empty(10, np.int32)
+        ),
+    )
+    yield "count_rgb two channels", lambda: label_maps.count_rgb(np.zeros((4, 2), np.uint8))
+    yield "grid_means weights", lambda: clustering.grid_means(points, weights[:3], 8)
+    yield "grid_means no cells", lambda: clustering.grid_means(points, weights, 0)
+    yield "PointTree weights", lambda: clustering.PointTree(points, weights[:3])
+    yield "PointTree dimensions", lambda: clustering.PointTree(np.zeros((5, 8)), np.ones(5))
+    yield (
+        "assign labels too short",
+        lambda: clustering.assign(points, centers, labels[:3], np.empty(50)),
+    )
+    yield (
+        "assign start out of range",
+        lambda: clustering.assign(points, centers, np.full(50, 4, np.int32), np.empty(50)),
+    )
+    yield (
+        "assign columns",
+        lambda: clustering.assign(points, np.zeros((4, 4)), labels, np.empty(50)),
+    )
+    yield (
+        "assign no centres",
+        lambda: clustering.assign(points, np.zeros((0, 3)), labels, np.empty(50)),
+    )
+    yield (
+        "lloyd weights",
+        lambda: clustering.lloyd(
+            points, weights[:3], centers.copy(), labels.copy(), np.empty(50), 10, 0.0
+        ),
+    )
+    yield (
+        "lloyd n_fixed",
+        lambda: clustering.lloyd(
+            points, weights, centers.copy(), labels.copy(), np.empty(50), 10, 0.0, None, 1.0, 0.0, 5
+        ),
+    )
+    yield (
+        "lloyd tree",
+        lambda: clustering.lloyd(
+            points[:10],
+            weights[:10],
+            centers.copy(),
+            labels[:10].copy(),
+            np.empty(10),
+            10,
+            0.0,
+            tree,
+        ),
+    )
+    yield "kmeans_plusplus k", lambda: clustering.kmeans_plusplus(tree, 51, 2, np.zeros((1, 200)))
+    yield (
+        "kmeans_plusplus uniforms",
+        lambda: clustering.kmeans_plusplus(tree, 4, 2, np.zeros((1, 3))),
+    )
+    yield (
+        "sort_in_place order",
+        lambda: clustering._sort_in_place(points.copy(), weights.copy(), np.zeros(50, np.int64)),
+    )
+    yield "lab_of_linear out", lambda: measures.lab_of_linear(points, matrix, np.empty((3, 3)))
+    yield "ciede2000 out", lambda: measures.ciede2000(points, points, np.empty(3))
+    yield "ciede2000 columns", lambda: measures.ciede2000(points, np.zeros((50, 4)), np.empty(50))
+    yield (
+        "table_squared_error counts",
+        lambda: measures.table_squared_error(
+            u8, np.ones(9, np.int64), np.zeros(10, np.int32), palette
+        ),
+    )
+    yield (
+        "table_squared_error entries",
+        lambda: measures.table_squared_error(
+            u8, np.ones(10, np.int64), np.full(10, 2, np.int32), palette
+        ),
+    )
+    yield (
+        "weighted_squared_distance label",
+        lambda: measures.weighted_squared_distance(
+            points, np.ones(50, np.int64), np.full(50, 4, np.int32), centers
+        ),
+    )
+    yield (
+        "table_delta_e table",
+        lambda: measures.table_delta_e(
+            rgba, np.ones(10, np.int64), np.zeros(10, np.int32), np.zeros((1, 3)), table, matrix
+        ),
+    )
+    yield (
+        "ssim_sums shapes",
+        lambda: measures.ssim_sums(image, np.zeros((8, 9, 3), np.uint8), False),
+    )
+    yield "palette_grid cells", lambda: dithering.palette_grid(palette, 0)
+    yield (
+        "cell_candidates among",
+        lambda: dithering.cell_candidates(
+            palette, np.array([0, 2], np.int32), np.zeros(3), np.ones(3), np.empty(2, np.int32)
+        ),
+    )
+    yield (
+        "cell_candidates out",
+        lambda: dithering.cell_candidates(
+            palette, np.array([0, 1], np.int32), np.zeros(3), np.ones(3), np.empty(1, np.int32)
+        ),
+    )
+    yield (
+        "floyd_steinberg out",
+        lambda: dithering.floyd_steinberg(
+            image,
+            palette,
+            np.arange(2),
+            1.0,
+            0.0,
+            np.inf,
+            1.0,
+            np.zeros((8, 8), np.uint8),
+            0,
+            np.empty((8, 7), np.uint8),
+        ),
+    )
+    yield (
+        "floyd_steinberg entry_ids",
+        lambda: dithering.floyd_steinberg(
+            image,
+            palette,
+            np.arange(1),
+            1.0,
+            0.0,
+            np.inf,
+            1.0,
+            np.zeros((8, 8), np.uint8),
+            0,
+            np.empty((8, 8), np.uint8),
+        ),
+    )
+    yield (
+        "floyd_steinberg palette columns",
+        lambda: dithering.floyd_steinberg(
+            image,
+            np.zeros((2, 4)),
+            np.arange(2),
+            1.0,
+            0.0,
+            np.inf,
+            1.0,
+            np.zeros((8, 8), np.uint8),
+            0,
+            np.empty((8, 8), np.uint8),
+        ),
+    )
+    yield (
+        "filter_rows out",
+        lambda: png_filters.filter_rows(np.zeros((4, 5), np.uint8), np.empty((4, 5), np.uint8)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "call"), list(_bad_kernel_calls()), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_kernel_refuses_bad_arguments_before_its_loops(name, call):
+    # Each call, unchecked, would read or write out of bounds (or crash the process).
+    with pytest.raises(ValueError):
+        call()

@@ -43,7 +43,8 @@ _RGB_TO_XYZ = np.array(
 )
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
-_RGB_TO_XYZ_OVER_WHITE = np.ascontiguousarray(_RGB_TO_XYZ / _WHITE_D65[:, None])
+#: sRGB linear light -> CIE XYZ, each row divided by the D65 white's coordinate.
+RGB_TO_XYZ_OVER_WHITE = np.ascontiguousarray(_RGB_TO_XYZ / _WHITE_D65[:, None])
 
 # OKLab (Ottosson 2020): linear sRGB -> LMS -> cube root -> Lab, and back.
 _RGB_TO_LMS = np.array(
@@ -134,7 +135,7 @@ def _lab_of_linear(linear: np.ndarray) -> np.ndarray:
 
     linear = np.ascontiguousarray(linear, dtype=np.float64).reshape(-1, 3)
     lab = np.empty_like(linear)
-    lab_of_linear(linear, _RGB_TO_XYZ_OVER_WHITE, lab)
+    lab_of_linear(linear, RGB_TO_XYZ_OVER_WHITE, lab)
     return lab
 
 
@@ -207,7 +208,7 @@ def _premultiplied_linear_table() -> np.ndarray:
     return _srgb_to_linear(premultiply(grid)[:, 0]).reshape(256, 256)
 
 
-def _visible_linear_table(n_channels: int) -> np.ndarray:
+def visible_linear_table(n_channels: int) -> np.ndarray:
     """Linear light of 8-bit channel values as seen over black, as the compiled table
     measures take it: (1, 256) for RGB; (256, 256) for RGBA, row = alpha."""
     if n_channels == 4:

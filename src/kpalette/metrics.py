@@ -252,12 +252,12 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
         entries = np.asarray(entries)
         return _weighted_mean_delta_e(colors, counts, lambda rows: palette_lab[entries[rows]])
     from ._kernels.measures import table_delta_e
-    from .colorspace import _RGB_TO_XYZ_OVER_WHITE, _visible_linear_table
+    from .colorspace import RGB_TO_XYZ_OVER_WHITE, visible_linear_table
 
     colors, counts, entries = _table_arrays(colors, counts, entries)
-    linear_table = _visible_linear_table(colors.shape[1])
+    linear_table = visible_linear_table(colors.shape[1])
     total = table_delta_e(
-        colors, counts, entries, palette_lab, linear_table, _RGB_TO_XYZ_OVER_WHITE
+        colors, counts, entries, palette_lab, linear_table, RGB_TO_XYZ_OVER_WHITE
     )
     return total / float(counts.sum())
 

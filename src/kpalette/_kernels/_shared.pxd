@@ -102,3 +102,29 @@ cdef inline Py_ssize_t _box_candidates(const double* centers, int d, const int32
             out[n] = among[i]
             n += 1
     return n
+
+
+cdef inline int check_length(str what, Py_ssize_t got, Py_ssize_t expected) except -1:
+    """ValueError unless ``got == expected``: ``what`` names the argument."""
+    if got != expected:
+        raise ValueError(f"{what} must have {expected} rows, got {got}")
+    return 0
+
+
+cdef inline int check_columns(str what, Py_ssize_t got, Py_ssize_t expected) except -1:
+    """ValueError unless ``got == expected`` columns."""
+    if got != expected:
+        raise ValueError(f"{what} must have {expected} columns, got {got}")
+    return 0
+
+
+cdef inline int check_indices(str what, values, Py_ssize_t stop) except -1:
+    """ValueError unless every value (an integer array) is in ``0 .. stop - 1``."""
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.size and (array.min() < 0 or array.max() >= stop):
+        raise ValueError(
+            f"{what} must be in 0..{stop - 1}, got values from {array.min()} to {array.max()}"
+        )
+    return 0

@@ -14,7 +14,7 @@ from libc.stdlib cimport abs, calloc, free, malloc
 
 from kpalette._kernels._shared cimport kpalette_max_threads
 
-from kpalette._kernels._shared cimport _box_candidates
+from kpalette._kernels._shared cimport _box_candidates, check_columns, check_indices, check_length
 
 
 cdef void _bounding_box(const double[:, ::1] points, double* low, double* span) noexcept nogil:
@@ -67,6 +67,7 @@ def grid_means(const double[:, ::1] points, const double[::1] weights, int cells
     cdef int shift
     if not 1 <= d <= 8:
         raise ValueError(f"grid_means takes 1 to 8 dimensions, got {d}")
+    check_length("weights", weights.shape[0], n)
     if cpa < 1:
         raise ValueError(f"cells_per_axis must be at least 1, got {cpa}")
     for t in range(d):
@@ -249,10 +250,16 @@ def assign(const double[:, ::1] points, const double[:, ::1] centers, int32_t[::
     dist2 : (n,) float64 array
         Overwritten with the squared distance to the nearest centre.
     """
+    cdef Py_ssize_t n = points.shape[0], p
+    if centers.shape[0] < 1:
+        raise ValueError("assign needs at least one centre, got 0")
+    check_columns("centers", centers.shape[1], points.shape[1])
+    check_length("labels", labels.shape[0], n)
+    check_length("dist2", dist2.shape[0], n)
+    check_indices("labels (the starting guesses)", labels, centers.shape[0])
     between_array, order_array = _neighbour_order(centers)
     cdef double[:, ::1] between = between_array
     cdef int64_t[:, ::1] order = order_array
-    cdef Py_ssize_t n = points.shape[0], p
     lower_array = np.empty(n)
     cdef double[::1] lower = lower_array
     with nogil:
@@ -336,8 +343,9 @@ cdef class PointTree:
         cdef int64_t n_keys, code, cell
         cdef double lower[8]
         cdef double span[8]
-        if d * bits > 30:  # the codes index a table of 2 ** (d * bits) cells
-            raise ValueError(f"at most 7 dimensions, got {d}")
+        if not 1 <= d or d * bits > 30:  # the codes index a table of 2 ** (d * bits) cells
+            raise ValueError(f"1 to 7 dimensions, got {d}")
+        check_length("weights", weights.shape[0], n)
         n_keys = (<int64_t>1) << (d * bits)
         _bounding_box(points, lower, span)
         codes_array = np.empty(n, dtype=np.int64)
@@ -785,6 +793,20 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     """
     cdef Py_ssize_t n = points.shape[0], k = centers.shape[0], p, j
     cdef int d = points.shape[1], t
+    if k < 1:
+        raise ValueError("lloyd needs at least one centre, got 0")
+    check_columns("centers", centers.shape[1], d)
+    check_length("weights", weights.shape[0], n)
+    check_length("labels", labels.shape[0], n)
+    check_length("dist2", dist2.shape[0], n)
+    if not 0 <= n_fixed <= k:
+        raise ValueError(f"n_fixed must be in 0..{k}, got {n_fixed}")
+    if max_iter < 0:
+        raise ValueError(f"max_iter must be 0 or more, got {max_iter}")
+    if tree is not None and (tree.points.shape[0] != n or tree.points.shape[1] != d):
+        raise ValueError(
+            f"the tree holds points of shape {tuple(tree.points.shape)}, not ({n}, {d})"
+        )
     cdef PointTree cells = PointTree(points, weights) if tree is None else tree
     cdef _WalkBuffers work = _WalkBuffers(cells, centers.shape[0], points.shape[1])
     cdef const double[:, ::1] sorted_points = cells.points
@@ -1194,6 +1216,10 @@ def kmeans_plusplus(PointTree tree, int k, int n_trials, const double[:, ::1] un
     fixed_array = np.zeros((1, tree.points.shape[1])) if n_fixed == 0 else fixed
     cdef const double[:, ::1] fixed_centers = fixed_array
     cdef Py_ssize_t needed = k * n_trials if n_fixed else 1 + (k - 1) * n_trials
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in 1..{n} (the points), got {k}")
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be at least 1, got {n_trials}")
     if n_fixed and fixed_centers.shape[1] != tree.points.shape[1]:
         raise ValueError(
             f"fixed centres need {tree.points.shape[1]} coordinates, got {fixed_centers.shape[1]}"

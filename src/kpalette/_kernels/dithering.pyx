@@ -18,7 +18,7 @@ ctypedef fused label_t:
     uint8_t
     int32_t
 
-from kpalette._kernels._shared cimport _box_candidates
+from kpalette._kernels._shared cimport _box_candidates, check_columns, check_indices, check_length
 
 
 # --------------------------------------------------------------------------- dithering
@@ -38,6 +38,8 @@ def palette_grid(const double[:, ::1] palette, int per_axis):
     """
     cdef Py_ssize_t k = palette.shape[0], j
     cdef int d = palette.shape[1], t, v, c
+    if not 1 <= per_axis <= 256:
+        raise ValueError(f"per_axis must be in 1..256, got {per_axis}")
     cell_array = np.empty((d, 256), dtype=np.int64)
     lows_array = np.full((d, per_axis), 256.0)
     highs_array = np.full((d, per_axis), -1.0)
@@ -83,6 +85,14 @@ def cell_candidates(const double[:, ::1] palette, const int32_t[::1] among,
     -------
     n : int
     """
+    cdef Py_ssize_t d = palette.shape[1]
+    if among.shape[0] < 1:
+        raise ValueError("among must hold at least one palette entry, got none")
+    check_indices("among", among, palette.shape[0])
+    check_length("low", low.shape[0], d)
+    check_length("high", high.shape[0], d)
+    if out.shape[0] < among.shape[0]:
+        raise ValueError(f"out must have room for {among.shape[0]} entries, got {out.shape[0]}")
     return _box_candidates(&palette[0, 0], palette.shape[1], &among[0], among.shape[0],
                            &low[0], &high[0], &out[0])
 
@@ -126,6 +136,16 @@ def floyd_steinberg(const uint8_t[:, :, ::1] image, const double[:, ::1] palette
     """
     cdef Py_ssize_t height = image.shape[0], width = image.shape[1], k = palette.shape[0]
     cdef int d = image.shape[2]
+    if d not in (3, 4):
+        raise ValueError(f"image must have 3 or 4 channels, got {d}")
+    if k < 1:
+        raise ValueError("the palette must have at least one entry, got 0")
+    check_columns("palette", palette.shape[1], d)
+    check_length("entry_ids", entry_ids.shape[0], k)
+    if skip.shape[0] != height or skip.shape[1] != width:
+        raise ValueError(f"skip must have shape ({height}, {width}), got ({skip.shape[0]}, {skip.shape[1]})")
+    if out.shape[0] != height or out.shape[1] != width:
+        raise ValueError(f"out must have shape ({height}, {width}), got ({out.shape[0]}, {out.shape[1]})")
     # Fine cells (64 per axis) keep the candidate lists short even for palettes
     # packed into a thin region; they are found among the candidates of coarse
     # cells (8 per axis), so each costs the length of a coarse list, not k.

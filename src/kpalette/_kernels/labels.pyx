@@ -12,7 +12,7 @@ from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor,
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport abs, calloc, free, malloc
 
-from kpalette._kernels._shared cimport kpalette_max_threads
+from kpalette._kernels._shared cimport check_length, kpalette_max_threads
 
 ctypedef fused label_t:
     uint8_t
@@ -52,6 +52,13 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
     _check_channels(pixels, skip, "a transparent label")
     if color_labels.shape[0] != n_codes:
         raise ValueError(f"expected {n_codes} labels, one per code, got {color_labels.shape[0]}")
+    check_length("out", out.shape[0], n)
+    codes_array = np.asarray(codes)
+    if n_codes and (codes_array.min() < 0 or codes_array.max() >= (1 << 24)):
+        raise ValueError(
+            f"codes must be 24-bit colours (0..2**24 - 1), got values from "
+            f"{codes_array.min()} to {codes_array.max()}"
+        )
     # Block 0 stays zeros: pairs without colours point at it.
     cdef int32_t* block_of = <int32_t*>calloc(65536, sizeof(int32_t))
     cdef label_t* blocks = NULL
@@ -137,6 +144,15 @@ def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
     cdef int shift = 32 - bucket_bits
     if n_codes >= (<int64_t>1) << 32:
         raise ValueError(f"at most 2**32 - 1 colours, got {n_codes}")
+    if color_labels.shape[0] != n_codes:
+        raise ValueError(f"expected {n_codes} labels, one per code, got {color_labels.shape[0]}")
+    check_length("out", out.shape[0], n)
+    if n and n_codes == 0:
+        raise ValueError("no codes to look the pixels up in")
+    codes_array = np.asarray(codes)
+    if n_codes and (codes_array[0] < 0 or codes_array[n_codes - 1] >= ((<int64_t>1) << 32)
+                    or (n_codes > 1 and (np.diff(codes_array) <= 0).any())):
+        raise ValueError("codes must be distinct 32-bit colours (0..2**32 - 1) in ascending order")
     # starts[b] = the first code whose top bits are at least b.
     starts_array = np.zeros(((<int64_t>1) << (32 - shift)) + 1, dtype=np.uint32)
     cdef uint32_t[::1] starts = starts_array
@@ -180,6 +196,8 @@ cdef void _lookup_rgba_block(const uint8_t* pixels, const int64_t* codes,
             # codes[low] <= code < codes[high] (high: the end of the bucket)
             low = starts[code >> shift]
             high = starts[(code >> shift) + 1]
+            if low == high:  # a colour not among the codes, in an empty bucket
+                low = low - 1 if low > 0 else 0
             while high - low > 1:
                 middle = (low + high) >> 1
                 if codes[middle] <= code:

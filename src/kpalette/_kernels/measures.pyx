@@ -12,7 +12,7 @@ from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor,
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport abs, calloc, free, malloc
 
-from kpalette._kernels._shared cimport kpalette_max_threads
+from kpalette._kernels._shared cimport check_columns, check_length, kpalette_max_threads
 
 
 # --------------------------------------------------------------------------- colour difference
@@ -109,6 +109,11 @@ def lab_of_linear(const double[:, ::1] linear, const double[:, ::1] to_xyz_over_
     """
     cdef Py_ssize_t n = linear.shape[0], i
     cdef double fx, fy, fz  # scalars, not an array: each thread gets its own
+    check_columns("linear", linear.shape[1], 3)
+    if to_xyz_over_white.shape[0] != 3 or to_xyz_over_white.shape[1] != 3:
+        raise ValueError(f"the matrix must be 3 x 3, got ({to_xyz_over_white.shape[0]}, {to_xyz_over_white.shape[1]})")
+    check_length("out", out.shape[0], n)
+    check_columns("out", out.shape[1], 3)
     with nogil:
         for i in prange(n, schedule="static"):
             fx = _lab_curve(to_xyz_over_white[0, 0] * linear[i, 0]
@@ -139,6 +144,10 @@ def ciede2000(const double[:, ::1] lab_a, const double[:, ::1] lab_b, double[::1
         Overwritten with the differences.
     """
     cdef Py_ssize_t n = lab_a.shape[0], i
+    check_columns("lab_a", lab_a.shape[1], 3)
+    check_columns("lab_b", lab_b.shape[1], 3)
+    check_length("lab_b", lab_b.shape[0], n)
+    check_length("out", out.shape[0], n)
     with nogil:
         for i in prange(n, schedule="static"):
             out[i] = _ciede2000_pair(lab_a[i, 0], lab_a[i, 1], lab_a[i, 2],

@@ -81,6 +81,10 @@ def filter_rows(const uint8_t[:, ::1] samples, uint8_t[:, ::1] out):
         Written: the filter number, then the filtered bytes, of every row.
     """
     cdef Py_ssize_t height = samples.shape[0], width = samples.shape[1], y
+    if out.shape[0] != height or out.shape[1] != width + 1:
+        raise ValueError(
+            f"out must have shape ({height}, {width + 1}), got ({out.shape[0]}, {out.shape[1]})"
+        )
     if height == 0 or width == 0:
         return
     with nogil:
