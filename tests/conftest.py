@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference images in ../shared/images and small synthetic ones."""
+"""Shared fixtures: the small images in tests/data, the reference photos in
+../shared/images, and small synthetic ones."""
 
 from __future__ import annotations
 
@@ -7,14 +8,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+DATA = Path(__file__).resolve().parent / "data"
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
+def data_image(name: str) -> Path:
+    """Path of a small test image shipped in tests/data (CC0 or public domain)."""
+    path = DATA / name
+    assert path.is_file(), f"missing test image {path}"
+    return path
+
+
 def shared_image(name: str) -> Path:
-    """Path of a reference image; fails (not skips) when the shared folder is missing."""
+    """Path of a reference photo in ../shared/images; the test is skipped when the
+    folder is absent (tests that call this are marked ``shared``)."""
     path = SHARED_IMAGES / name
+    if not SHARED_IMAGES.is_dir():
+        pytest.skip(f"needs the reference photos in {SHARED_IMAGES}, which is absent")
     if not path.is_file():
-        pytest.fail(f"reference image missing: {path} (the tests need ../shared/images)")
+        pytest.fail(f"reference image missing: {path}")
     return path
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_image
+from conftest import data_image
 from kpalette.cli import main
 from kpalette.data import sample_image_path
 from pngbytes import huge_header_png
@@ -360,9 +360,9 @@ def test_explore_writes_one_page_and_keeps_existing_files(photo, capsys):
     assert "OKLAB" in page.read_text(encoding="utf-8")
 
 
-def test_compress_a_shared_photo(tmp_path, capsys):
-    output = tmp_path / "china-k16.png"
-    status, out, _ = _run(["compress", shared_image("china.jpg"), "-o", output, "--json"], capsys)
+def test_compress_a_jpeg_photo(tmp_path, capsys):
+    output = tmp_path / "rocket-k16.png"
+    status, out, _ = _run(["compress", data_image("rocket.jpg"), "-o", output, "--json"], capsys)
     report = json.loads(out)
     assert status == 0 and report["colors"] == 16 and report["psnr"] > 25
 
@@ -386,3 +386,12 @@ def test_gif_of_a_translucent_image_reports_the_file_written(tmp_path, capsys):
         assert json.loads(out)["mse"] == pytest.approx(
             mean_squared_error(original, written), rel=1e-5
         )
+
+
+def test_version_is_the_installed_packages(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kpalette {version('kpalette')}"

@@ -230,3 +230,17 @@ def test_jpeg_output_refuses_transparency(tmp_path):
     with pytest.raises(ImageWriteError, match="JPEG has no alpha"):
         result.save(tmp_path / "a.jpg")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_output_format_registry():
+    from kpalette.io import OUTPUT_FORMATS, format_for_path, output_format
+
+    assert output_format("a.PNG") is OUTPUT_FORMATS["png"]
+    assert output_format("a.jpeg") is output_format("a.jpg") is OUTPUT_FORMATS["jpeg"]
+    assert OUTPUT_FORMATS["jpeg"].lossy and not OUTPUT_FORMATS["webp"].lossy
+    assert OUTPUT_FORMATS["gif"].alpha == "binary" and OUTPUT_FORMATS["png"].palette
+    assert format_for_path("a.png") == "PNG" and format_for_path("a.webp") == "WEBP"
+    with pytest.raises(ImageWriteError, match="unknown output extension '.bmp'; use one of"):
+        output_format("a.bmp")
+    with pytest.raises(ImageWriteError, match="GIF holds palette images only"):
+        format_for_path("a.gif", truecolor=True)

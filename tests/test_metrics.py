@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_image
+from conftest import data_image
 from kpalette.metrics import (
     bits_per_pixel,
     color_index_pairs,
@@ -57,7 +57,7 @@ def test_ssim_of_a_quantized_photo_against_scikit_image():
 
     from kpalette import io, quantize
 
-    photo = io.load_image(shared_image("hubble_deep_field.jpg"))
+    photo = io.load_image(data_image("hubble-crop.png"))
     quantized = quantize(photo, 12).to_array()
     expected = ssim(photo.astype(float), quantized.astype(float), channel_axis=2, data_range=255)
     assert structural_similarity(photo, quantized) == pytest.approx(expected, rel=1e-12)

@@ -141,3 +141,17 @@ def test_pictures_with_alpha_are_shown_over_a_checkerboard():
         assert np.asarray(picture.get_array()).shape[-1] == 4
     labels = swatches(quantize(image, 2)).axes[0].texts
     assert {text.get_color() for text in labels} == {"black", "white"}
+
+
+def test_a_missing_plot_library_names_the_extra(small_photo, monkeypatch):
+    import importlib.util
+
+    from kpalette import plot
+    from kpalette.exceptions import MissingExtraError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "plotly" else real(name, *a)
+    )
+    with pytest.raises(MissingExtraError, match=r"pip install 'kpalette\[plot\]'"):
+        plot.color_cloud(small_photo)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_image
+from conftest import data_image
 from kpalette import QuantizedImage, load_image, quantize
 
 
-@pytest.mark.parametrize("name", ["coffee.png", "astronaut.png", "china.jpg"])
+@pytest.mark.parametrize("name", ["astronaut-crop.png", "chelsea-crop.png", "rocket.jpg"])
 def test_palette_png_is_smaller_than_the_same_image_as_rgb_png(tmp_path, name):
-    result = quantize(shared_image(name), 16)
+    result = quantize(data_image(name), 16)
     out = tmp_path / "q.png"
     result.save(out)
     rgb_png = _io.BytesIO()

@@ -1,0 +1,82 @@
+"""fit_histogram: the one way into clustering, checked against brute force and the estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kpalette import KMeansQuantizer, KPaletteWarning, Options, fit_histogram, image_histogram
+from kpalette.colorspace import premultiply
+
+
+def _pixels(image):
+    return image.reshape(-1, image.shape[-1])
+
+
+@pytest.mark.parametrize("color_space", ["rgb", "lab"])
+def test_the_fit_is_the_estimators(small_photo, color_space):
+    fit = fit_histogram(
+        image_histogram(_pixels(small_photo)), Options(k=6, seed=2, color_space=color_space)
+    )
+    model = KMeansQuantizer(6, random_state=2, color_space=color_space).fit(small_photo)
+    np.testing.assert_array_equal(fit.palette, model.palette_)
+    assert fit.inertia == model.inertia_ and fit.n_iter == model.n_iter_ >= 1
+
+
+def test_labels_are_the_nearest_rounded_entries_and_inertia_is_the_objective(small_photo):
+    histogram = image_histogram(_pixels(small_photo))
+    fit = fit_histogram(histogram, Options(k=9, seed=0))
+    colors = histogram.colors.astype(np.float64)
+    d2 = ((colors[:, None] - fit.palette[None].astype(np.float64)) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(d2[np.arange(len(colors)), fit.labels], d2.min(axis=1))
+    to_centre = ((colors - fit.centers[fit.labels]) ** 2).sum(axis=1)
+    assert fit.inertia == pytest.approx(float((histogram.counts * to_centre).sum()), rel=1e-12)
+    # Every pixel's entry, spread back from the distinct colours.
+    pixels = _pixels(small_photo)
+    per_pixel = ((pixels[:, None].astype(float) - fit.palette[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(
+        per_pixel[np.arange(len(pixels)), fit.pixel_labels(pixels)], per_pixel.min(axis=1)
+    )
+
+
+def test_one_colour_is_the_column_means(small_photo):
+    fit = fit_histogram(image_histogram(_pixels(small_photo)), Options(k=1))
+    np.testing.assert_allclose(fit.centers[0], _pixels(small_photo).mean(axis=0), rtol=1e-12)
+
+
+def test_transparent_pixels_get_an_entry_of_their_own(small_photo):
+    rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
+    rgba[:, :30] = [9, 200, 9, 0]
+    histogram = image_histogram(_pixels(rgba))
+    assert histogram.n_transparent == 60 * 30 and histogram.colors.shape[1] == 3
+    fit = fit_histogram(histogram, Options(k=4, seed=1))
+    assert fit.transparent_label == 3 and tuple(fit.palette[3]) == (0, 0, 0, 0)
+    colors, counts, entries = fit.color_table()
+    assert counts.sum() == rgba.shape[0] * rgba.shape[1] and colors.shape[1] == 4
+    assert fit.entry_counts()[3] == 60 * 30
+    labels = fit.pixel_labels(_pixels(rgba)).reshape(rgba.shape[:2])
+    assert (labels[:, :30] == 3).all() and (labels[:, 30:] != 3).all()
+
+
+def test_one_colour_over_transparent_pixels_is_their_premultiplied_mean(small_photo):
+    rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
+    rgba[:, :20] = [255, 0, 255, 0]  # hidden magenta: counts as (0, 0, 0, 0)
+    fit = fit_histogram(image_histogram(_pixels(rgba)), Options(k=1))
+    expected = premultiply(_pixels(rgba)).mean(axis=0)
+    np.testing.assert_allclose(fit.centers[0], expected, rtol=1e-12)
+    assert (fit.pixel_labels(_pixels(rgba)) == 0).all()
+
+
+def test_fewer_distinct_colours_than_k_gives_them_with_a_warning():
+    pixels = np.array([[1, 2, 3], [4, 5, 6], [1, 2, 3]], np.uint8)
+    with pytest.warns(KPaletteWarning, match="2 distinct colours, fewer than k=5"):
+        fit = fit_histogram(image_histogram(pixels), Options(k=5))
+    assert sorted(map(tuple, fit.palette.tolist())) == [(1, 2, 3), (4, 5, 6)]
+    assert fit.inertia == 0 and fit.n_iter == 0
+
+
+def test_a_choice_of_k_must_be_made_first(small_photo):
+    with pytest.raises(ValueError, match="choose it with choose_k"):
+        fit_histogram(image_histogram(_pixels(small_photo)), Options(k="auto"))
+    with pytest.raises(TypeError, match="options must be an Options, got int"):
+        fit_histogram(image_histogram(_pixels(small_photo)), 5)

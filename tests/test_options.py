@@ -1,0 +1,84 @@
+"""Options: one validated set of settings for every entry point."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kpalette import Options, quantize
+from kpalette.options import DEFAULT_K
+
+
+def test_defaults_and_normalised_values():
+    options = Options()
+    assert options.n_colors == DEFAULT_K and options.choice is None
+    assert Options(dither=True).dither == 1.0 and Options(dither=False).dither == 0.0
+    assert Options(k=np.int64(5)).n_colors == 5
+    assert Options(seed=np.random.default_rng(1)).seed is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.k = 3
+
+
+@pytest.mark.parametrize(
+    ("fields", "choice"),
+    [
+        ({"k": "auto"}, "auto"),
+        ({"target_psnr": 30}, "target_psnr"),
+        ({"max_bytes": 9000}, "max_bytes"),
+    ],
+)
+def test_a_way_of_choosing_k(fields, choice):
+    options = Options(**fields)
+    assert options.choice == choice
+    with pytest.raises(ValueError, match="choose it with choose_k"):
+        options.n_colors  # noqa: B018
+    assert options.replace(k=12).choice is None and options.replace(k=12).n_colors == 12
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"k": 0}, "k must be a whole number >= 1, got 0"),
+        ({"k": 2.5}, "got 2.5"),
+        ({"k": "many"}, "got 'many'"),
+        ({"k": 4, "target_psnr": 30}, "got k=4 and target_psnr"),
+        ({"target_psnr": 30, "max_bytes": 10}, "got target_psnr and max_bytes"),
+        ({"target_psnr": -1}, "target_psnr must be a positive number of dB, got -1"),
+        ({"target_psnr": float("inf")}, "got inf"),
+        ({"max_bytes": 0}, "max_bytes must be a whole number >= 1, got 0"),
+        ({"color_space": "hsv"}, "color_space must be one of rgb, lab, oklab, got 'hsv'"),
+        ({"dither": 1.5}, "dither must be a strength in 0..1 or a bool, got 1.5"),
+        ({"dither": "yes"}, "got 'yes'"),
+        ({"k": 2000, "dither": 1}, "dithering takes at most 1024 colours, got k=2000"),
+        ({"seed": -1}, "seed must be 0 or more, got -1"),
+        ({"seed": 1.5}, "seed must be a whole number, None or a Generator, got 1.5"),
+        ({"n_init": 0}, "n_init must be 'auto' or a whole number >= 1, got 0"),
+        ({"max_iter": 0}, "max_iter must be a whole number >= 1, got 0"),
+        ({"tol": -1e-3}, "tol must be a number >= 0, got -0.001"),
+        ({"alpha_threshold": 0}, "alpha_threshold must be a whole number in 1..255, got 0"),
+        ({"max_pixels": 0}, "max_pixels must be a whole number >= 1, got 0"),
+    ],
+)
+def test_bad_values_are_refused_with_what_was_received(fields, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Options(**fields)
+
+
+def test_of_applies_changes_and_refuses_unknown_names():
+    base = Options(k=8, color_space="lab")
+    assert Options.of(base) is base
+    changed = Options.of(base, seed=3)
+    assert (changed.k, changed.color_space, changed.seed) == (8, "lab", 3)
+    with pytest.raises(TypeError, match="unknown option: random_state"):
+        Options.of(base, random_state=3)
+    with pytest.raises(TypeError, match="options must be an Options, got dict"):
+        Options.of({"k": 3})
+
+
+def test_quantize_takes_options_or_keywords_alike(small_photo):
+    a = quantize(small_photo, options=Options(k=6, color_space="oklab", seed=4))
+    b = quantize(small_photo, 6, color_space="oklab", seed=4)
+    np.testing.assert_array_equal(a.palette, b.palette)
+    assert a.options == b.options and a.color_space == "oklab"
