@@ -79,6 +79,12 @@ def main() -> None:
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sklearn", action="store_true", help="also the scikit-learn median")
+    parser.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="also time the kpalette installed for this interpreter (another version), "
+        "alternated with the two others",
+    )
     args = parser.parse_args()
     pngquant = shutil.which("pngquant")
     if pngquant is None:
@@ -121,11 +127,25 @@ def main() -> None:
                 str(k),
                 str(png),
             ]
-            # Alternated, so that both tools see the same moments of a shared machine.
-            kp_runs, pq_runs = [], []
+            base_command = (
+                [
+                    args.baseline,
+                    "-m",
+                    "kpalette",
+                    *kp_command[3:-2],
+                    str(work / f"base{k}.png"),
+                    "--force",
+                ]
+                if args.baseline
+                else None
+            )
+            # Alternated, so that the tools see the same moments of a shared machine.
+            kp_runs, pq_runs, base_runs = [], [], []
             for _ in range(args.repeat):
                 kp_runs.append(run_timed(kp_command))
                 pq_runs.append(run_timed(pq_command))
+                if base_command:
+                    base_runs.append(run_timed(base_command))
             kp_s, pq_s = min(r[0] for r in kp_runs), min(r[0] for r in pq_runs)
             kp_rss = max((r[1] or 0) for r in kp_runs) / 1024
             kp_mse, pq_mse = mse_of_file(original, kp_out), mse_of_file(original, pq_out)
@@ -145,6 +165,12 @@ def main() -> None:
                 f"{kp_rss:.0f} | {kp_kb:.0f} {pq_kb:.0f}",
                 flush=True,
             )
+            if base_runs:
+                base_s = min(r[0] for r in base_runs)
+                print(
+                    f"    baseline {base_s:.3f} s, ratio to pngquant {base_s / pq_s:.3f}",
+                    flush=True,
+                )
     shutil.rmtree(work)
 
 

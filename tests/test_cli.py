@@ -388,10 +388,10 @@ def test_gif_of_a_translucent_image_reports_the_file_written(tmp_path, capsys):
         )
 
 
-def test_version_is_the_installed_packages(capsys):
-    from importlib.metadata import version
+def test_version_is_the_packages(capsys):
+    import kpalette
 
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
-    assert capsys.readouterr().out.strip() == f"kpalette {version('kpalette')}"
+    assert capsys.readouterr().out.strip() == f"kpalette {kpalette.__version__}"

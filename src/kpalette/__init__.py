@@ -11,8 +11,6 @@ The core (NumPy, Pillow, zlib-ng) is imported here; the plots and the explore pa
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .choose import KChoice, KSweep, choose_k
 from .data import sample_image_path
 from .estimator import KMeansQuantizer
@@ -30,10 +28,8 @@ from .options import Options
 from .palette import format_palette
 from .quantize import PreparedImage, QuantizedImage, prepare, quantize, quantize_many
 
-try:
-    __version__ = version("kpalette")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+#: The package's version: its one source (pyproject.toml reads it from here).
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "ColorHistogram",
