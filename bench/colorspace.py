@@ -1,4 +1,4 @@
-"""Issue 3: perceptual colour spaces and dithering, measured on the shared photos.
+"""Perceptual colour spaces and dithering, measured on the shared photos.
 
 For each photo and k: mean CIEDE2000 (and MSE) of the result fitted in RGB, CIELAB
 and OKLab, and the ratio of each perceptual space's CIEDE2000 to RGB's. Then the time

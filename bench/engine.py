@@ -1,4 +1,4 @@
-"""Issue 3's bars: kpalette against pngquant and scikit-learn, side by side in one run.
+"""kpalette against pngquant and scikit-learn, side by side in one run.
 
 For each photo (converted to PNG once) and each k it measures, in the same run:
 

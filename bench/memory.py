@@ -1,4 +1,4 @@
-"""Issue 3, bar 4: peak memory of the CLI on string.jpg and on a synthetic 100 MP photo.
+"""Peak memory of the CLI on string.jpg and on a synthetic 100 MP photo.
 
 The large image is string.jpg tiled 4 x 3 (105 MP), each tile flipped or not and shifted
 in colour by a few levels, so that it has many more distinct colours than the source;

@@ -1,4 +1,4 @@
-"""The command line: summaries, JSON, palettes, and every bad input of issue 2."""
+"""The command line: summaries, JSON, palettes, and every kind of bad input."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def test_quality_matches_sklearn_on_all_pixels(name):
     [("china.jpg", ((16, 100), 200)), ("coffee.png", ((200, 100), 120))],
 )
 def test_quality_bar_against_sklearn_median_on_the_weighted_histogram(name, sizes):
-    """Issue 3, bar 1: at most 1.005x the median of KMeans over random_state 0..4."""
+    """At most 1.005x the median of KMeans over random_state 0..4."""
     from sklearn.cluster import KMeans
 
     (top, left), side = sizes
@@ -74,7 +74,7 @@ def _translucent_photo(rng):
 
 @pytest.mark.parametrize("k", [8, 32])
 def test_translucent_quality_against_sklearn_on_premultiplied_colours(rng, k):
-    """Bar 1 with alpha: the objective is the premultiplied squared error that the
+    """The same with alpha: the objective is the premultiplied squared error that the
     metrics report; scikit-learn clusters the same weighted premultiplied colours."""
     from sklearn.cluster import KMeans
 

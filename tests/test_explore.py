@@ -69,10 +69,17 @@ def test_page_works_offline(report):
 
 
 def test_page_renders_in_chromium(report, tmp_path):
+    import importlib.util
+
+    missing = []
     if CHROMIUM is None:
+        missing.append("chromium (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("playwright (pip install '.[dev]')")
+    if missing:
         if os.environ.get("KPALETTE_REQUIRE_BROWSER"):
-            pytest.fail("chromium is not installed (CI installs it: see .ci/run)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+            pytest.fail(f"not installed: {', '.join(missing)} (CI installs them: see .ci/run)")
+        pytest.skip(f"not installed: {', '.join(missing)}")
     from PIL import Image
     from playwright.sync_api import sync_playwright
 

@@ -476,7 +476,7 @@ def test_ssim_sums_refuse_bad_shapes():
 
 
 def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp_path):
-    """Issue 3, bar 5: compiled once (at install); later processes only load it.
+    """Compiled once (at install); later processes only load it.
 
     A fresh process that runs every kernel imports no JIT or compiler and writes
     nothing next to the package.

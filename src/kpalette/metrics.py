@@ -256,9 +256,7 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
 
     colors, counts, entries = _table_arrays(colors, counts, entries)
     linear_table = visible_linear_table(colors.shape[1])
-    total = table_delta_e(
-        colors, counts, entries, palette_lab, linear_table, RGB_TO_XYZ_OVER_WHITE
-    )
+    total = table_delta_e(colors, counts, entries, palette_lab, linear_table, RGB_TO_XYZ_OVER_WHITE)
     return total / float(counts.sum())
 
 
