@@ -63,7 +63,7 @@ def knee_point(ks, values) -> int:
     to 0..1, and the knee is the point farthest below the straight line from the
     first point to the last. With a few clusters of distinct colours the inertia
     falls steeply until k reaches their number and slowly after, and that k is
-    returned; measured on the linear scale, the last big step was missed (7 blobs
+    returned; on the linear scale, the last big step was missed (7 blobs
     gave 6).
 
     Parameters

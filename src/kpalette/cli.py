@@ -95,7 +95,7 @@ def _add_engine_options(
 ) -> None:
     k_help = f"number of colours{'' if default_k is None else f' (default {default_k})'}"
     if choosing:
-        k_help += "; 'auto': the knee of the inertia curve over k=2..16"
+        k_help += "; 'auto': the knee of the inertia curve over k=1..16"
     parser.add_argument(
         "-k",
         "--colors",

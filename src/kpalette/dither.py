@@ -144,7 +144,7 @@ def _mapping_error2(diffused, fitted, skip) -> float:
     from ._kernels.dithering import floyd_steinberg
 
     pixels = diffused.reshape(-1, diffused.shape[2])
-    if skip.any():  # without copying the visible pixels: a full-image mask costs 0.3 s
+    if skip.any():  # without copying the visible pixels
         visible = np.flatnonzero(~skip.reshape(-1))
         if len(visible) == 0:
             return 0.0

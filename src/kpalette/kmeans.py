@@ -189,29 +189,19 @@ def grid_means(points, weights, cells_per_axis=32):
     return means, totals
 
 
-#: Fewest grid cells per centre for the coarse starts to be as good as full ones.
-#: Measured at k = 256: 6.5 cells per centre ended 29% above the full-histogram
-#: result (wood.jpg), 25 cells 9% above (hubble_deep_field.jpg); at 60-100 cells the
-#: difference was within 0.2%.
+#: Fewest grid cells per centre for the coarse starts to be as good as full ones
+#: (fewer ended up to 29% worse at k = 256; see docs/benchmarks.md).
 MIN_CELLS_PER_CENTER = 64
 
 
 def _coarse_version(points, weights, k):
     """A grid histogram with at least ``MIN_CELLS_PER_CENTER * k`` cells, else the data.
 
-    Seeding k-means++ on a coarser grid is cheaper but was measured to end 7% above
-    scikit-learn at k = 256 on a photo with few distinct colours (16 cells per centre).
-
     Colours (three coordinates) try the finer 64-cell grid first, and take it when it
-    still halves the data: the starts are ranked by their inertia on the grid, and on
-    a 32-cell grid that ranking misled. On hubble_deep_field.jpg at k = 16, seed 5,
-    its four best starts ended 0.6-1.0% above scikit-learn's median once refined,
-    where four others ended at or below it. Over seeds 0-7 at k = 16 the worst ratio
-    to that median went from 1.0081 to 1.0006 there, from 1.0001 to 0.9899 on
-    string.jpg and from 1.0017 to 1.0000 on retina.jpg (no worse than 0.9933 on seven
-    other photos), for 0.01-0.03 s more per fit. Translucent colours (four) keep
-    32 first: 64 cells per axis in four dimensions need a hash table twice the size
-    of the data (1 GB for 19.9M colours).
+    still halves the data: the starts are ranked by their inertia on the grid, and a
+    32-cell grid misranked them on some photos. Translucent colours (four
+    coordinates) try 32 first: 64 cells per axis in four dimensions need a hash table
+    twice the size of the data.
     """
     for cells_per_axis in (64, 32) if points.shape[1] <= 3 else (32, 64):
         if len(points) < 2 * MIN_CELLS_PER_CENTER * k:
@@ -224,7 +214,7 @@ def _coarse_version(points, weights, k):
 
 def _relative_tolerance(points, weights, tol) -> float:
     # einsum, not ``@``: a BLAS call here leaves OpenBLAS threads spinning on the
-    # cores the compiled loops need next (measured: 30% of the samples of a fit).
+    # cores the compiled loops need next.
     # No (n, d) temporaries: a translucent photo has millions of distinct colours.
     total = weights.sum()
     mean = np.einsum("i,ij->j", weights, points) / total
@@ -236,25 +226,16 @@ def auto_starts(k: int) -> tuple[int, int, int | None]:
     """(starts, refined, screening iterations) for ``n_init="auto"``.
 
     Different k-means++ starts end in local optima up to a few percent apart at small
-    k, and less than half a percent apart at k = 256 (measured on photos), so small k
-    gets many cheap starts on the coarse grid, each run to convergence, and its best
-    few are refined on the full histogram; the best refined one wins.
+    k, and less than half a percent apart at k = 256, so small k gets many cheap
+    starts on the coarse grid, each run to convergence, and its best few are refined
+    on the full histogram; the best refined one wins.
 
     Above k = 128 one start runs ``SCREENING_ITERATIONS`` Lloyd iterations on the
     coarse grid and goes on to convergence on the full histogram (when there is no
-    coarser grid, it runs to convergence on the histogram at once). Measured on 10
-    photos, seeds 0-5, against scikit-learn's median (over-relaxed Lloyd): worst ratio
-    1.0015, mean 0.9920, against 1.0015 and 0.9911 for the best of two starts screened
-    that way, for 10% less time (string.jpg); without over-relaxation the worst ratio
-    was 1.0041 with 1 to 4 screened starts, 1.0071 with 4 starts run to convergence.
-    At k = 16 and 64 screening was worse (worst ratio 0.9992 -> 1.0065 at k = 16):
-    there the starts that end best are not yet the best after 10 iterations.
-
-    Up to k = 16, 16 starts rather than 12 (the first 12 are the same): over seeds
-    0-7 at k = 16 the worst ratio went from 0.9933 to 0.9871 on rocket.jpg, 1.0006
-    to 0.9987 on hubble_deep_field.jpg, 1.0000 to 0.9992 on retina.jpg and 0.9955 to
-    0.9826 on string.jpg without its left 500 columns (k = 15), for 10-20% more fit
-    time; refining 6 or 8 of them instead of 4 changed almost nothing.
+    coarser grid, it runs to convergence on the histogram at once): as good as the
+    best of two, in less time. At smaller k screening was worse: the starts that end
+    best are not yet the best after 10 iterations. The choices were measured against
+    scikit-learn on photos (docs/benchmarks.md).
     """
     if k <= 16:
         return 16, 4, None
@@ -338,9 +319,7 @@ def kmeans_weighted(
     if coarse_points is points and n_starts == 1:
         # Screening ranks starts, or runs them first on a coarser grid: with one start
         # on the data itself it would only cut one run in two, restarting its
-        # over-relaxation. Measured at k = 256 on five such photos, seeds 0-4: median
-        # inertia 0.9989-1.0003 of the cut run's, and up to 5 ms less (retina.jpg
-        # 52 -> 47 ms); where the grid is coarser, screening on it stays faster.
+        # over-relaxation.
         screening = None
     from ._kernels.clustering import PointTree
 
@@ -370,7 +349,7 @@ def kmeans_weighted(
         tree = coarse_tree
     else:
         # Shared by the refinements. Sorted in place, it holds no copy of the points
-        # (800 MB for the 19.9M colours of a 105 MP translucent photo).
+        # (a translucent photo can have tens of millions of distinct colours).
         tree = PointTree(points, weights, in_place=sort_in_place)
     best = None
     for result in starts[:n_refined]:

@@ -404,8 +404,8 @@ def color_cloud(
             }
         )
     by = "its own colour" if color_by == "pixel" else "its centroid's colour"
-    # Plotly validates every colour string with a regular expression: 3 s for 30,000
-    # dots (measured); these are made here as "rgb(r,g,b)", so validation is skipped.
+    # Plotly validates every colour string with a regular expression, seconds for
+    # tens of thousands of dots; these are made here as "rgb(r,g,b)", so it is skipped.
     figure = go.Figure(traces, _validate=False)
     figure.update_layout(
         title={

@@ -2,14 +2,9 @@
 (Bytes only: :mod:`kpalette.io` writes the files.)
 
 Why zlib-ng (the ``zlib-ng`` package) rather than the zlib that CPython links: on
-palette indices it deflates in half the time for files of the same size or smaller
-(measured on 17 images at 8-bit samples, level 6: 0.995x the bytes in total, 0.48x
-the time; per image 0.93x to 1.03x; at 4-bit samples, level 8: 0.99x the bytes in
-0.56x the time). And its output is the same on every machine: the wheel carries its
-own copy, and its bytes were identical at levels 0-9 on an AVX2 machine and an
-AVX-512 one, where CPython's zlib is whatever the system provides. (An older
-zlib-ng, in Pillow's wheels, packed 4-bit indices far worse: 251 kB against 202 kB
-on string.jpg at k = 16; this one writes 185 kB at level 6.)
+palette indices it deflates in about half the time for files of the same size, and
+its wheel carries its own copy, so the bytes written are the same on every machine
+(see docs/benchmarks.md).
 
 Why not Pillow's PNG writer for palette images: it deflates on one core, in one
 pass, with no choice of filters for grey palettes or second pass for graphics (both
@@ -71,24 +66,10 @@ def level_for(depth: int) -> int:
     """Deflate effort for samples of ``depth`` bits: 9 up to 4 bits, 6 for 8 bits.
 
     Packed samples of 16 colours or fewer repeat in long runs that a longer match
-    search finds, cheaply; 8-bit samples of photos are noisier, and there it costs
-    more for less. Measured with zlib-ng on 2 cores (file size, and deflate time):
-
-    ==================  ===================================  =========================
-    image               16 colours (4 bits), level 6/8/9     256 colours, level 6 / 9
-    ==================  ===================================  =========================
-    string.jpg, 8.7 MP  185 / 178 / 171 kB, 11 / 44 / 61 ms  658 / 640 kB, 42 / 153 ms
-    wood.jpg, 4.9 MP    669 / 655 / 651 kB, 33 / 155 / 171   2099 / 2018 kB, 61 / 134
-    retina.jpg, 2 MP    162 / 158 / 157 kB, 9 / 48 / 47      550 / 538 kB, 21 / 57
-    a screenshot, 1 MP  10.7 / 9.2 / 8.6 kB, 1 / 4 / 6       29.1 / 25.4 kB, 4 / 10
-    ==================  ===================================  =========================
-
-    At 16 colours level 9 makes files 3-8% smaller than level 6 on the photos, 20% on
-    the screenshot (pngquant's, at its level 9: 174, 710 and 167 kB on the photos), in
-    less time than the standard zlib took at level 8 (64, 281 and 81 ms). At 256
-    colours level 9 gains 2-4% on photos for 2 to 3.6 times the deflate time, which
-    the k = 256 runs, held to 0.4 of pngquant's time, cannot spare; graphics, whose
-    long matches it finds cheaply, get it anyway (:func:`encode_palette_png`).
+    search finds cheaply (3-8% smaller files on photos); 8-bit samples of photos are
+    noisier, and there level 9 costs two to four times the time for 2-4%. Graphics,
+    whose long matches it finds cheaply, get level 9 anyway (:func:`encode_palette_png`).
+    The measurements are in docs/benchmarks.md.
     """
     return SMALL_DEPTH_LEVEL if depth <= 4 else DEFAULT_LEVEL
 
@@ -115,8 +96,8 @@ def _rows(indices: np.ndarray, depth: int) -> memoryview:
 def _filtered_rows(samples: np.ndarray) -> memoryview:
     """Scanlines of one byte per pixel, each row filtered by whichever of the five PNG
     filters leaves the smallest sum of absolute values read as signed bytes (the
-    heuristic the PNG specification suggests), compiled: ``_kernels.png_filters.filter_rows``
-    (NumPy took 0.6 s on 8.7 MP, building five filtered copies)."""
+    heuristic the PNG specification suggests), compiled
+    (``_kernels.png_filters.filter_rows``): NumPy would build five filtered copies."""
     from ._kernels.png_filters import filter_rows
 
     rows = np.empty((samples.shape[0], samples.shape[1] + 1), dtype=np.uint8)
@@ -207,9 +188,8 @@ def deflate(data, level: int = DEFAULT_LEVEL, *, workers: int | None = None) -> 
 def _in_threads(task, n_tasks: int, n_threads: int) -> list:
     """``[task(0), ..., task(n_tasks - 1)]`` computed by ``n_threads`` threads.
 
-    Plain threads taking the next index from a shared counter: importing
-    ``concurrent.futures`` cost 5 ms of every ``kpalette compress``. zlib releases
-    the GIL while it compresses.
+    Plain threads taking the next index from a shared counter; zlib-ng releases the
+    GIL while it compresses.
     """
     results: list = [None] * n_tasks
     errors: list = []
@@ -293,11 +273,9 @@ def encode_palette_png(
     if depth == 8 and _is_opaque_grey(palette):
         # Grey images: with the palette in order of lightness, indices rise and fall
         # with the image, and PNG's filters (which predict a byte from its neighbours)
-        # pay, as they do not for the arbitrary indices of colour palettes. Measured at
-        # 64 and 256 greys on four photos made grey: 5-27% smaller (colour photos with a
-        # lightness-sorted palette: 5-11% larger). The stream that deflates smaller on
-        # a sample is kept (deflating both whole took string.jpg at 256 greys from
-        # 0.34 to 0.75 s; filtered bytes deflate 1.5x slower).
+        # pay, as they do not for the arbitrary indices of colour palettes. The stream
+        # that deflates smaller on a sample is kept (deflating both whole would double
+        # the time).
         order = np.argsort(palette[:, 0], kind="stable")
         rank = np.empty(len(palette), dtype=np.uint8)
         rank[order] = np.arange(len(palette), dtype=np.uint8)
@@ -306,11 +284,8 @@ def encode_palette_png(
             palette, rows = palette[order], filtered_rows
     stream = deflate(rows, level, workers=workers)
     # Screenshots, charts and flat art deflate to 1-3% of their scanlines, photos to
-    # 4% or more even at k = 16 (string.jpg: 4.1%). Level 9 finds the long matches
-    # of the former better, cheaply since they are long (measured on 8-bit samples:
-    # screenshots 12-14% smaller for 25-30 ms at 1.6 MP, a heatmap 8-23% for 10 ms;
-    # a document page at 3.7% gained 2.4% for 90 ms, photos 0-6% for 2-4x the time;
-    # that was the standard zlib: with zlib-ng a 1 MP screenshot is 13% smaller for 6 ms).
+    # 4% or more even at k = 16. Level 9 finds the long matches of the former
+    # better, and cheaply since they are long.
     if automatic and level < 9 and len(stream) < GRAPHICS_RATIO * len(rows):
         stream = deflate(rows, 9, workers=workers)
     header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)

@@ -139,7 +139,7 @@ class QuantizedImage:
 
     def to_array(self) -> np.ndarray:
         """The quantized image, (H, W, C) uint8."""
-        # np.take, not palette[indices]: 41 ms against 129 ms on 8.7 MP (measured).
+        # np.take, not palette[indices]: a third of the time on large images.
         return np.take(self.palette, self.indices, axis=0)
 
     # -- quality ----------------------------------------------------------------------
@@ -165,8 +165,8 @@ class QuantizedImage:
     def mse(self) -> float:
         """Mean squared error against the original (0..255 units, all channels)."""
         self._require_original()
-        # From the table of distinct pairs, built once for this and delta_e: with
-        # dithering it is as fast as the pixel-by-pixel MSE (0.15 s on 8.7 MP).
+        # From the table of distinct (colour, entry) pairs, built once for this and
+        # delta_e.
         colors, counts, entries = self._quality_entries()
         return metrics.mean_squared_error_from_entries(colors, counts, self.palette, entries)
 

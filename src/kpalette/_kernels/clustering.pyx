@@ -188,7 +188,7 @@ def _neighbour_order(const double[:, ::1] centers):
     _center_distances(centers, &between[0, 0])
     # Not a stable sort: equally distant centres may come in any order, since the
     # search visits every centre within its bound whatever the order among them
-    # (labels and distances are the same). 0.76 against 2.35 ms at k = 256.
+    # (labels and distances are the same); it is three times as fast as a stable one.
     order = np.argsort(between_array, axis=1)
     return between_array, order
 
@@ -312,10 +312,9 @@ cdef class PointTree:
     assigns a node whole when its box has a single possible nearest centre (the
     filtering algorithm of Kanungo et al., 2002, on a regular grid).
 
-    Premultiplied translucent colours fill a thin cone of their 4-d box: with 16
-    cells per axis a photo's 1.9M colours fell into 3,500 leaves of about 550 points
-    each, compared one by one; with 32, Lloyd ran 1.85 times as fast (the same
-    iterations; measured on string.jpg with a smooth alpha).
+    Premultiplied translucent colours fill a thin cone of their 4-d box, so four
+    coordinates get 32 cells per axis: with 16, their leaves held hundreds of points
+    each, compared one by one.
 
     Parameters
     ----------
@@ -371,8 +370,8 @@ cdef class PointTree:
                 ends[codes[i]] += 1
         # ends[key] is now where cell ``key`` ends in the sorted order.
         if in_place:
-            # The caller's arrays are sorted where they are: a copy of 19.9M
-            # translucent colours and their weights is 800 MB.
+            # The caller's arrays are sorted where they are: a copy of tens of
+            # millions of translucent colours and their weights is most of a run's memory.
             sorted_points = np.asarray(points.base)
             sorted_weights = np.asarray(weights.base)
             _sort_in_place(sorted_points, sorted_weights, order_array)
@@ -465,8 +464,7 @@ def _sort_in_place(double[:, ::1] points, double[::1] weights, const int64_t[::1
     """``points[:] = points[order]`` and ``weights[:] = weights[order]`` with no copy:
     each cycle of the permutation followed once, both arrays in the same pass.
 
-    Measured on 19.9M random rows of 4: 2.8 s, against 2.3 s for ``points[order]``,
-    whose copy this saves.
+    A little slower than ``points[order]``, whose copy it saves.
     """
     cdef Py_ssize_t n = points.shape[0], start, here, there
     cdef int d = points.shape[1], t
@@ -751,8 +749,8 @@ def lloyd(const double[:, ::1] points, const double[::1] weights, double[:, ::1]
     The first and the last step (``max_iter``), a step that relocates an empty
     cluster and a step whose assignment changed no label are plain.
     On photos' colour histograms Lloyd's late iterations creep, centres moving a
-    little the same way each time, and beta = 1.9 reached the plain run's final
-    energy in a third of the iterations (measured at k = 64 and 256).
+    little the same way each time, and beta = 1.9 reaches the plain run's final
+    energy in about a third of the iterations.
 
     Stops when a plain step's assignment changes no label (a fixed point), when the
     summed squared shift to the cluster means is at most ``tol``, or when a kept
@@ -975,10 +973,8 @@ cdef inline double _box_dist2(const double* x, const double* low, const double* 
 
 #: Nodes of at most this many points are walked point by point by the seeding, not
 #: split further: on a 64-cell grid of colour means a leaf holds one point, and
-#: testing boxes node by node cost more than a straight pass over the points.
-#: One seeding at k = 256 (string / wood / retina): 29.5 / 36.7 / 36.4 ms with no
-#: such nodes, 18.6 / 35.3 / 36.8 at 8 points, 10.1 / 20.8 / 22.9 at 128, 9.6 /
-#: 19.6 / 21.9 at 256, 11.9 / 24.5 / 29.9 at 1024 (one thread, measured).
+#: testing boxes node by node cost more than a straight pass over the points
+#: (128 was near the best of 8 to 1024 on photos).
 cdef Py_ssize_t SEED_LEAF = 128
 
 
@@ -1133,9 +1129,7 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
         # itself one of several (OpenMP does not nest by default). Each trial's walk is
         # split at the root, one task per (trial, child of the root), and its parts
         # added in the children's order, as _seed_potential adds them: the same sum,
-        # and 7 trials no longer split 4 / 3 over 2 threads (one seeding at k = 256 on
-        # 2 cores, the same centres: retina.jpg 16.5-17.4 -> 14.4-15.8 ms, string.jpg
-        # 7.9-8.1 -> 6.7-7.7 ms, wood.jpg 15.0-15.2 -> 13.5-14.8 ms).
+        # and an odd number of trials spreads evenly over the threads.
         if root_children == 0:
             for trial in prange(n_trials, schedule="static", chunksize=1):
                 potential[trial] = _seed_potential(

@@ -26,12 +26,9 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
     """The label of every pixel's colour (the label map), through a two-level table.
 
     A table over the 65,536 (red, green) pairs gives each pair present among
-    ``codes`` a block of 256 labels, one per blue value. One table over all 2^24
-    codes took 16 MB at one byte a label, most of its pages touched, where a photo's
-    colours have far fewer pairs (a 2 MP photo: 56,506 colours, 10,591 pairs, 2.7 MB
-    of blocks). That photo's label pass (2 cores): 3.3-3.4 ms either way as the first
-    in a process, later ones 2.2-2.7 ms against 3.1-6.5 ms (a sweep over k makes one
-    per k).
+    ``codes`` a block of 256 labels, one per blue value: a photo's colours have far
+    fewer pairs than the 65,536 possible, so the blocks take a few MB where one table
+    over all 2^24 codes would take 16 MB, most of its pages touched.
 
     Parameters
     ----------
@@ -107,14 +104,12 @@ def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
                 int64_t transparent_label=-1, int bucket_bits=0):
     """The label of every RGBA pixel's colour, by a search within its bucket.
 
-    A table over all 32-bit codes would not fit, and ``np.searchsorted`` over the
-    whole sorted list took 0.65 s for 8.7M pixels among 940k colours (measured,
-    each of its ~20 steps a cache miss). Here the codes that share their top bits
-    form a bucket, found through a table of bucket starts, and the search stays
-    within it: 16 bits (red and green, 65,536 buckets, 14 colours each on that
-    photo; a 256 kB table) up to a million colours, 24 bits (red, green and blue;
-    a 64 MB table) above: on 105 MP with 19.9M colours, 16-bit buckets of about 300
-    colours took 5.1 s.
+    A table over all 32-bit codes would not fit, and a binary search over the whole
+    sorted list costs a cache miss at each of its ~20 steps. Here the codes that
+    share their top bits form a bucket, found through a table of bucket starts, and
+    the search stays within it: 16 bits (red and green; a 256 kB table) up to a
+    million colours, 24 bits (red, green and blue; a 64 MB table) above, where
+    16-bit buckets grow to hundreds of colours.
 
     Parameters
     ----------
@@ -178,9 +173,8 @@ cdef void _lookup_rgba_block(const uint8_t* pixels, const int64_t* codes,
                              label_t transparent_label, Py_ssize_t first,
                              Py_ssize_t stop) noexcept nogil:
     """:func:`lookup_rgba` for pixels ``first..stop``. A third of a photo's pixels
-    repeat the colour of their left neighbour (29% on the translucent veil of
-    ``bench/alpha.py``): those reuse its label, each search costing a few cache
-    misses in tables of up to 200 MB."""
+    repeat the colour of their left neighbour: those reuse its label, where each
+    search costs a few cache misses."""
     cdef Py_ssize_t i, low, high, middle
     cdef int64_t code, previous_code = -1
     cdef label_t label = 0
@@ -255,10 +249,9 @@ def count_rgb(const uint8_t[:, ::1] pixels, bint skip_transparent=False, int thr
     its share of the pixels, at offsets from a first counting pass), then each of
     the 256 groups is counted in a 65,536-entry table of its thread (256 kB, in
     the core's cache), its distinct values found in ascending order from a bitmap.
-    Counting straight into one table over all 2^24 codes took 0.050 s on 8.7 MP
-    (random writes to 64 MB, most of them TLB misses) and does not divide between
-    threads; this takes about 0.022 s on 2 cores and needs 2 bytes per pixel
-    instead of the 64 MB table.
+    Counting straight into one table over all 2^24 codes (random writes to 64 MB,
+    most of them TLB misses) takes twice as long and does not divide between
+    threads; this needs 2 bytes per pixel instead of the 64 MB table.
     """
     cdef Py_ssize_t n = pixels.shape[0], i, chunk, first, last
     cdef int n_threads = max(1, min(threads if threads > 0 else kpalette_max_threads(),

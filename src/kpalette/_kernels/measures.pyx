@@ -93,10 +93,9 @@ def lab_of_linear(const double[:, ::1] linear, const double[:, ::1] to_xyz_over_
                   double[:, ::1] out):
     """CIELAB of linear-light RGB: XYZ relative to the white, then CIE's cube-root curve.
 
-    The formula of ``colorspace.rgb_to_lab`` after its linearisation, compiled: as
-    NumPy array operations it took 0.12 s on the 1.9M distinct colours of a
-    translucent 8.7 MP photo (its temporaries 46 MB each), for the mean CIEDE2000
-    every ``kpalette compress`` reports.
+    The formula of ``colorspace.rgb_to_lab`` after its linearisation, compiled: it
+    runs on every distinct colour for the mean CIEDE2000 every ``kpalette compress``
+    reports, where NumPy would make a temporary copy of the colours per step.
 
     Parameters
     ----------
@@ -157,9 +156,7 @@ def ciede2000(const double[:, ::1] lab_a, const double[:, ::1] lab_b, double[::1
 # --------------------------------------------------------------------------- table sums
 #: Distinct colours per partial sum of the table measures: the sums are added block
 #: by block in one order, whatever the number of threads. Small enough that the
-#: blocks spread evenly over the threads: with 16,384, a 2 MP photo's 56,506 colours
-#: made 4 blocks, 2 full ones for one thread, and its mean CIEDE2000 took 6.2 ms
-#: instead of 5.4 ms (2 cores; the same value to 10 digits).
+#: blocks spread evenly over the threads of a 2 MP photo's colours.
 cdef Py_ssize_t SUM_BLOCK = 1 << 12
 
 ctypedef fused entry_t:
@@ -200,9 +197,8 @@ def table_squared_error(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
     """Pixel-weighted sum of squared differences between colours and their palette entries.
 
     The sum that ``metrics.mean_squared_error_from_table`` takes with NumPy over
-    chunks of the table, in one pass with no temporaries: 0.12 s on the 1.9M
-    distinct colours of a translucent 8.7 MP photo there (gathered outputs, float
-    copies, ``einsum``), against under 0.01 s here.
+    chunks of the table, in one pass with no temporaries (gathered outputs, float
+    copies).
 
     Parameters
     ----------
@@ -285,8 +281,7 @@ def weighted_squared_distance(const double[:, ::1] points, const int64_t[::1] co
     Returns
     -------
     float
-        Added in fixed blocks, in one order: 0.057 s with NumPy over chunks on the
-        1.9M colours of a translucent 8.7 MP photo, 0.0035 s here.
+        Added in fixed blocks, in one order.
     """
     cdef Py_ssize_t n = points.shape[0], d = points.shape[1], m = centers.shape[0]
     if centers.shape[1] != d or counts.shape[0] != n or labels.shape[0] != n:
@@ -334,11 +329,9 @@ def table_delta_e(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
 
     Each colour is converted as ``colorspace.visible_lab`` does it (linear light
     from ``linear_table``, then :func:`lab_of_linear`'s arithmetic) and compared with
-    its entry's CIELAB by :func:`ciede2000`'s formula, in one pass: with NumPy's
-    gathers and copies between those compiled steps the mean took 0.27-0.32 s on the
-    1.9M distinct colours of a translucent 8.7 MP photo, against 0.19 s here (2
-    cores), nearly all of it the formula's arithmetic (about 230 ns a colour on one
-    thread: atan2, sines and cosines, cube roots).
+    its entry's CIELAB by :func:`ciede2000`'s formula, in one pass with no gathers or
+    copies between the steps; nearly all its time is the formula's arithmetic
+    (atan2, sines and cosines, cube roots).
 
     Parameters
     ----------
