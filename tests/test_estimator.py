@@ -17,6 +17,7 @@ def _written_mse(image, palette, labels):
     return float(((palette[labels].astype(np.float64) - image) ** 2).mean())
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 @pytest.mark.parametrize("name", ["china.jpg", "coffee.png", "astronaut.png"])
 def test_quality_matches_sklearn_on_all_pixels(name):

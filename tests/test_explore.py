@@ -68,6 +68,7 @@ def test_page_works_offline(report):
     assert markup.count("<img") == 4 and markup.count("src='data:image/") == 4
 
 
+@pytest.mark.slow
 def test_page_renders_in_chromium(report, tmp_path):
     import importlib.util
 

@@ -513,6 +513,7 @@ def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp
     assert sorted(str(p) for p in package.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_the_number_of_threads(tmp_path):
     """The parallel kernels split work into fixed parts and add them in a fixed order."""
     import os

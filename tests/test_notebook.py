@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "walkthrough.ipynb"
 
 
+@pytest.mark.slow
 def test_walkthrough_notebook_runs(tmp_path):
     import nbformat
     from nbclient import NotebookClient
