@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pathlib import Path
+
+import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "walkthrough.ipynb"
 

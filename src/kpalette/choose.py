@@ -133,6 +133,7 @@ def choose_k(
     ValueError
         A target that cannot be met (the message says what the closest k reached).
     """
+    start = time.perf_counter()
     options = Options.of(options, **changes)
     search = image if isinstance(image, KSweep) else KSweep(image, options=options)
     if options.target_psnr is not None:
@@ -143,6 +144,7 @@ def choose_k(
         k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
         choice = KChoice(k, "knee", reason, search.result(k), search.curve)
     choice.result.choice = {"method": choice.method, "k": choice.k, "reason": choice.reason}
+    choice.result.seconds = time.perf_counter() - start  # the whole search, read included
     return choice
 
 
