@@ -335,3 +335,202 @@ def test_perceptual_space_with_transparency(small_photo):
     q = KMeansQuantizer(5, random_state=0, color_space="oklab").fit(rgba)
     assert tuple(q.palette_[q.labels_[0, 0]]) == (0, 0, 0, 0)
     assert (q.palette_[q.labels_[10:]][..., 3] == 255).all()
+
+
+# --------------------------------------------------------------------------- KMeans
+from kpalette import ConvergenceWarning, KMeans  # noqa: E402
+
+#: scikit-learn checks that KMeans is not expected to pass, and why.
+EXPECTED_FAILED_CHECKS = {
+    "check_estimators_unfitted": (
+        "kpalette raises its own NotFittedError (a ValueError and an AttributeError, as "
+        "scikit-learn's is) since scikit-learn is not one of its dependencies; the check "
+        "asks for scikit-learn's class"
+    ),
+}
+
+
+def _sklearn_checks():
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+
+    return parametrize_with_checks(
+        [KMeans()], expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS
+    )
+
+
+@_sklearn_checks()
+def test_scikit_learns_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def _sklearn_median_inertia(X, k, sample_weight=None):
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    return float(
+        np.median(
+            [
+                SklearnKMeans(k, random_state=seed).fit(X, sample_weight=sample_weight).inertia_
+                for seed in range(5)
+            ]
+        )
+    )
+
+
+def _blobs(rng, n=600, centres=4, d=2):
+    means = np.arange(centres)[:, None] * 12.0 + rng.uniform(-2, 2, (centres, d))
+    truth = rng.integers(0, centres, n)
+    return means[truth] + rng.normal(0, 1.0, (n, d)), truth
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 12])
+def test_blobs_are_found_as_scikit_learn_finds_them(rng, d):
+    from sklearn.metrics import adjusted_rand_score
+
+    X, truth = _blobs(rng, d=d)
+    model = KMeans(4, random_state=0).fit(X)
+    assert adjusted_rand_score(truth, model.labels_) > 0.99
+    assert model.labels_.dtype == np.int32 and model.labels_.shape == (len(X),)
+    assert model.cluster_centers_.dtype == np.float64 and model.cluster_centers_.shape == (4, d)
+    assert model.inertia_ <= 1.005 * _sklearn_median_inertia(X, 4)
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    assert model.n_features_in_ == d and model.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("k", [2, 7, 20])
+def test_all_rows_distinct_and_high_dimensions(rng, k):
+    for d in (3, 9):  # 9 columns: past the grid tree, on the NumPy path
+        X = rng.normal(size=(400, d))
+        model = KMeans(k, random_state=1).fit(X)
+        assert model.inertia_ <= 1.005 * _sklearn_median_inertia(X, k)
+        d2 = ((X[:, None] - model.cluster_centers_[None]) ** 2).sum(axis=2)
+        np.testing.assert_array_equal(model.labels_, d2.argmin(axis=1))
+        assert model.inertia_ == pytest.approx(d2.min(axis=1).sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 3, 16, 64])
+def test_photo_pixels_against_scikit_learn(k):
+    X = load_image(data_image("chelsea-crop.png"))[::2, ::2].reshape(-1, 3)
+    model = KMeans(k, random_state=42).fit(X)
+    assert model.inertia_ <= 1.005 * _sklearn_median_inertia(X, k)
+    assert np.unique(model.labels_).size == k
+
+
+def test_one_cluster_is_exactly_the_column_means(small_photo):
+    X = small_photo.reshape(-1, 3)
+    model = KMeans(1, random_state=42).fit(X)
+    np.testing.assert_array_equal(model.cluster_centers_[0], X.mean(axis=0))
+    weights = np.arange(len(X)) % 3 + 1.0
+    weighted = KMeans(1).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(weighted.cluster_centers_[0], np.average(X, 0, weights))
+
+
+def test_floats_in_unit_range_give_centres_in_unit_range(small_photo):
+    X = small_photo.reshape(-1, 3)
+    as_float = np.divide(X, 255, dtype=np.float32)  # as matplotlib's imread gives PNGs
+    a = KMeans(6, random_state=3).fit(as_float)
+    b = KMeans(6, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_ / 255, rtol=1e-12)
+    assert a.inertia_ == pytest.approx(b.inertia_ / 255**2, rel=1e-9)
+    assert a.cluster_centers_.min() >= 0 and a.cluster_centers_.max() <= 1
+
+
+def test_weights_are_repeated_rows(rng):
+    X = rng.integers(0, 5, (300, 2)).astype(float) + rng.normal(0, 0.01, (300, 2)).round(1)
+    weights = rng.integers(1, 4, len(X))
+    weighted = KMeans(5, random_state=7).fit(X, sample_weight=weights)
+    repeated = KMeans(5, random_state=7).fit(np.repeat(X, weights, axis=0))
+    np.testing.assert_array_equal(weighted.cluster_centers_, repeated.cluster_centers_)
+    assert weighted.inertia_ == pytest.approx(repeated.inertia_, rel=1e-12)
+    assert weighted.inertia_ <= 1.005 * _sklearn_median_inertia(X, 5, weights)
+
+
+def test_same_seed_same_result_and_the_estimator_contract(small_photo):
+    from sklearn.base import clone
+
+    X = small_photo.reshape(-1, 3)
+    a, b = KMeans(8, random_state=5).fit(X), KMeans(8, random_state=5).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    model = KMeans(n_clusters=3, random_state=42)
+    assert model.fit(X) is model
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and not hasattr(twin, "labels_")
+    assert model.set_params(n_clusters=4).n_clusters == 4
+    np.testing.assert_array_equal(KMeans(4, random_state=42).fit_predict(X), model.fit(X).labels_)
+    distances = model.transform(X)
+    assert distances.shape == (len(X), 4)
+    np.testing.assert_array_equal(distances.argmin(axis=1), model.labels_)
+    assert model.score(X) == pytest.approx(-model.inertia_)
+    assert repr(KMeans(3, random_state=0)) == "KMeans(n_clusters=3, random_state=0)"
+
+
+def test_given_random_and_callable_starts(rng):
+    X, _ = _blobs(rng)
+    start = X[:4].copy()
+    given = KMeans(4, init=start, n_init=1).fit(X)
+    called = KMeans(4, init=lambda data, k, seed: data[:k]).fit(X)
+    np.testing.assert_array_equal(given.cluster_centers_, called.cluster_centers_)
+    randomly = KMeans(4, init="random", random_state=0).fit(X)
+    assert randomly.inertia_ <= 1.005 * _sklearn_median_inertia(X, 4)
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        KMeans(4, init=start, n_init=3).fit(X)
+    with pytest.raises(ValueError, match=r"shape of the initial centers \(3, 2\) does not match"):
+        KMeans(4, init=start[:3]).fit(X)
+
+
+def test_quantizer_follows_the_estimator_contract(small_photo):
+    from sklearn.base import clone
+
+    model = KMeansQuantizer(5, random_state=1, color_space="lab")
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    assert model.set_params(n_colors=6).n_colors == 6
+    with pytest.raises(ValueError, match="invalid parameter 'n_clusters'"):
+        model.set_params(n_clusters=3)
+
+
+@pytest.mark.parametrize(
+    ("X", "params", "error", "message"),
+    [
+        (np.zeros((3, 2)), {"n_clusters": 8}, ValueError, "n_samples=3 should be >= n_clusters=8"),
+        (
+            np.zeros((5, 2)),
+            {"n_clusters": 0},
+            ValueError,
+            "n_clusters must be an integer >= 1, got 0",
+        ),
+        (np.arange(6.0), {}, ValueError, "Expected 2D array, got 1D array of shape"),
+        (np.array([["a", "b"]] * 9), {}, ValueError, "expected numbers, got an array of dtype <U1"),
+        (np.zeros((0, 3)), {}, ValueError, r"Found array with 0 sample\(s\)"),
+        (np.array([[1.0, np.nan]] * 9), {}, ValueError, "Input contains NaN or infinity"),
+        (np.array([[1.0, np.inf]] * 9), {}, ValueError, "Input contains NaN or infinity"),
+        (
+            np.zeros((9, 2)),
+            {"init": "kmeans"},
+            ValueError,
+            r"init must be 'k-means\+\+', 'random', a callable or an array, got 'kmeans'",
+        ),
+    ],
+)
+def test_bad_input_is_refused_as_scikit_learn_refuses_it(X, params, error, message):
+    with pytest.raises(error, match=message):
+        KMeans(**params).fit(X)
+
+
+def test_fewer_distinct_rows_than_clusters_warns_and_gives_every_centre():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(3\) found smaller than"):
+        model = KMeans(4, random_state=0).fit(X)
+    assert model.cluster_centers_.shape == (4, 2)
+    assert {tuple(c) for c in model.cluster_centers_} == {(0, 0), (1, 1), (5, 5)}
+    assert model.inertia_ == 0
+
+
+def test_a_few_distinct_rows_repeated_many_times(rng):
+    rows = rng.normal(0, 10, (6, 3))
+    X = rows[rng.integers(0, 6, 5000)]
+    model = KMeans(3, random_state=0).fit(X)
+    assert model.inertia_ <= 1.005 * _sklearn_median_inertia(X, 3)
+    assert len(np.unique(model.predict(rows))) == 3

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from .choose import KChoice, KSweep, choose_k
 from .data import sample_image_path
-from .estimator import KMeansQuantizer
+from .estimator import KMeans, KMeansQuantizer
 from .exceptions import (
+    ConvergenceWarning,
     ImageReadError,
     ImageWriteError,
     KPaletteError,
@@ -36,7 +37,9 @@ __all__ = [
     "Fit",
     "ImageReadError",
     "ImageWriteError",
+    "ConvergenceWarning",
     "KChoice",
+    "KMeans",
     "KMeansQuantizer",
     "KPaletteError",
     "KPaletteWarning",

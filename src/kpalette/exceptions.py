@@ -47,3 +47,12 @@ def require_extra(module: str, extra: str) -> None:
         raise MissingExtraError(
             f"{module} is not installed; install it with: pip install 'kpalette[{extra}]'"
         )
+
+
+class ConvergenceWarning(KPaletteWarning):
+    """K-means found fewer distinct clusters than asked for (fewer distinct rows than
+    ``n_clusters``), as scikit-learn's warning of the same name says."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A fitted attribute or method was used before ``fit`` (as scikit-learn's)."""

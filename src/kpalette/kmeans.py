@@ -14,11 +14,15 @@ import random
 import numpy as np
 
 __all__ = [
+    "absolute_tolerance",
     "auto_starts",
     "grid_means",
     "init_plusplus",
+    "kmeans_plain",
     "kmeans_weighted",
     "lloyd",
+    "lloyd_plain",
+    "plusplus_plain",
     "random_source",
 ]
 
@@ -212,7 +216,9 @@ def _coarse_version(points, weights, k):
     return points, weights
 
 
-def _relative_tolerance(points, weights, tol) -> float:
+def absolute_tolerance(points, weights, tol) -> float:
+    """``tol`` times the mean weighted variance of the coordinates: the summed squared
+    centre shift below which a run has converged (scikit-learn's rule)."""
     # einsum, not ``@``: a BLAS call here leaves OpenBLAS threads spinning on the
     # cores the compiled loops need next.
     # No (n, d) temporaries: a translucent photo has millions of distinct colours.
@@ -323,7 +329,7 @@ def kmeans_weighted(
         screening = None
     from ._kernels.clustering import PointTree
 
-    coarse_tol = _relative_tolerance(coarse_points, coarse_weights, tol)
+    coarse_tol = absolute_tolerance(coarse_points, coarse_weights, tol)
     coarse_tree = PointTree(coarse_points, coarse_weights)
     starts = [
         lloyd(
@@ -344,7 +350,7 @@ def kmeans_weighted(
     starts.sort(key=lambda result: result[2])
     if coarse_points is points and screening is None:
         return starts[0]
-    full_tol = _relative_tolerance(points, weights, tol)
+    full_tol = absolute_tolerance(points, weights, tol)
     if coarse_points is points:
         tree = coarse_tree
     else:
@@ -365,5 +371,103 @@ def kmeans_weighted(
             n_fixed=n_fixed,
         )
         if best is None or candidate[2] < best[2]:  # only the best kept: (n,) labels each
-            best = candidate
+            # The iterations of the kept run: on the coarse grid, then on the data.
+            best = (*candidate[:3], candidate[3] + result[3])
+    return best
+
+
+#: Most coordinates the grid tree takes (``kpalette._kernels.clustering.PointTree``);
+#: points with more go to :func:`kmeans_plain`.
+MAX_TREE_DIMENSIONS = 7
+
+
+def plusplus_plain(points, weights, k, rng, *, n_trials=None) -> np.ndarray:
+    """Greedy weighted k-means++ in NumPy, for points of any dimension: (k, d) centres.
+
+    Each new centre is the best of ``n_trials`` candidates (2 + log k, as in
+    scikit-learn) drawn with probability proportional to weight times squared
+    distance to the nearest centre chosen so far.
+    """
+    rng = random_source(rng)
+    n = len(points)
+    n_trials = 2 + int(np.log(k)) if n_trials is None else n_trials
+    cumulative = np.cumsum(weights)
+    first = min(int(np.searchsorted(cumulative, rng.random(1)[0] * cumulative[-1])), n - 1)
+    centers = np.empty((k, points.shape[1]))
+    centers[0] = points[first]
+    closest = ((points - centers[0]) ** 2).sum(axis=1)
+    for c in range(1, k):
+        potential = np.cumsum(weights * closest)
+        if potential[-1] <= 0:  # every point is a centre already
+            centers[c] = points[int(rng.random(1)[0] * n) % n]
+            continue
+        draws = rng.random(n_trials) * potential[-1]
+        candidates = np.minimum(np.searchsorted(potential, draws), n - 1)
+        to_candidates = ((points[None, :, :] - points[candidates][:, None, :]) ** 2).sum(axis=2)
+        kept = np.minimum(closest[None, :], to_candidates)
+        best = int(np.argmin(kept @ weights))
+        centers[c] = points[candidates[best]]
+        closest = kept[best]
+    return centers
+
+
+def lloyd_plain(points, weights, centers, *, max_iter=300, tol=0.0):
+    """Weighted Lloyd iterations in NumPy (the nearest centre found by the compiled
+    ``assign``), for points of any dimension.
+
+    Returns
+    -------
+    centers, labels, inertia, n_iter
+        As :func:`lloyd`: the labels are the nearest centres of the returned centres.
+    """
+    from ._kernels.clustering import assign
+
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    centers = np.array(centers, dtype=np.float64)
+    k, d = centers.shape
+    labels = np.zeros(len(points), dtype=np.int32)
+    dist2 = np.empty(len(points))
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is read after the loop)
+        previous = labels.copy()
+        assign(points, centers, labels, dist2)
+        totals = np.bincount(labels, weights=weights, minlength=k)
+        sums = np.stack(
+            [np.bincount(labels, weights=weights * points[:, j], minlength=k) for j in range(d)],
+            axis=1,
+        )
+        new = centers.copy()
+        filled = totals > 0
+        new[filled] = sums[filled] / totals[filled, None]
+        for empty in np.flatnonzero(~filled):  # onto the farthest point
+            far = int(np.argmax(dist2 * (weights > 0)))
+            new[empty] = points[far]
+            dist2[far] = 0.0
+        shift = float(((new - centers) ** 2).sum())
+        centers = new
+        if (n_iter > 1 and np.array_equal(labels, previous)) or shift <= tol:
+            break
+    assign(points, centers, labels, dist2)
+    return centers, labels, float(np.einsum("i,i->", weights, dist2)), n_iter
+
+
+def kmeans_plain(points, weights, k, *, n_init="auto", max_iter=300, tol=1e-4, rng=None):
+    """K-means on weighted points of any dimension, in NumPy: the best of ``n_init``
+    k-means++ starts, each run to convergence (``"auto"``: as :func:`auto_starts`).
+
+    Slower than :func:`kmeans_weighted`, whose grid tree takes at most
+    ``MAX_TREE_DIMENSIONS`` coordinates; the same objective and result types.
+    """
+    rng = random_source(rng)
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    n_starts = auto_starts(k)[0] if n_init == "auto" else int(n_init)
+    absolute_tol = absolute_tolerance(points, weights, tol)
+    best = None
+    for _ in range(n_starts):
+        start = plusplus_plain(points, weights, k, rng)
+        result = lloyd_plain(points, weights, start, max_iter=max_iter, tol=absolute_tol)
+        if best is None or result[2] < best[2]:
+            best = result
     return best
