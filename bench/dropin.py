@@ -8,6 +8,11 @@ pixel with its centre, for k = 2..10) with kpalette.
 
     python3 bench/dropin.py ../shared/images/string.jpg --ks 16
     python3 bench/dropin.py PHOTO --ks 16 --grid          # also the k = 2..10 grid
+    python3 bench/dropin.py --quality ../shared/images/*.jpg ../shared/images/*.png
+
+``--quality`` compares inertia instead, on each photo resized to about 77,000 pixels
+(the walkthrough's size): kpalette's ``inertia_`` against the median of scikit-learn's
+over ``random_state`` 0..4, for k from 1 to 256.
 """
 
 from __future__ import annotations
@@ -32,14 +37,43 @@ def cluster_image(k, img):
     return new_img.reshape(img.shape)
 
 
+QUALITY_KS = (1, 2, 3, 5, 8, 16, 32, 64, 128, 256)
+
+
+def quality(photos: list[Path]) -> None:
+    """The worst and median ratio of kpalette's inertia to scikit-learn's median, per photo."""
+    from PIL import Image
+    from sklearn.cluster import KMeans as SklearnKMeans
+
+    print("| photo | k | kpalette / scikit-learn median |")
+    print("| --- | --- | --- |")
+    ratios = []
+    for path in photos:
+        image = Image.open(path).convert("RGB")
+        scale = (77_000 / (image.width * image.height)) ** 0.5
+        small = image.resize((round(image.width * scale), round(image.height * scale)))
+        pixels = np.asarray(small).reshape(-1, 3)
+        for k in QUALITY_KS:
+            ours = KMeans(n_clusters=k, random_state=42).fit(pixels).inertia_
+            theirs = [SklearnKMeans(k, random_state=s).fit(pixels).inertia_ for s in range(5)]
+            ratio = ours / float(np.median(theirs)) if np.median(theirs) > 0 else 1.0
+            ratios.append(ratio)
+            print(f"| {path.name} | {k} | {ratio:.4f} |", flush=True)
+    print(f"worst {max(ratios):.4f}, median {float(np.median(ratios)):.4f}, {len(ratios)} fits")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photo", type=Path)
+    parser.add_argument("photo", type=Path, nargs="?")
+    parser.add_argument("--quality", type=Path, nargs="+", metavar="PHOTO")
     parser.add_argument("--ks", type=int, nargs="+", default=[16])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--grid", action="store_true", help="time cluster_image for k = 2..10")
     parser.add_argument("--no-sklearn", action="store_true", help="kpalette only")
     args = parser.parse_args()
+    if args.quality:
+        quality(args.quality)
+        return
     img = plt.imread(args.photo)
     pixels = img.reshape(-1, img.shape[-1])[:, :3]
     megapixels = len(pixels) / 1e6

@@ -100,9 +100,12 @@ def test_colour_space_and_dither_options(photo, tmp_path, capsys, colorspace):
 def test_choosing_k_on_the_command_line(photo, tmp_path, capsys):
     from kpalette import quantize
 
-    status, out, _ = _run(["compress", photo, "-k", "auto"], capsys)
-    assert status == 0 and "chose k=" in out and "knee of the inertia curve" in out
-    assert photo.with_name("photo-kauto.png").exists()
+    status, out, _ = _run(["compress", photo, "-k", "auto", "--json"], capsys)
+    report = json.loads(out)
+    assert status == 0 and report["choice"]["method"] == "knee"
+    # The default name says the k chosen.
+    assert report["output"] == str(photo.with_name(f"photo-k{report['k']}.png"))
+    assert photo.with_name(f"photo-k{report['k']}.png").exists()
 
     output = tmp_path / "psnr.png"
     status, out, _ = _run(
@@ -124,7 +127,7 @@ def test_unreachable_psnr_is_an_error_and_writes_nothing(photo, capsys):
     before = _snapshot(photo.parent)
     status, out, err = _run(["compress", photo, "--target-psnr", "150"], capsys)
     assert status == 1 and out == "" and _snapshot(photo.parent) == before
-    assert err.startswith("kpalette: error: PSNR 150 dB is not reached with 256 colours (best ")
+    assert err.startswith("kpalette: error: PSNR 150 dB is not reached with 256 colours, the most")
 
 
 @pytest.mark.parametrize(
@@ -395,3 +398,36 @@ def test_version_is_the_packages(capsys):
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"kpalette {kpalette.__version__}"
+
+
+def test_a_lossy_output_is_measured_as_written(photo, tmp_path, capsys):
+    from kpalette import load_image
+    from kpalette.metrics import mean_squared_error
+
+    output = tmp_path / "lossy.jpg"
+    status, out, _ = _run(["compress", photo, "-k", "8", "-o", output, "--json"], capsys)
+    report = json.loads(out)
+    written = load_image(output)
+    assert status == 0 and report["lossy"] is True and report["k"] == 8
+    assert report["colors"] == len(np.unique(written.reshape(-1, 3), axis=0)) > 8
+    assert report["mse"] == pytest.approx(mean_squared_error(load_image(photo), written), abs=1e-6)
+
+
+@pytest.mark.parametrize("option", [["--target-psnr", "30"], ["--max-bytes", "50k"]])
+def test_targets_are_refused_for_lossy_outputs(photo, tmp_path, capsys, option):
+    status, out, err = _run(["compress", photo, *option, "-o", tmp_path / "x.jpg"], capsys)
+    assert status == 2 and out == "" and "lossy JPEG output" in err
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_a_tiny_file_declaring_a_huge_image_is_refused_unless_asked(tmp_path, capsys):
+    from pngbytes import huge_header_png
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(huge_header_png(9459, 9459))
+    status, _, err = _run(["compress", bomb, "-o", tmp_path / "o.png"], capsys)
+    assert status == 1 and "image out of proportion" in err and err.count("\n") == 1
+    status, _, err = _run(
+        ["compress", bomb, "-o", tmp_path / "o.png", "--max-pixels", "1000"], capsys
+    )
+    assert status == 1 and "over the limit of 1000" in err

@@ -244,3 +244,69 @@ def test_the_output_format_registry():
         output_format("a.bmp")
     with pytest.raises(ImageWriteError, match="GIF holds palette images only"):
         format_for_path("a.gif", truecolor=True)
+
+
+def test_an_rgb_png_with_a_colour_key_keeps_its_transparency(tmp_path):
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[:, :3] = [10, 200, 30]
+    path = tmp_path / "key.png"
+    Image.fromarray(rgb).save(path, transparency=(10, 200, 30))
+    loaded = load_image(path)
+    assert loaded.shape == (4, 6, 4)
+    assert (loaded[:, :3, 3] == 0).all() and (loaded[:, 3:, 3] == 255).all()
+
+
+def test_a_float_image_with_nan_or_infinity_is_an_error(tmp_path):
+    for bad in (np.nan, np.inf):
+        samples = np.linspace(0, 1, 20, dtype=np.float32).reshape(4, 5)
+        samples[1, 2] = bad
+        path = tmp_path / "float.tif"
+        Image.fromarray(samples, mode="F").save(path)
+        with pytest.raises(ImageReadError, match="1 NaN or infinite value"):
+            load_image(path)
+
+
+@pytest.mark.parametrize("error", [IndexError("list index out of range"), TypeError(), KeyError(3)])
+def test_any_failure_inside_a_decoder_is_one_read_error(tmp_path, rgb, monkeypatch, error):
+    from PIL import ImageFile
+
+    path = tmp_path / "a.png"
+    Image.fromarray(rgb).save(path)
+
+    def broken(self):
+        raise error
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", broken)
+    with pytest.raises(ImageReadError, match=r"cannot decode .*a\.png: "):
+        load_image(path)
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_removed_by_the_next(tmp_path, rgb):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.png"
+    # A writer killed between creating its temporary file and moving it into place.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    stale = tmp_path / f".out.png.kpalette-{dead.stdout.strip()}-abc123.tmp"
+    stale.write_bytes(b"half a file")
+    other = tmp_path / f".other.png.kpalette-{dead.stdout.strip()}-abc123.tmp"
+    other.write_bytes(b"another output's")
+    save_truecolor(out, rgb)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, other.name])
+
+
+def test_a_symbolic_link_is_written_through(tmp_path, rgb):
+    target = tmp_path / "target.png"
+    link = tmp_path / "link.png"
+    link.symlink_to(target)  # dangling until written
+    save_truecolor(link, rgb)
+    assert link.is_symlink() and target.is_file()
+    with pytest.raises(OutputExistsError):
+        save_truecolor(link, rgb)
+    save_truecolor(link, rgb[::-1], overwrite=True)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(load_image(target), rgb[::-1])
+    with pytest.raises(ImageWriteError, match="is the input file"):
+        save_truecolor(link, rgb, overwrite=True, protect=[target])

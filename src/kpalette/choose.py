@@ -17,6 +17,7 @@ import numpy as np
 from . import metrics
 from .exceptions import KPaletteWarning
 from .fit import Fit, fit_histogram
+from .io import OUTPUT_FORMATS
 from .options import Options
 from .quantize import QuantizedImage, from_fit, prepare
 
@@ -26,6 +27,8 @@ __all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 DEFAULT_KNEE_KS = tuple(range(1, 17))
 #: Largest number of colours a palette image holds.
 MAX_K = 256
+#: Pillow's names of the lossy output formats (see ``kpalette.io.OUTPUT_FORMATS``).
+LOSSY_FORMATS = frozenset(fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.lossy)
 
 
 @dataclass
@@ -135,6 +138,11 @@ def choose_k(
     """
     start = time.perf_counter()
     options = Options.of(options, **changes)
+    if options.max_bytes is not None and image_format in LOSSY_FORMATS:
+        raise ValueError(
+            f"max_bytes cannot be met by choosing colours for a lossy {image_format} output: "
+            "its size does not fall with fewer colours; write .png, .gif, .webp or .tif"
+        )
     search = image if isinstance(image, KSweep) else KSweep(image, options=options)
     if options.target_psnr is not None:
         choice = _for_psnr(float(options.target_psnr), search, max_k)
@@ -293,8 +301,8 @@ def _for_psnr(target: float, search: KSweep, max_k: int) -> KChoice:
     k = _first_true(reaches, 1, max_k)
     if k is None:
         raise ValueError(
-            f"PSNR {target:g} dB is not reached with {max_k} colours "
-            f"(best {search.point(max_k)['psnr']:.2f} dB); ask for less, or write full colour"
+            f"PSNR {target:g} dB is not reached with {max_k} colours, the most searched "
+            f"(best {search.point(max_k)['psnr']:.2f} dB); ask for less"
         )
     # Not monotonic by law: make sure no smaller k already reaches it.
     while k > 1 and reaches(k - 1):

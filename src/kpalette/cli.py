@@ -284,19 +284,18 @@ def _option_names(message: str) -> str:
     return message
 
 
-def _default_output(options: Options, input_path: Path, folder: Path) -> Path:
-    if options.target_psnr is not None:
-        label = f"psnr{options.target_psnr:g}"
-    elif options.max_bytes is not None:
-        label = f"max{options.max_bytes}B"
-    else:
-        label = "kauto" if options.k == "auto" else f"k{options.n_colors}"
-    return folder / f"{input_path.stem}-{label}.png"
+def _default_output(input_path: Path, folder: Path, k: int) -> Path:
+    """``<stem>-k<N>.png`` in ``folder``: N the number of colours, chosen or given."""
+    return folder / f"{input_path.stem}-k{k}.png"
 
 
 def _compress(args, input_path: Path, default_dir: Path) -> int:
     options = _options(args)
-    output = Path(args.output) if args.output else _default_output(options, input_path, default_dir)
+    named = args.output is None and options.choice is not None  # named once k is chosen
+    if args.output:
+        output = Path(args.output)
+    else:
+        output = _default_output(input_path, default_dir, 0 if named else options.n_colors)
     # Fail before the slow part: the output must be writable and not the input.
     fmt = io.output_format(output)
     image_format = io.format_for_path(output, truecolor=args.truecolor)
@@ -306,7 +305,16 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
             f"-k {options.n_colors} is more than a {output.suffix} palette image holds "
             f"({io.MAX_PALETTE_COLORS}); use --truecolor or a .webp/.tif output"
         )
-    io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    if fmt.lossy and options.choice in ("target_psnr", "max_bytes"):
+        option = "--target-psnr" if options.choice == "target_psnr" else "--max-bytes"
+        raise UsageError(
+            f"{option} cannot be met through a lossy {fmt.name} output: its quality and size "
+            "do not follow the number of colours; write .png, .gif, .webp or .tif"
+        )
+    if named:  # the folder, now; the name once k is chosen
+        io.check_destination(output, overwrite=True, protect=(input_path,))
+    else:
+        io.check_destination(output, overwrite=args.force, protect=(input_path,))
     if palette_image and fmt.alpha == "binary":
         options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
     if options.choice is None:
@@ -318,6 +326,8 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
     # Measured before writing (the measures are cached), so that nothing is left
     # behind if measuring fails; the summary after it has the file's size.
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
+    if named:
+        output = _default_output(input_path, default_dir, result.n_colors)
     result.save(output, truecolor=args.truecolor, overwrite=args.force)
     report = result.summary(with_ssim=args.json)
     print(json.dumps(report) if args.json else _human_summary(report))
@@ -326,10 +336,12 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
 
 def _human_summary(report: dict) -> str:
     psnr = "inf" if report["psnr"] is None else f"{report['psnr']:.2f}"
+    colours = f"{report['colors']:,} colour{'' if report['colors'] == 1 else 's'}"
+    if report.get("lossy"):
+        colours += " in the lossy file"
     lines = [
         f"{report['input']} -> {report['output']}",
-        f"  {report['colors']} colour{'' if report['colors'] == 1 else 's'} (k={report['k']}),"
-        f" {report['width']}x{report['height']}",
+        f"  {colours} (k={report['k']}), {report['width']}x{report['height']}",
     ]
     if "choice" in report:
         lines.append(f"  chose k={report['k']}: {report['choice']['reason']}")

@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "EXPANSION_CHECKED_FROM",
     "GIF_ALPHA_THRESHOLD",
+    "MAX_EXPANSION",
     "MAX_PALETTE_COLORS",
     "OUTPUT_FORMATS",
     "OutputFormat",
     "PALETTE_FORMATS",
     "TRUECOLOR_FORMATS",
     "check_destination",
+    "decode_image",
     "encode_indexed",
     "encode_truecolor",
     "file_size",
@@ -124,8 +127,22 @@ def output_format(path) -> OutputFormat:
     )
 
 
+#: Most decoded bytes (4 a pixel) per byte of the file before an image is refused as
+#: out of proportion: deflate, PNG's compression, packs at most 1,032 bytes into one,
+#: so a PNG that declares more is damaged or a bomb; flat images in other formats
+#: (WebP, GIF) can pack more, and are read when the caller sets ``max_expansion=None``.
+MAX_EXPANSION = 1100
+#: Images of at most this many pixels are read whatever their expansion.
+EXPANSION_CHECKED_FROM = 4_000_000
+
+
 # --------------------------------------------------------------------------- loading
-def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_image(
+    path,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_expansion: float | None = MAX_EXPANSION,
+) -> np.ndarray:
     """Read an image file into an 8-bit RGB or RGBA array.
 
     Parameters
@@ -137,6 +154,10 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
     max_pixels : int or None, optional
         Refuse images with more pixels than this (a guard against decompression
         bombs). Defaults to Pillow's limit; ``None`` disables the check.
+    max_expansion : float or None, optional
+        Refuse images of more than 4 MP whose decoded size (4 bytes a pixel) is more
+        than this many times the file's (a tiny file declaring a huge image);
+        ``None`` disables the check.
 
     Returns
     -------
@@ -154,8 +175,11 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
     from PIL import Image, ImageOps
 
     path = Path(path)
-    with _open_image(path, max_pixels) as img:
-        n_frames = getattr(img, "n_frames", 1) if getattr(img, "is_animated", False) else 1
+    with _open_image(path, max_pixels, max_expansion) as img:
+        try:
+            n_frames = img.n_frames if getattr(img, "is_animated", False) else 1
+        except Exception as exc:  # noqa: BLE001 (counting frames reads the whole file)
+            raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
         if n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
             warnings.warn(
                 f"{path} has {n_frames} frames; only the first is read",
@@ -168,13 +192,19 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarr
             # In place: a copy of the whole image when there is nothing to rotate.
             ImageOps.exif_transpose(img, in_place=True)
             return _to_uint8_array(img)
+        except ImageReadError as exc:
+            raise ImageReadError(f"cannot read {path}: {exc}") from None
         except Image.DecompressionBombError as exc:
             raise ImageReadError(f"image too large: {path}: {exc}") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageReadError(f"cannot decode {path}: {exc}") from None
+        except MemoryError:
+            raise ImageReadError(f"cannot decode {path}: not enough memory") from None
+        except Exception as exc:  # noqa: BLE001 (a damaged file can fail anywhere in a decoder)
+            raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
 
 
-def _open_image(path: Path, max_pixels: int | None) -> Image.Image:
+
+
+def _open_image(path: Path, max_pixels: int | None, max_expansion) -> Image.Image:
     """Pillow's lazily opened image, refused before decoding when over ``max_pixels``."""
     from PIL import Image
 
@@ -196,8 +226,10 @@ def _open_image(path: Path, max_pixels: int | None) -> Image.Image:
         raise ImageReadError(f"not an image file Pillow can read: {path}") from None
     except FileNotFoundError:
         raise ImageReadError(f"no such file: {path}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageReadError(f"cannot open {path}: {exc}") from None
+    except MemoryError:
+        raise ImageReadError(f"cannot open {path}: not enough memory") from None
+    except Exception as exc:  # noqa: BLE001 (a damaged header can fail anywhere in a plugin)
+        raise ImageReadError(f"cannot open {path}: {_reason(exc)}") from None
     width, height = img.size
     if max_pixels is not None and width * height > max_pixels:
         img.close()
@@ -206,7 +238,44 @@ def _open_image(path: Path, max_pixels: int | None) -> Image.Image:
             f"over the limit of {max_pixels} (decompression-bomb guard; "
             "raise it with --max-pixels)"
         )
+    file_bytes = path.stat().st_size
+    decoded = width * height * 4
+    if (
+        max_expansion is not None
+        and width * height > EXPANSION_CHECKED_FROM
+        and decoded > max_expansion * file_bytes
+    ):
+        img.close()
+        raise ImageReadError(
+            f"image out of proportion: {path} is {file_bytes:,} bytes and declares "
+            f"{width}x{height} pixels ({decoded / 1e6:,.0f} MB decoded, over "
+            f"{max_expansion:g} times the file; decompression-bomb guard); "
+            "give --max-pixels to read it anyway"
+        )
     return img
+
+
+def _reason(exc: BaseException) -> str:
+    """One line naming an exception raised while decoding: its message, or its type."""
+    text = " ".join(str(exc).split())
+    return text if text else type(exc).__name__
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode image bytes held in memory (a file just encoded) as :func:`load_image` does.
+
+    Returns
+    -------
+    (H, W, 3|4) uint8 array
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(_io.BytesIO(data)) as img:
+            img.load()
+            return _to_uint8_array(img)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"cannot decode the encoded image: {exc}") from None
 
 
 _PILLOW_LIMIT_LOCK = threading.Lock()
@@ -215,16 +284,24 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 def _to_uint8_array(img: Image.Image) -> np.ndarray:
     """Convert a loaded Pillow image of any mode to an (H, W, 3|4) uint8 array."""
     mode = img.mode
-    if mode in ("RGB", "RGBA"):
+    if mode == "RGBA" or (mode == "RGB" and "transparency" not in img.info):
         return np.asarray(img)
+    if mode == "RGB":  # a colour key (PNG's tRNS): that colour is transparent
+        return np.asarray(img.convert("RGBA"))
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         samples = np.asarray(img).astype(np.int64)
         grey = (np.clip(samples, 0, 65535) * 255 + 32767) // 65535
         return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
     if mode == "F":
         samples = np.asarray(img, dtype=np.float64)
-        scale = 255.0 if np.nanmax(samples, initial=0.0) <= 1.0 else 1.0
-        grey = np.clip(np.rint(np.nan_to_num(samples) * scale), 0, 255).astype(np.uint8)
+        if not np.isfinite(samples).all():
+            bad = int(np.count_nonzero(~np.isfinite(samples)))
+            raise ImageReadError(
+                f"the image's float samples include {bad} NaN or infinite value(s); "
+                "kpalette does not guess what they stand for"
+            )
+        scale = 255.0 if samples.max(initial=0.0) <= 1.0 else 1.0
+        grey = np.clip(np.rint(samples * scale), 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     has_alpha = mode in ("LA", "La", "PA", "RGBa") or (
         mode == "P" and ("transparency" in img.info or img.palette.mode == "RGBA")
@@ -415,8 +492,11 @@ def file_size(path) -> int | None:
 
 
 def check_destination(path, *, overwrite: bool = False, protect=()) -> None:
-    """Refuse to write over an input, into a missing folder, or over a file unasked."""
-    dest = Path(path)
+    """Refuse to write over an input, into a missing folder, or over a file unasked.
+
+    A symbolic link is checked as the file it points to (it is written through).
+    """
+    dest = _resolve_link(Path(path))
     parent = dest.parent if str(dest.parent) else Path(".")
     for protected in protect:
         if protected is not None and _same_file(dest, Path(protected)):
@@ -436,12 +516,68 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def _atomic_write(path, data: bytes, *, overwrite: bool) -> int:
-    """Write ``data`` to a temporary file beside ``path``, then move it into place."""
-    dest = Path(path)
-    parent = dest.parent if str(dest.parent) else Path(".")
+#: Temporary files are named ``.<output name>.kpalette-<pid>-<random>.tmp`` beside the
+#: output: a process killed while writing leaves one, which the next write of the same
+#: output removes once no process of that id runs.
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def _temporary_prefix(dest: Path) -> str:
+    return f".{dest.name}.kpalette-"
+
+
+def _remove_stale_temporaries(dest: Path, parent: Path) -> None:
+    """Remove what writes of ``dest`` killed before they finished left behind."""
+    prefix = _temporary_prefix(dest)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
+        names = [name for name in os.listdir(parent) if name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix) :].split("-", 1)[0]
+        if not name.endswith(TEMPORARY_SUFFIX) or not pid.isdigit():
+            continue
+        if int(pid) != os.getpid() and not _process_runs(int(pid)):
+            _remove_quietly(str(parent / name))
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process: leave its file alone
+    return True
+
+
+def _resolve_link(dest: Path) -> Path:
+    """The file a symbolic link points to (written through, not replaced by a file)."""
+    if not dest.is_symlink():
+        return dest
+    target = Path(os.path.realpath(dest))
+    if not target.parent.is_dir():
+        raise ImageWriteError(
+            f"output {str(dest)!r} is a symbolic link to {str(target)!r}, in a folder "
+            "that does not exist"
+        )
+    return target
+
+
+def _atomic_write(path, data: bytes, *, overwrite: bool) -> int:
+    """Write ``data`` to a temporary file beside ``path``, then move it into place.
+
+    A symbolic link at ``path`` is written through: its target gets the data.
+    """
+    dest = _resolve_link(Path(path))
+    parent = dest.parent if str(dest.parent) else Path(".")
+    _remove_stale_temporaries(dest, parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            dir=parent,
+            prefix=f"{_temporary_prefix(dest)}{os.getpid()}-",
+            suffix=TEMPORARY_SUFFIX,
+        )
     except OSError as exc:
         raise ImageWriteError(f"cannot write in {str(parent)!r}: {exc.strerror}") from None
     try:

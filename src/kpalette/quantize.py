@@ -100,6 +100,9 @@ class QuantizedImage:
         )
         self.output_path: Path | None = None
         self.output_bytes: int | None = None
+        #: The decoded pixels of a lossy file written by :meth:`save`, which the measures
+        #: then describe; None otherwise.
+        self.written: np.ndarray | None = None
 
     # -- basic facts ----------------------------------------------------------------
     @property
@@ -163,8 +166,11 @@ class QuantizedImage:
 
     @cached_property
     def mse(self) -> float:
-        """Mean squared error against the original (0..255 units, all channels)."""
-        self._require_original()
+        """Mean squared error against the original (0..255 units, all channels), of the
+        file written when it was lossy (JPEG), else of the palette image."""
+        original = self._require_original()
+        if self.written is not None:
+            return metrics.mean_squared_error(original, self.written)
         # From the table of distinct (colour, entry) pairs, built once for this and
         # delta_e.
         colors, counts, entries = self._quality_entries()
@@ -172,8 +178,11 @@ class QuantizedImage:
 
     @cached_property
     def delta_e(self) -> float:
-        """Mean CIEDE2000 difference from the original over the pixels (1: just noticeable)."""
-        self._require_original()
+        """Mean CIEDE2000 difference from the original over the pixels (1: just noticeable),
+        of the file written when it was lossy."""
+        original = self._require_original()
+        if self.written is not None:
+            return metrics.mean_delta_e(original, self.written)
         colors, counts, entries = self._quality_entries()
         return metrics.mean_delta_e_from_entries(colors, counts, self.palette, entries)
 
@@ -185,7 +194,8 @@ class QuantizedImage:
     @cached_property
     def ssim(self) -> float:
         """Structural similarity to the original (mean over channels)."""
-        return metrics.structural_similarity(self._require_original(), self.to_array())
+        written = self.to_array() if self.written is None else self.written
+        return metrics.structural_similarity(self._require_original(), written)
 
     # -- output -----------------------------------------------------------------------
     def encode(self, image_format: str = "PNG", *, truecolor: bool = False) -> bytes:
@@ -230,7 +240,15 @@ class QuantizedImage:
         image_format = io.format_for_path(path, truecolor=truecolor)
         self._warn_if_translucency_is_lost(image_format, truecolor)
         protect = (self.source,)
-        if truecolor or image_format not in io.PALETTE_FORMATS.values():
+        if io.output_format(path).lossy:
+            # What is written is not the palette image: it is decoded back, and the
+            # measures (and the colour count) describe it from then on.
+            io.check_destination(path, overwrite=overwrite, protect=protect)
+            data = self.encode(image_format, truecolor=True)
+            written = io.decode_image(data)
+            n_bytes = io.write_bytes_atomic(path, data, overwrite=overwrite, protect=protect)
+            self._describe_written(written)
+        elif truecolor or image_format not in io.PALETTE_FORMATS.values():
             n_bytes = io.save_truecolor(path, self.to_array(), overwrite=overwrite, protect=protect)
         else:
             if self.n_colors > 256:
@@ -244,6 +262,22 @@ class QuantizedImage:
         self.output_path = Path(path)
         self.output_bytes = n_bytes
         return n_bytes
+
+    def _describe_written(self, written: np.ndarray) -> None:
+        """From now on, measure ``written`` (the decoded file) instead of the palette image."""
+        self.written = written
+        for name in ("mse", "delta_e", "psnr", "ssim"):
+            self.__dict__.pop(name, None)
+
+    @property
+    def colors_written(self) -> int:
+        """Distinct colours in the file written: the palette's, unless it was lossy."""
+        if self.written is None:
+            return self.n_colors
+        from .histogram import image_histogram
+
+        histogram = image_histogram(self.written.reshape(-1, self.written.shape[-1]))
+        return histogram.n_colors + (1 if histogram.n_transparent else 0)
 
     def _warn_if_translucency_is_lost(self, image_format: str, truecolor: bool) -> None:
         if image_format != "GIF" or truecolor or self.palette.shape[1] != 4:
@@ -269,7 +303,9 @@ class QuantizedImage:
 
         ``output_bytes`` is the written file's size after :meth:`save`, else the size
         of the palette PNG encoded in memory. ``psnr`` is ``None`` when the output is
-        identical to the input (infinite PSNR).
+        identical to the input (infinite PSNR). After a lossy file (JPEG) is saved,
+        ``colors`` and the measures describe that file, decoded back, and ``lossy`` is
+        true; ``k`` and ``palette`` are still the fit's.
         """
         height, width = self.shape
         output_bytes = self.output_bytes if self.output_bytes is not None else self.png_bytes
@@ -280,7 +316,8 @@ class QuantizedImage:
             "width": width,
             "height": height,
             "k": self.options.k if isinstance(self.options.k, int) else self.n_colors,
-            "colors": self.n_colors,
+            "colors": self.colors_written,
+            "lossy": self.written is not None,
             "input_bytes": input_bytes,
             "output_bytes": output_bytes,
             "ratio": None if not input_bytes else round(input_bytes / output_bytes, 4),
@@ -379,7 +416,14 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
     source = None
     if isinstance(image, str | os.PathLike):
         source = Path(image)
-        image = io.load_image(source, max_pixels=options.max_pixels)
+        # A limit other than the default is the user's: images out of proportion to
+        # their file are then read too.
+        raised = options.max_pixels != io.DEFAULT_MAX_PIXELS
+        image = io.load_image(
+            source,
+            max_pixels=options.max_pixels,
+            max_expansion=None if raised else io.MAX_EXPANSION,
+        )
     if np.ndim(image) != 3:
         raise ValueError(f"expected an (H, W, 3|4) image or a path, got shape {np.shape(image)}")
     pixels, leading = as_pixels(image)
