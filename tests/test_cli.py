@@ -431,3 +431,29 @@ def test_a_tiny_file_declaring_a_huge_image_is_refused_unless_asked(tmp_path, ca
         ["compress", bomb, "-o", tmp_path / "o.png", "--max-pixels", "1000"], capsys
     )
     assert status == 1 and "over the limit of 1000" in err
+
+
+def test_library_noise_is_held_back_and_a_failing_run_prints_one_line(monkeypatch, capfd):
+    import os
+    import warnings
+
+    from kpalette import cli
+    from kpalette.exceptions import ImageReadError
+
+    def noisy(argv):
+        os.write(2, b"ZIPDecode: Decoding error at scanline 0\n")  # as libtiff does
+        warnings.warn("Truncated File Read", UserWarning, stacklevel=1)
+        if argv == ["fail"]:
+            raise ImageReadError("cannot decode x.tif: broken data stream")
+        return 0
+
+    monkeypatch.setattr(cli, "run", noisy)
+    assert cli.main(["fail"]) == 1
+    err = capfd.readouterr().err
+    assert err == "kpalette: error: cannot decode x.tif: broken data stream\n"
+    assert cli.main(["succeed"]) == 0
+    err = capfd.readouterr().err
+    assert err.splitlines() == [
+        "kpalette: warning: Truncated File Read",
+        "kpalette: warning: ZIPDecode: Decoding error at scanline 0",
+    ]

@@ -8,9 +8,12 @@ stderr and exit status 1; usage errors exit with 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
+import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -426,11 +429,22 @@ def main(argv=None) -> int:
 
 
 def _run_reporting_errors(argv) -> int:
-    """:func:`run`, its errors reported as one line each."""
+    """:func:`run`, its errors reported as one line each.
+
+    What the libraries say on the way (Python warnings, and lines that C decoders
+    such as libtiff write to the standard error themselves) is held back: after a run
+    that succeeds each is one ``kpalette: warning:`` line; after one that fails, only
+    the error line is printed.
+    """
+    held: list[str] = []
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+        with warnings.catch_warnings(record=True) as caught, _held_stderr(held):
+            warnings.simplefilter("default")
             status = run(argv)
+        for warning in caught:
+            _warn_line(str(warning.message))
+        for line in held:
+            _warn_line(line)
     except UsageError as exc:
         return _fail(exc, 2)
     except KeyboardInterrupt:
@@ -450,10 +464,39 @@ def _run_reporting_errors(argv) -> int:
     return status
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings are one line each, like errors, without the source line that raised them."""
+def _warn_line(message: str) -> None:
+    """A warning as one line, like errors, without the source line that raised it."""
     text = " ".join(str(message).split())
-    print(f"{PROG}: warning: {text}", file=sys.stderr if file is None else file)
+    if text:
+        print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _held_stderr(lines: list[str]):
+    """The process's standard error (file descriptor 2) into a temporary file for the
+    block; its lines are appended to ``lines`` after it. Python's own ``sys.stderr``
+    is left as it is."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (embedded interpreters): nothing held
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        python_stderr = sys.stderr
+        try:
+            sys.stderr = os.fdopen(os.dup(saved), "w", closefd=True)
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+                sys.stderr.close()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines.extend(held.read().decode("utf-8", "replace").splitlines())
 
 
 def _fail(message, status: int) -> int:
