@@ -80,3 +80,24 @@ def test_a_choice_of_k_must_be_made_first(small_photo):
         fit_histogram(image_histogram(_pixels(small_photo)), Options(k="auto"))
     with pytest.raises(TypeError, match="options must be an Options, got int"):
         fit_histogram(image_histogram(_pixels(small_photo)), 5)
+
+
+def test_a_fit_that_would_not_fit_in_memory_is_refused_before_it_starts(rng, monkeypatch):
+    from kpalette import fit
+
+    pixels = rng.integers(0, 256, (20_000, 3), dtype=np.uint8)
+    monkeypatch.setattr(fit, "available_memory", lambda: 50_000_000)
+    with pytest.raises(MemoryError, match=r"k=19000 on .* distinct colours needs about .* GB"):
+        fit_histogram(image_histogram(pixels), Options(k=19_000))
+    assert fit.fit_bytes(10_000, 3, 20_000) < 200e6  # linear in k: no k x k table
+
+
+def test_many_colours_fit_past_the_centre_table(rng):
+    pixels = rng.integers(0, 256, (12_000, 3), dtype=np.uint8)
+    histogram = image_histogram(pixels)
+    result = fit_histogram(histogram, Options(k=5000, n_init=1, max_iter=3))
+    colors = histogram.colors.astype(np.float64)
+    palette = result.palette.astype(np.float64)
+    chosen = ((colors - palette[result.labels]) ** 2).sum(axis=1)
+    nearest = np.array([((palette - c) ** 2).sum(axis=1).min() for c in colors[:500]])
+    np.testing.assert_array_equal(chosen[:500], nearest)

@@ -924,3 +924,14 @@ def test_every_kernel_refuses_bad_arguments_before_its_loops(name, call):
     # Each call, unchecked, would read or write out of bounds (or crash the process).
     with pytest.raises(ValueError):
         call()
+
+
+def test_assign_past_the_centre_table_compares_every_centre(rng):
+    points = rng.uniform(0, 255, size=(2000, 3))
+    centers = rng.uniform(0, 255, size=(5000, 3))  # above ASSIGN_TABLE_MAX
+    labels = rng.integers(0, 5000, size=len(points)).astype(np.int32)
+    dist2 = np.empty(len(points))
+    clustering.assign(points, centers, labels, dist2)
+    expected_labels, expected_d2 = reference.assign(points, centers)
+    np.testing.assert_array_equal(labels, expected_labels)
+    np.testing.assert_allclose(dist2, expected_d2, rtol=1e-12)

@@ -452,8 +452,8 @@ def _run_reporting_errors(argv) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 1
-    except MemoryError:
-        return _fail("out of memory (try a smaller image or --max-pixels)", 1)
+    except MemoryError as exc:  # refused before the allocation, or out of memory in it
+        return _fail(str(exc) or "out of memory (try a smaller image or --max-pixels)", 1)
     except (KPaletteError, ValueError) as exc:
         # ValueError: a choice of k that cannot be met (the message says what was reached).
         return _fail(exc, 1)

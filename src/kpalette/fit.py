@@ -9,6 +9,7 @@ the palette entry of every distinct colour, the inertia and the iterations.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -20,7 +21,14 @@ from .histogram import ColorHistogram, labels_for_pixels
 from .kmeans import kmeans_weighted
 from .options import Options
 
-__all__ = ["Fit", "fit_histogram", "nearest_entries"]
+__all__ = [
+    "Fit",
+    "available_memory",
+    "check_memory",
+    "fit_bytes",
+    "fit_histogram",
+    "nearest_entries",
+]
 
 #: Distinct colours from which the refinement sorts a private copy of the colours in
 #: place, and converts them again afterwards, rather than have its tree copy them:
@@ -170,6 +178,7 @@ def fit_histogram(histogram: ColorHistogram, options: Options) -> Fit:
         else histogram.coordinates(color_space)
     )
 
+    check_memory(histogram.n_colors, dims, min(k_fit, histogram.n_colors))
     if histogram.n_colors <= k_fit:
         if histogram.n_colors < k_fit:
             n_distinct = histogram.n_colors + reserve  # fully transparent: one more
@@ -215,9 +224,11 @@ def fit_histogram(histogram: ColorHistogram, options: Options) -> Fit:
     palette = np.clip(np.rint(colors), 0, 255).astype(np.uint8)
 
     # Final labels against the rounded palette: what is written is what is scored.
-    color_labels = nearest_entries(
-        points, palette, color_space, dims=dims, reserved=reserved, start=color_labels
-    )
+    # (When every colour is its own entry, each is its own nearest.)
+    if n_iter or histogram.n_colors > k_fit:
+        color_labels = nearest_entries(
+            points, palette, color_space, dims=dims, reserved=reserved, start=color_labels
+        )
     from ._kernels.measures import weighted_squared_distance
 
     inertia = weighted_squared_distance(
@@ -236,6 +247,53 @@ def fit_histogram(histogram: ColorHistogram, options: Options) -> Fit:
         n_iter=int(n_iter),
         color_space=color_space,
     )
+
+
+def fit_bytes(n_colors: int, dims: int, k: int) -> int:
+    """Bytes a fit of ``k`` centres to ``n_colors`` colours of ``dims`` coordinates
+    allocates at most, in the compiled walk's buffers and the copies of the colours.
+
+    The walk keeps, per task (73 tasks in three coordinates, 273 in four), a list of
+    candidate centres for each tree level and a sum per centre: linear in k.
+    """
+    tasks = 1 + (1 << dims) + (1 << (2 * dims)) if dims <= 4 else 1 + (1 << dims)
+    levels = 10
+    walk = (tasks + 1) * levels * k * 4 + tasks * k * (dims + 1) * 8
+    colours = n_colors * (dims * 8 * 4 + 8 * 4)  # coordinates, tree copies, labels, weights
+    return walk + colours
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system says are available, or None where it cannot say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(n_colors: int, dims: int, k: int) -> None:
+    """Refuse, before allocating anything, a fit that would need more memory than is
+    available (k of the order of 10^5 and more).
+
+    Raises
+    ------
+    MemoryError
+        With a message that says what was asked and what is available.
+    """
+    needed = fit_bytes(n_colors, dims, k)
+    available = available_memory()
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"k={k} on {n_colors:,} distinct colours needs about {needed / 1e9:.1f} GB, "
+            f"more than the {available / 1e9:.1f} GB available; ask for fewer colours"
+        )
 
 
 def nearest_entries(

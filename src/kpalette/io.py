@@ -202,8 +202,6 @@ def load_image(
             raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
 
 
-
-
 def _open_image(path: Path, max_pixels: int | None, max_expansion) -> Image.Image:
     """Pillow's lazily opened image, refused before decoding when over ``max_pixels``."""
     from PIL import Image

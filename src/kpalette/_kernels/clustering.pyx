@@ -257,6 +257,9 @@ def assign(const double[:, ::1] points, const double[:, ::1] centers, int32_t[::
     check_length("labels", labels.shape[0], n)
     check_length("dist2", dist2.shape[0], n)
     check_indices("labels (the starting guesses)", labels, centers.shape[0])
+    if centers.shape[0] > ASSIGN_TABLE_MAX:
+        _assign_each(points, centers, labels, dist2)
+        return
     between_array, order_array = _neighbour_order(centers)
     cdef double[:, ::1] between = between_array
     cdef int64_t[:, ::1] order = order_array
@@ -267,6 +270,32 @@ def assign(const double[:, ::1] points, const double[:, ::1] centers, int32_t[::
             labels[p] = _sort_means_point(
                 points, p, centers, between, order, labels[p], &dist2[p], &lower[p]
             )
+
+
+#: Most centres for which :func:`assign` builds its k x k table of centre distances
+#: (16 bytes a pair, 268 MB here); above it every point compares every centre, so that
+#: memory stays linear in k.
+cdef Py_ssize_t ASSIGN_TABLE_MAX = 4096
+
+
+cdef void _assign_each(const double[:, ::1] points, const double[:, ::1] centers,
+                       int32_t[::1] labels, double[::1] dist2) noexcept:
+    """:func:`assign` by comparing every centre: no table, ties to the lower index."""
+    cdef Py_ssize_t n = points.shape[0], k = centers.shape[0], p, j
+    cdef int d = points.shape[1]
+    cdef double best, acc
+    cdef int32_t label
+    with nogil:
+        for p in prange(n, schedule="static"):
+            best = INFINITY
+            label = 0
+            for j in range(k):
+                acc = _dist2(points, p, centers, j, d)
+                if acc < best:
+                    best = acc
+                    label = <int32_t>j
+            labels[p] = label
+            dist2[p] = best
 
 
 cdef struct _TreeArrays:

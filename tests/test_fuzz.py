@@ -1,0 +1,70 @@
+"""Mutated PNG, JPEG, GIF, WebP, TIFF and BMP files through load_image, quantize and the
+command line: no exception but kpalette's own, no hang, nothing left behind on failure.
+
+A fixed-seed run of a few hundred inputs here; ``python3 bench/fuzz.py`` runs more.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fuzzing import FORMATS, mutate, seed_files
+from kpalette import KPaletteWarning, load_image, quantize
+from kpalette.cli import main
+from kpalette.exceptions import ImageReadError
+
+SEEDS = seed_files()
+
+
+def check_one(data: bytes, folder) -> str:
+    """Run one file through the library and the command line; return the outcome."""
+    path = folder / "input.bin"
+    path.write_bytes(data)
+    for old in folder.glob("out*"):
+        old.unlink()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KPaletteWarning)
+            image = load_image(path)
+    except ImageReadError:
+        outcome = "refused"
+    else:
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KPaletteWarning)
+            result = quantize(image, 4)
+        assert result.n_colors <= 4 and np.isfinite(result.mse)
+        outcome = "read"
+    status = main(["compress", str(path), "-o", str(folder / "out.png")])
+    left = sorted(p.name for p in folder.iterdir() if p.name != "input.bin")
+    if outcome == "read":
+        assert status == 0 and left == ["out.png"], (status, left)
+    else:
+        assert status == 1 and left == [], (status, left)
+    return outcome
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_the_seed_files_are_read(kind, tmp_path):
+    assert check_one(SEEDS[kind], tmp_path) == "read"
+
+
+@settings(
+    max_examples=500,
+    derandomize=True,
+    deadline=10_000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(kind=st.sampled_from(FORMATS), rng=st.randoms(use_true_random=False))
+def test_mutated_files_are_read_or_refused_in_one_line(kind, rng, tmp_path, capsys):
+    data = mutate(SEEDS[kind], random.Random(rng.getrandbits(64)))
+    check_one(data, tmp_path)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("kpalette: error:")]
+    assert len(errors) <= 1 and "Traceback" not in err
