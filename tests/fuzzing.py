@@ -76,7 +76,7 @@ def _edit_png(data: bytes, rng: random.Random) -> bytes:
     kind, body = chunks[index]
     action = rng.choice(["header", "drop", "repeat", "body", "zlib", "swap"])
     if action == "header" and chunks[0][0] == b"IHDR":
-        header = bytearray(chunks[0][1])
+        header = bytearray(chunks[0][1].ljust(13, b"\x00"))  # a shortened header too
         field = rng.choice([0, 4, 8, 9, 10, 11, 12])
         if field in (0, 4):  # width or height
             value = rng.choice([0, 1, 2**31 - 1, 2**16, rng.randrange(1, 40000)])
