@@ -22,7 +22,7 @@ def blobs(n_blobs: int, seed: int = 0, shape=(90, 120)) -> np.ndarray:
 
 @pytest.mark.parametrize("n_blobs", [2, 3, 5, 7, 9])
 def test_knee_finds_the_number_of_blobs(n_blobs):
-    choice = choose_k(blobs(n_blobs, seed=n_blobs))
+    choice = choose_k(blobs(n_blobs, seed=n_blobs), method="knee")
     assert choice.k == n_blobs, choice.reason
     assert choice.method == "knee" and choice.result.n_colors == n_blobs
     assert sorted(choice.curve) == list(range(1, 17))
@@ -102,3 +102,25 @@ def test_quantize_many_equals_quantize_for_each_k(small_photo):
         np.testing.assert_array_equal(result.palette, alone.palette)
         np.testing.assert_array_equal(result.indices, alone.indices)
         assert result.mse == alone.mse and result.inertia == alone.inertia
+
+
+@pytest.mark.parametrize("name", ["small", "rocket"])
+def test_auto_is_the_fewest_colours_whose_difference_is_not_seen_at_a_glance(small_photo, name):
+    from conftest import data_image
+    from kpalette import load_image
+    from kpalette.choose import AUTO_DELTA_E
+
+    image = small_photo if name == "small" else load_image(data_image("rocket.jpg"))[::2, ::2]
+    sweep = KSweep(image)
+    choice = choose_k(sweep, k="auto")
+    assert choice.method == "delta_e" and "not seen at a glance" in choice.reason
+    assert choice.result.delta_e <= AUTO_DELTA_E
+    assert sweep.delta_e_estimate(choice.k - 1) > AUTO_DELTA_E  # one fewer is seen
+    assert choice.result.choice["k"] == choice.k == choice.result.n_colors
+
+
+def test_auto_says_when_even_the_most_colours_are_seen(rng):
+    noise = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
+    choice = choose_k(noise, k="auto", max_k=8)
+    assert choice.k == 8 and "the most colours searched" in choice.reason
+    assert choice.result.delta_e > 2

@@ -21,12 +21,17 @@ from .io import OUTPUT_FORMATS
 from .options import Options
 from .quantize import QuantizedImage, from_fit, prepare
 
-__all__ = ["DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
+__all__ = ["AUTO_DELTA_E", "DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
 #: Numbers of colours the knee is looked for among (the walkthrough looks at 2..10).
 DEFAULT_KNEE_KS = tuple(range(1, 17))
 #: Largest number of colours a palette image holds.
 MAX_K = 256
+#: The mean CIEDE2000 difference ``k="auto"`` stays under. Differences under 1 are not
+#: perceptible, 1 to 2 only on close observation, 2 to 10 at a glance (Sharma's
+#: reading of the scale); 2 keeps a photo's accents (a lamp's glow, a small red
+#: object) that the knee of the inertia curve merges away.
+AUTO_DELTA_E = 2.0
 #: Pillow's names of the lossy output formats (see ``kpalette.io.OUTPUT_FORMATS``).
 LOSSY_FORMATS = frozenset(fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.lossy)
 
@@ -39,7 +44,7 @@ class KChoice:
     ----------
     k : int
         The chosen number of colours.
-    method : {"knee", "target_psnr", "max_bytes"}
+    method : {"delta_e", "knee", "target_psnr", "max_bytes"}
     reason : str
         Why ``k``: what was asked, what was found (e.g. "the fewest colours reaching
         PSNR 30 dB (30.281 dB; k=17 reaches 29.999 dB)").
@@ -101,6 +106,7 @@ def choose_k(
     image_format: str = "PNG",
     truecolor: bool = False,
     max_k: int = MAX_K,
+    method: str = "delta_e",
     **changes,
 ) -> KChoice:
     """Choose the number of colours for an image.
@@ -108,7 +114,10 @@ def choose_k(
     By ``options``: with ``target_psnr``, the fewest colours whose PSNR reaches it;
     with ``max_bytes``, the most colours (the best quality) whose file, really
     encoded in ``image_format``, fits in that many bytes; otherwise (``k="auto"``)
-    the knee of the inertia curve over ``ks`` (:func:`knee_point`).
+    the fewest colours, from 2 to ``max_k``, whose mean CIEDE2000 difference from the
+    image is under :data:`AUTO_DELTA_E` (``method="delta_e"``: a difference that is
+    not seen at a glance), or the knee of the inertia curve over ``ks``
+    (``method="knee"``, :func:`knee_point`).
 
     Parameters
     ----------
@@ -125,6 +134,8 @@ def choose_k(
         Measure a full-colour PNG rather than a palette one.
     max_k : int, default=256
         Most colours considered for a target.
+    method : {"delta_e", "knee"}, default="delta_e"
+        How ``k="auto"`` chooses.
 
     Returns
     -------
@@ -138,6 +149,8 @@ def choose_k(
     """
     start = time.perf_counter()
     options = Options.of(options, **changes)
+    if method not in ("delta_e", "knee"):
+        raise ValueError(f"method must be 'delta_e' or 'knee', got {method!r}")
     if options.max_bytes is not None and image_format in LOSSY_FORMATS:
         raise ValueError(
             f"max_bytes cannot be met by choosing colours for a lossy {image_format} output: "
@@ -148,9 +161,11 @@ def choose_k(
         choice = _for_psnr(float(options.target_psnr), search, max_k)
     elif options.max_bytes is not None:
         choice = _for_size(int(options.max_bytes), search, max_k, image_format, truecolor)
-    else:
+    elif method == "knee":
         k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
         choice = KChoice(k, "knee", reason, search.result(k), search.curve)
+    else:
+        choice = _for_delta_e(AUTO_DELTA_E, search, max_k)
     choice.result.choice = {"method": choice.method, "k": choice.k, "reason": choice.reason}
     choice.result.seconds = time.perf_counter() - start  # the whole search, read included
     return choice
@@ -185,6 +200,7 @@ class KSweep:
         self.curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
         self._fits: dict[int, Fit] = {}
+        self._coarse = None
 
     @property
     def original(self) -> np.ndarray:
@@ -252,6 +268,63 @@ class KSweep:
                 self.curve[k] = {"inertia": fit.inertia, "mse": mse, "psnr": psnr}
         return self.curve[k]
 
+    def delta_e_estimate(self, k: int) -> float:
+        """Mean CIEDE2000 at k of a quick fit: one start on the colours merged on a
+        32-level grid, every distinct colour then given its nearest entry and measured.
+
+        Close above the full fit's (which starts more often, on every colour): used to
+        search for k, each candidate in a fraction of a full fit's time. The full
+        :meth:`delta_e` where the quick fit does not apply (alpha, dithering).
+        """
+        prepared = self.prepared
+        histogram = prepared.histogram
+        quick = (
+            self.options.dither == 0
+            and prepared.fitted is prepared.original
+            and histogram.n_transparent == 0
+            and histogram.colors.shape[1] == 3
+        )
+        if not quick:
+            return self.delta_e(k)
+        estimates = self.curve.setdefault(k, {})
+        if "delta_e estimate" not in estimates:
+            from .colorspace import from_space
+            from .fit import nearest_entries
+            from .kmeans import grid_means, kmeans_weighted
+
+            space = self.options.color_space
+            points = histogram.coordinates(space)
+            if self._coarse is None:
+                self._coarse = grid_means(points, histogram.counts.astype(np.float64), 32)
+            coarse_points, coarse_weights = self._coarse
+            if len(coarse_points) <= k:
+                return self.delta_e(k)
+            centers = kmeans_weighted(
+                coarse_points, coarse_weights, k, n_init=1, max_iter=self.options.max_iter,
+                tol=self.options.tol, rng=self.options.seed,
+            )[0]  # fmt: skip
+            palette = np.clip(np.rint(from_space(centers, space)), 0, 255).astype(np.uint8)
+            entries = nearest_entries(points, palette, space)
+            estimates["delta_e estimate"] = metrics.mean_delta_e_from_entries(
+                histogram.colors, histogram.counts, palette, entries
+            )
+        return estimates["delta_e estimate"]
+
+    def delta_e(self, k: int) -> float:
+        """Mean CIEDE2000 difference at k (from the colour table when not dithering)."""
+        point = self.point(k)
+        if "delta_e" not in point:
+            prepared = self.prepared
+            if self.options.dither > 0 or prepared.fitted is not prepared.original:
+                point["delta_e"] = self.result(k).delta_e
+            else:
+                fit = self.fit(k)
+                colors, counts, entries = fit.color_table()
+                point["delta_e"] = metrics.mean_delta_e_from_entries(
+                    colors, counts, fit.palette, entries
+                )
+        return point["delta_e"]
+
     @staticmethod
     def size_key(image_format: str = "PNG", truecolor: bool = False) -> str:
         """Key of a file size in :attr:`curve`: "bytes" for the palette PNG."""
@@ -312,6 +385,39 @@ def _for_psnr(target: float, search: KSweep, max_k: int) -> KChoice:
     below = "" if k == 1 else f"; k={k - 1} reaches {search.point(k - 1)['psnr']:.3f} dB"
     reason = f"the fewest colours reaching PSNR {target:g} dB ({shown}{below})"
     return KChoice(k, "target_psnr", reason, result, search.curve)
+
+
+def _for_delta_e(target: float, search: KSweep, max_k: int) -> KChoice:
+    """The fewest k whose quick fit's mean CIEDE2000 is under ``target``; the result is
+    the full fit at that k, whose difference is reported."""
+
+    def meets(k: int) -> bool:
+        return search.delta_e_estimate(k) <= target
+
+    found = _first_true(meets, 2, max_k)
+    k = max_k if found is None else found
+    while found is not None and k > 2 and meets(k - 1):  # not monotonic by law
+        k -= 1
+    result = search.result(k)
+    # The quick fits guide the search; the full fit decides. Rarely it ends a little
+    # above the quick one: then a few more colours.
+    while found is not None and result.delta_e > target and k < max_k:
+        k = min(max_k, k + max(1, k // 16))
+        result = search.result(k)
+    if found is None or result.delta_e > target:
+        reason = (
+            f"the most colours searched: mean CIEDE2000 {result.delta_e:.2f} at k={k}, "
+            f"above the {target:g} that is not seen at a glance"
+        )
+    else:
+        reason = (
+            f"the fewest colours whose mean CIEDE2000 is under {target:g}, a difference not "
+            f"seen at a glance ({result.delta_e:.2f}; searched on quick fits, k={k - 1} "
+            f"gave {search.delta_e_estimate(k - 1):.2f})"
+            if k > 2
+            else f"mean CIEDE2000 {result.delta_e:.2f} with 2 colours, under {target:g}"
+        )
+    return KChoice(k, "delta_e", reason, result, search.curve)
 
 
 def _for_size(max_bytes, search: KSweep, max_k: int, image_format: str, truecolor) -> KChoice:

@@ -98,7 +98,10 @@ def _add_engine_options(
 ) -> None:
     k_help = f"number of colours{'' if default_k is None else f' (default {default_k})'}"
     if choosing:
-        k_help += "; 'auto': the knee of the inertia curve over k=1..16"
+        k_help += (
+            "; 'auto': the fewest colours, k=2..256, whose mean CIEDE2000 difference is "
+            "under 2 (not seen at a glance)"
+        )
     parser.add_argument(
         "-k",
         "--colors",
