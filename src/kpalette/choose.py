@@ -201,6 +201,7 @@ class KSweep:
         self.results: dict[int, QuantizedImage] = {}
         self._fits: dict[int, Fit] = {}
         self._coarse = None
+        self._estimates: dict[int, float] = {}
 
     @property
     def original(self) -> np.ndarray:
@@ -286,8 +287,7 @@ class KSweep:
         )
         if not quick:
             return self.delta_e(k)
-        estimates = self.curve.setdefault(k, {})
-        if "delta_e estimate" not in estimates:
+        if k not in self._estimates:
             from .colorspace import from_space
             from .fit import nearest_entries
             from .kmeans import grid_means, kmeans_weighted
@@ -305,10 +305,10 @@ class KSweep:
             )[0]  # fmt: skip
             palette = np.clip(np.rint(from_space(centers, space)), 0, 255).astype(np.uint8)
             entries = nearest_entries(points, palette, space)
-            estimates["delta_e estimate"] = metrics.mean_delta_e_from_entries(
+            self._estimates[k] = metrics.mean_delta_e_from_entries(
                 histogram.colors, histogram.counts, palette, entries
             )
-        return estimates["delta_e estimate"]
+        return self._estimates[k]
 
     def delta_e(self, k: int) -> float:
         """Mean CIEDE2000 difference at k (from the colour table when not dithering)."""
