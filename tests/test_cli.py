@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io as _io
 import json
@@ -457,3 +458,34 @@ def test_library_noise_is_held_back_and_a_failing_run_prints_one_line(monkeypatc
         "kpalette: warning: Truncated File Read",
         "kpalette: warning: ZIPDecode: Decoding error at scanline 0",
     ]
+
+
+def test_the_status_line_is_for_terminals_and_quiet_silences_it(
+    photo, tmp_path, capsys, monkeypatch
+):
+    from kpalette import cli
+
+    shown = []
+
+    @contextlib.contextmanager
+    def recording(*, enabled):
+        shown.append(enabled)
+        yield
+
+    monkeypatch.setattr(cli, "_status_line", recording)
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    _run(["compress", photo, "-o", tmp_path / "a.png"], capsys)
+    _run(["compress", photo, "-o", tmp_path / "b.png", "--quiet"], capsys)
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: False)
+    _run(["compress", photo, "-o", tmp_path / "c.png"], capsys)
+    assert shown == [True, False, False]
+
+
+def test_the_library_says_what_it_is_doing(small_photo):
+    from kpalette import choose_k, progress
+
+    seen = []
+    with progress.reporting(seen.append):
+        choose_k(small_photo, target_psnr=25)
+    assert seen[0] == "counting colours" and any(m.startswith("fitting k=") for m in seen)
+    progress.status("nobody listens")  # no reporter: nothing happens

@@ -11,6 +11,7 @@ The core (NumPy, Pillow, zlib-ng) is imported here; the plots and the explore pa
 
 from __future__ import annotations
 
+from . import progress
 from .choose import KChoice, KSweep, choose_k
 from .data import sample_image_path
 from .estimator import KMeans, KMeansQuantizer
@@ -56,6 +57,7 @@ __all__ = [
     "image_histogram",
     "load_image",
     "prepare",
+    "progress",
     "quantize",
     "quantize_many",
     "sample_image_path",

@@ -19,6 +19,7 @@ from .exceptions import KPaletteWarning
 from .fit import Fit, fit_histogram
 from .io import OUTPUT_FORMATS
 from .options import Options
+from .progress import status
 from .quantize import QuantizedImage, from_fit, prepare
 
 __all__ = ["AUTO_DELTA_E", "DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
@@ -220,6 +221,7 @@ class KSweep:
     def fit(self, k: int) -> Fit:
         """The fit at k (made once)."""
         if k not in self._fits:
+            status(f"fitting k={k}")
             with warnings.catch_warnings():
                 # More colours than the image has: the search itself asked for them.
                 warnings.simplefilter("ignore", KPaletteWarning)
@@ -299,6 +301,7 @@ class KSweep:
             coarse_points, coarse_weights = self._coarse
             if len(coarse_points) <= k:
                 return self.delta_e(k)
+            status(f"trying k={k}")
             centers = kmeans_weighted(
                 coarse_points, coarse_weights, k, n_init=1, max_iter=self.options.max_iter,
                 tol=self.options.tol, rng=self.options.seed,

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_fit_options(explore)
     explore.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _add_quiet(explore)
 
     palette = commands.add_parser(
         "palette",
@@ -220,7 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     palette.add_argument("-o", "--output", help="write to this file instead of printing")
     palette.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _add_quiet(palette)
     return parser
+
+
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no status line while working (shown on a terminal for work over a second)",
+    )
 
 
 def _strength(text: str) -> float:
@@ -250,6 +262,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_quiet(parser)
 
 
 # --------------------------------------------------------------------------- commands
@@ -295,7 +308,7 @@ def _default_output(input_path: Path, folder: Path, k: int) -> Path:
     return folder / f"{input_path.stem}-k{k}.png"
 
 
-def _compress(args, input_path: Path, default_dir: Path) -> int:
+def _compress(args, input_path: Path, default_dir: Path) -> str:
     options = _options(args)
     named = args.output is None and options.choice is not None  # named once k is chosen
     if args.output:
@@ -336,8 +349,7 @@ def _compress(args, input_path: Path, default_dir: Path) -> int:
         output = _default_output(input_path, default_dir, result.n_colors)
     result.save(output, truecolor=args.truecolor, overwrite=args.force)
     report = result.summary(with_ssim=args.json)
-    print(json.dumps(report) if args.json else _human_summary(report))
-    return 0
+    return (json.dumps(report) if args.json else _human_summary(report)) + "\n"
 
 
 def _human_summary(report: dict) -> str:
@@ -365,7 +377,7 @@ def _human_summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _palette(args, input_path: Path) -> int:
+def _palette(args, input_path: Path) -> str:
     output = Path(args.output) if args.output else None
     if output is not None:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
@@ -374,14 +386,13 @@ def _palette(args, input_path: Path) -> int:
     result = quantize(input_path, options=_options(args))
     text = result.palette_text(args.format)
     if output is None:
-        sys.stdout.write(text)
-    else:
-        data = text if isinstance(text, bytes) else text.encode("utf-8")
-        io.write_bytes_atomic(output, data, overwrite=args.force, protect=(input_path,))
-    return 0
+        return text
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    io.write_bytes_atomic(output, data, overwrite=args.force, protect=(input_path,))
+    return ""
 
 
-def _explore(args, input_path: Path) -> int:
+def _explore(args, input_path: Path) -> str:
     from .explore import build_report
 
     output = (
@@ -394,14 +405,66 @@ def _explore(args, input_path: Path) -> int:
     n_bytes = io.write_bytes_atomic(
         output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
     )
-    print(f"{input_path} -> {output} ({n_bytes / 1e6:.1f} MB, {facts['seconds']:.1f} s)")
-    print(f"  suggested k={facts['suggested_k']}: {facts['reason']}")
-    return 0
+    return (
+        f"{input_path} -> {output} ({n_bytes / 1e6:.1f} MB, {facts['seconds']:.1f} s)\n"
+        f"  suggested k={facts['suggested_k']}: {facts['reason']}\n"
+    )
 
 
 def run(argv=None) -> int:
     """Run the command line; returns the exit status (raises on errors)."""
     args = build_parser().parse_args(argv)
+    with _status_line(enabled=not args.quiet and _stderr_is_terminal()):
+        text = _run_command(args)
+    sys.stdout.write(text)  # once the status line is gone
+    return 0
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _status_line(*, enabled: bool):
+    """While the block runs, what the library says it is doing (kpalette.progress), on
+    one line of the standard error that tqdm rewrites in place, from the first second on,
+    and clears at the end."""
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    from .progress import reporting
+
+    started = time.monotonic()
+    line = None
+
+    def show(message: str) -> None:
+        nonlocal line
+        if line is None:
+            if time.monotonic() - started < STATUS_AFTER:
+                return
+            line = tqdm(total=None, file=sys.stderr, leave=False, bar_format=STATUS_FORMAT)
+        line.set_description_str(message)
+
+    try:
+        with reporting(show):
+            yield
+    finally:
+        if line is not None:
+            line.close()
+
+
+#: Seconds of work before the status line shows, and what it shows.
+STATUS_AFTER = 1.0
+STATUS_FORMAT = f"{PROG}: {{desc}} ({{elapsed}})"
+
+
+def _run_command(args) -> str:
+    """The command's work; returns what it prints on the standard output."""
     if args.command == "demo":
         return _compress(args, sample_image_path(), Path("."))
     input_path = Path(args.input)

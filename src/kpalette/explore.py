@@ -21,6 +21,7 @@ from .choose import DEFAULT_KNEE_KS, KSweep
 from .exceptions import require_extra
 from .options import Options
 from .plot import DEFAULT_GRID_KS, original_facts, preview
+from .progress import status
 
 __all__ = ["build_report", "REPORT_CLOUD_POINTS"]
 
@@ -172,6 +173,7 @@ def build_report(
     rgb = sweep.original.shape[-1] == 3
     n_distinct = sweep.prepared.histogram.n_colors if rgb else None
 
+    status("drawing the colour clouds")
     dots = cloud_points(sweep.original, max_points=REPORT_CLOUD_POINTS, random_state=seed)
     by_pixel = color_cloud(sweep.original, result=chosen, color_by="pixel", points=dots)
     by_cluster = color_cloud(sweep.original, result=chosen, color_by="cluster", points=dots)
@@ -182,6 +184,9 @@ def build_report(
     cloud_cluster_html = by_cluster.to_html(
         full_html=False, include_plotlyjs=False, config=plot_config, div_id="cloud-cluster"
     )
+    status("drawing the k-grid and the elbow chart")
+    grid_picture = _png_data_uri(k_grid(sweep, grid_ks))
+    elbow_picture = _png_data_uri(elbow(sweep, knee_ks))
     sections = [
         f"<h1>{html.escape(name)}</h1>",
         f"<p class='facts'>{width}&times;{height} pixels, "
@@ -192,7 +197,7 @@ def build_report(
         "<h2>Original</h2>",
         f"<img id='original' alt='original' src='{_picture_data_uri(picture)}'>",
         f"<h2>k = {grid_ks[0]} &hellip; {grid_ks[-1]}</h2>",
-        f"<img id='k-grid' alt='k-grid' src='{_png_data_uri(k_grid(sweep, grid_ks))}'>",
+        f"<img id='k-grid' alt='k-grid' src='{grid_picture}'>",
         f"<h2>Palette at the suggested k={suggested}</h2>",
         f"<img id='swatches' alt='swatches' src='{_png_data_uri(swatches(chosen))}'>",
         "<h2>Colours in 3-D</h2>",
@@ -200,7 +205,7 @@ def build_report(
         f"(palette) at k={suggested}.</p>",
         f"<div class='clouds'><div>{cloud_pixel_html}</div><div>{cloud_cluster_html}</div></div>",
         "<h2>Choosing k</h2>",
-        f"<img id='elbow' alt='elbow chart' src='{_png_data_uri(elbow(sweep, knee_ks))}'>",
+        f"<img id='elbow' alt='elbow chart' src='{elbow_picture}'>",
         _format_table(rows),
     ]
     seconds = time.perf_counter() - start

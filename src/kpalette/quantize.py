@@ -17,6 +17,7 @@ from .fit import Fit, fit_histogram
 from .histogram import ColorHistogram, as_pixels, image_histogram
 from .options import Options
 from .palette import format_palette, order_by_share, sort_by_share, swatch_image, to_hex
+from .progress import status
 
 __all__ = [
     "PreparedImage",
@@ -239,6 +240,7 @@ class QuantizedImage:
         """
         image_format = io.format_for_path(path, truecolor=truecolor)
         self._warn_if_translucency_is_lost(image_format, truecolor)
+        status(f"writing {Path(path).name}")
         protect = (self.source,)
         if io.output_format(path).lossy:
             # What is written is not the palette image: it is decoded back, and the
@@ -416,6 +418,7 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
     source = None
     if isinstance(image, str | os.PathLike):
         source = Path(image)
+        status(f"reading {source.name}")
         # A limit other than the default is the user's: images out of proportion to
         # their file are then read too.
         raised = options.max_pixels != io.DEFAULT_MAX_PIXELS
@@ -428,6 +431,7 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
         raise ValueError(f"expected an (H, W, 3|4) image or a path, got shape {np.shape(image)}")
     pixels, leading = as_pixels(image)
     original = pixels.reshape(*leading, pixels.shape[1])
+    status("counting colours")
     return PreparedImage(original, source, binary_alpha(original, options.alpha_threshold))
 
 
@@ -447,6 +451,7 @@ def from_fit(
         ``time.perf_counter()`` when the work began (for ``seconds``).
     """
     start = time.perf_counter() if start is None else start
+    status(f"{'dithering' if options.dither > 0 else 'mapping'} the pixels, k={fit.n_colors}")
     if options.dither > 0:
         from .dither import dither
 
@@ -531,6 +536,7 @@ def quantize(image, k=None, *, options: Options | None = None, **changes) -> Qua
 
         return choose_k(image, options=options).result
     prepared = prepare(image, options)
+    status(f"fitting k={options.n_colors}")
     fit = fit_histogram(prepared.histogram, options)
     return from_fit(fit, prepared, options, start=start)
 
@@ -557,6 +563,7 @@ def quantize_many(image, ks, *, options: Options | None = None, **changes) -> li
     for k in ks:
         start = time.perf_counter()
         at_k = options.replace(k=k)
+        status(f"fitting k={k}")
         results.append(
             from_fit(fit_histogram(prepared.histogram, at_k), prepared, at_k, start=start)
         )
