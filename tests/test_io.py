@@ -94,7 +94,10 @@ def test_sixteen_bit_grey_and_rgb_png(tmp_path):
     path.write_bytes(rgb16_png(rgb16))
     loaded = load_image(path)
     assert loaded.shape == (2, 3, 3) and loaded.dtype == np.uint8
-    assert np.abs(loaded.astype(int) - rgb16 / 257.0).max() <= 1.0
+    # Rounded, as grey is (Pillow alone keeps the high byte: 0xFF00 would read 255).
+    np.testing.assert_array_equal(loaded, (rgb16.astype(int) * 255 + 32767) // 65535)
+    path.write_bytes(rgb16_png(np.full((2, 2, 3), 0xFF00, np.uint16)))
+    assert (load_image(path) == 254).all()
 
 
 def test_gif_first_frame(tmp_path):
@@ -310,3 +313,18 @@ def test_a_symbolic_link_is_written_through(tmp_path, rgb):
     np.testing.assert_array_equal(load_image(target), rgb[::-1])
     with pytest.raises(ImageWriteError, match="is the input file"):
         save_truecolor(link, rgb, overwrite=True, protect=[target])
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_the_16_bit_path_turns_images_as_pillow_does(orientation):
+    from PIL import ImageOps
+
+    from kpalette.io import _ORIENTATION
+
+    array = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    img = Image.fromarray(array)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.info["exif"] = exif.tobytes()
+    turned = np.asarray(ImageOps.exif_transpose(img))
+    np.testing.assert_array_equal(_ORIENTATION[orientation](array), turned)

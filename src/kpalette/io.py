@@ -188,7 +188,10 @@ def load_image(
             )
         try:
             img.seek(0)
+            sixteen_bit = _is_16_bit_colour_png(img)
             img.load()
+            if sixteen_bit:
+                return _png_16_bit_colour(path, img)
             # In place: a copy of the whole image when there is nothing to rotate.
             ImageOps.exif_transpose(img, in_place=True)
             return _to_uint8_array(img)
@@ -277,6 +280,50 @@ def decode_image(data: bytes) -> np.ndarray:
 
 
 _PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def _is_16_bit_colour_png(img: Image.Image) -> bool:
+    """Whether Pillow reads ``img`` as 16-bit RGB(A) PNG samples, of which it keeps
+    only the high byte."""
+    if img.format != "PNG" or not img.tile:
+        return False
+    tile = img.tile[0]
+    rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
+    return rawmode in ("RGB;16B", "RGBA;16B")
+
+
+#: EXIF orientation -> the array operation that undoes it (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _png_16_bit_colour(path: Path, img: Image.Image) -> np.ndarray:
+    """A 16-bit RGB(A) PNG's samples scaled to 8 bits with rounding.
+
+    Pillow keeps the high byte of each sample; libspng (``pyspng``) decodes all 16
+    bits, through one plain call on the file's bytes (Pillow has read its header and
+    checked its size already). EXIF orientation and a colour key are applied as for
+    other files.
+    """
+    import pyspng
+
+    samples = pyspng.load(path.read_bytes())  # (H, W, 4) uint16: RGBA, tRNS applied
+    if samples.ndim != 3 or samples.shape[:2] != (img.height, img.width):
+        raise ImageReadError(f"unexpected 16-bit samples of shape {samples.shape}")
+    if samples.shape[2] == 4 and bool((samples[..., 3] == 65535).all()):
+        samples = samples[..., :3]
+    image = ((samples.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    orientation = img.getexif().get(0x0112, 1)
+    if orientation in _ORIENTATION:
+        image = _ORIENTATION[orientation](image)
+    return np.ascontiguousarray(image)
 
 
 def _to_uint8_array(img: Image.Image) -> np.ndarray:
