@@ -28,7 +28,15 @@ from .histogram import ColorHistogram, color_histogram, image_histogram
 from .io import load_image
 from .options import Options
 from .palette import format_palette
-from .quantize import PreparedImage, QuantizedImage, prepare, quantize, quantize_many
+from .quantize import (
+    PreparedImage,
+    QuantizedImage,
+    fit_palette,
+    prepare,
+    quantize,
+    quantize_many,
+    remap,
+)
 
 #: The package's version: its one source (pyproject.toml reads it from here).
 __version__ = "0.2.0.dev0"
@@ -53,6 +61,7 @@ __all__ = [
     "choose_k",
     "color_histogram",
     "fit_histogram",
+    "fit_palette",
     "format_palette",
     "image_histogram",
     "load_image",
@@ -60,5 +69,6 @@ __all__ = [
     "progress",
     "quantize",
     "quantize_many",
+    "remap",
     "sample_image_path",
 ]

@@ -19,12 +19,13 @@ import warnings
 from pathlib import Path
 
 from . import __version__, io
+from .batch import BATCH_FORMATS
 from .choose import choose_k
 from .colorspace import COLOR_SPACES
 from .data import sample_image_path
 from .exceptions import KPaletteError
 from .options import Options
-from .palette import PALETTE_FORMATS
+from .palette import PALETTE_FORMATS, read_palette
 from .quantize import quantize
 
 PROG = "kpalette"
@@ -179,10 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Quantize an image to N colours and write it (format by extension: "
         ".png and .gif as palette images; .webp, .jpg, .tif in full colour).",
     )
-    compress.add_argument("input", help="image file")
+    compress.add_argument("input", help="image file, or '-' for standard input")
     _add_engine_options(compress, default_k=16, choosing=True)
     compress.add_argument(
-        "-o", "--output", help="output file (default: <stem>-k<N>.png beside the input)"
+        "-o",
+        "--output",
+        help="output file (default: <stem>-k<N>.png beside the input); '-': standard output",
+    )
+    compress.add_argument(
+        "--format",
+        choices=("png", "gif", "webp", "jpg", "tif"),
+        default=None,
+        help="the format of -o - (standard output; default png)",
     )
     _add_output_options(compress)
 
@@ -223,6 +232,53 @@ def build_parser() -> argparse.ArgumentParser:
     palette.add_argument("-o", "--output", help="write to this file instead of printing")
     palette.add_argument("--force", action="store_true", help="overwrite an existing output")
     _add_quiet(palette)
+
+    batch = commands.add_parser(
+        "batch",
+        help="compress many images, on every core",
+        description="Compress files, folders (walked recursively; images recognised by "
+        "their content) and glob patterns into OUT_DIR, keeping their folder layout. "
+        "Existing outputs are skipped unless --force: a batch run again finishes the rest.",
+    )
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, patterns")
+    batch.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder")
+    _add_engine_options(batch, default_k=16, choosing=True)
+    batch.add_argument(
+        "--format", choices=BATCH_FORMATS, default="png", help="output format (default png)"
+    )
+    batch.add_argument(
+        "--dither",
+        nargs="?",
+        type=_strength,
+        const=1.0,
+        default=0.0,
+        metavar="STRENGTH",
+        help="Floyd-Steinberg error diffusion, optionally with a strength in 0..1 (default 1)",
+    )
+    batch.add_argument(
+        "-j",
+        "--jobs",
+        type=_whole_number("--jobs", 1),
+        default=None,
+        metavar="N",
+        help="images compressed at once, each in a process of its own (default: every core)",
+    )
+    batch.add_argument("--report", metavar="FILE", help="one row per input, .csv or .jsonl")
+    batch.add_argument("--force", action="store_true", help="replace existing outputs")
+    batch.add_argument(
+        "--skip-if-larger", action="store_true", help="do not write outputs larger than inputs"
+    )
+    batch.add_argument(
+        "--shared-palette",
+        action="store_true",
+        help="one palette for every image (their colour histograms summed)",
+    )
+    batch.add_argument(
+        "--palette",
+        metavar="FILE",
+        help="map every image onto this palette (.gpl, .json, .hex/.txt, or an image)",
+    )
+    _add_quiet(batch)
     return parser
 
 
@@ -310,6 +366,8 @@ def _default_output(input_path: Path, folder: Path, k: int) -> Path:
 
 def _compress(args, input_path: Path, default_dir: Path) -> str:
     options = _options(args)
+    if str(input_path) == "-" or args.output == "-":
+        return _compress_piped(args, input_path, options)
     named = args.output is None and options.choice is not None  # named once k is chosen
     if args.output:
         output = Path(args.output)
@@ -352,18 +410,64 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
     return (json.dumps(report) if args.json else _human_summary(report)) + "\n"
 
 
+def _compress_piped(args, input_path: Path, options: Options) -> str:
+    """``compress`` reading ``-`` (standard input) or writing ``-o -`` (standard
+    output, in ``--format``); with the image on standard output, the summary goes to
+    standard error."""
+    if args.output is None:
+        raise UsageError("reading standard input ('-') needs an output: -o FILE or -o -")
+    to_stdout = args.output == "-"
+    if to_stdout:
+        name = f"stdout.{args.format or 'png'}"
+        if args.format is None:
+            name = "stdout.png"
+    else:
+        name = args.output
+        if args.format is not None:
+            raise UsageError("--format is for -o - (standard output); a file's extension names it")
+    fmt = io.output_format(name)
+    image_format = io.format_for_path(name, truecolor=args.truecolor)
+    if fmt.lossy and options.choice in ("target_psnr", "max_bytes"):
+        raise UsageError(f"--target-psnr and --max-bytes cannot be met through a lossy {fmt.name}")
+    if not to_stdout:
+        io.check_destination(args.output, overwrite=args.force)
+    if fmt.palette and not args.truecolor and fmt.alpha == "binary":
+        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
+    image = sys.stdin.buffer.read() if str(input_path) == "-" else input_path
+    if options.choice is None:
+        result = quantize(image, options=options)
+    else:
+        result = choose_k(
+            image, options=options, image_format=image_format, truecolor=args.truecolor
+        ).result
+    _ = result.mse, result.delta_e, (result.ssim if args.json else None)
+    if to_stdout:
+        data = result.file_bytes(image_format, truecolor=args.truecolor or not fmt.palette)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        result.save(args.output, truecolor=args.truecolor, overwrite=args.force)
+    report = result.summary(with_ssim=args.json)
+    text = (json.dumps(report) if args.json else _human_summary(report)) + "\n"
+    if to_stdout:
+        print(text, end="", file=sys.stderr)
+        return ""
+    return text
+
+
 def _human_summary(report: dict) -> str:
     psnr = "inf" if report["psnr"] is None else f"{report['psnr']:.2f}"
     colours = f"{report['colors']:,} colour{'' if report['colors'] == 1 else 's'}"
     if report.get("lossy"):
         colours += " in the lossy file"
     lines = [
-        f"{report['input']} -> {report['output']}",
+        f"{report['input'] or 'standard input'} -> {report['output'] or 'standard output'}",
         f"  {colours} (k={report['k']}), {report['width']}x{report['height']}",
     ]
     if "choice" in report:
         lines.append(f"  chose k={report['k']}: {report['choice']['reason']}")
-    size = f"  size {report['input_bytes']:,} B -> {report['output_bytes']:,} B"
+    before = "" if report["input_bytes"] is None else f"{report['input_bytes']:,} B -> "
+    size = f"  size {before}{report['output_bytes']:,} B"
     if report["ratio"] and report["ratio"] >= 1:
         size += f" ({report['ratio']:.2f}x smaller)"
     elif report["ratio"]:
@@ -392,6 +496,122 @@ def _palette(args, input_path: Path) -> str:
     return ""
 
 
+def _batch(args) -> str:
+    """``kpalette batch``: every input a row; failures reported and counted, not fatal."""
+    from . import batch
+
+    start = time.perf_counter()
+    if args.shared_palette and args.palette:
+        raise UsageError("give --shared-palette or --palette, not both")
+    options = _options(args)
+    if args.palette and options.choice is not None:
+        raise UsageError("--palette gives the colours: it takes no -k auto or target")
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"the output {str(out_dir)!r} is a file, not a folder")
+    if not out_dir.exists():
+        if not out_dir.parent.is_dir():
+            raise UsageError(f"the output folder's parent does not exist: {str(out_dir.parent)!r}")
+        out_dir.mkdir()
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"the output folder is not writable: {str(out_dir)!r}")
+    try:
+        found, not_images = batch.discover(args.inputs, out_dir)
+        jobs = batch.plan(found, out_dir, args.format)
+        palette = read_palette(args.palette) if args.palette else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    workers = max(1, min(args.jobs or cores, len(jobs) or 1))
+    if args.shared_palette and jobs:
+        palette = batch.shared_palette(jobs, options, workers=workers)
+    settings = batch.Settings(
+        extension=args.format,
+        force=args.force,
+        skip_if_larger=args.skip_if_larger,
+        palette=palette,
+    )
+    counts = {"ok": 0, "skipped": 0, "skipped-larger": 0, "failed": 0}
+    bytes_in = bytes_out = 0
+    megapixels = 0.0
+    bar = _batch_bar(len(jobs), enabled=not args.quiet and _stderr_is_terminal())
+    with _report_writer(args.report) as write_row:
+        for row in batch.run(jobs, options, settings, workers=workers):
+            counts[row.status] += 1
+            write_row(row.as_dict())
+            if row.status == "failed":
+                _error_line(f"{row.input}: {row.error}", bar)
+            if row.status == "ok":
+                bytes_in += row.input_bytes or 0
+                bytes_out += row.output_bytes or 0
+                megapixels += (row.width or 0) * (row.height or 0) / 1e6
+            if bar is not None:
+                elapsed = max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix_str(f"{megapixels / elapsed:.1f} MP/s, {counts['failed']} failed")
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    args.status = 1 if counts["failed"] else 0
+    if args.quiet:
+        return ""
+    skipped = counts["skipped"] + counts["skipped-larger"]
+    return (
+        f"{counts['ok']} done, {skipped} skipped, {counts['failed']} failed"
+        f"{f', {not_images} not images' if not_images else ''}; "
+        f"{bytes_in:,} B -> {bytes_out:,} B; {time.perf_counter() - start:.1f} s\n"
+    )
+
+
+def _batch_bar(total: int, *, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=sys.stderr, unit="file", leave=False, desc=PROG)
+
+
+def _error_line(message: str, bar) -> None:
+    text = f"{PROG}: error: {' '.join(message.split())}"
+    if bar is None:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        bar.write(text, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _report_writer(path):
+    """A function writing one report row as each input finishes (flushed at once, so a
+    killed batch leaves a valid report of what it finished); nothing without a path."""
+    if path is None:
+        yield lambda row: None
+        return
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise UsageError(f"--report must end in .csv or .jsonl, got {str(path)!r}")
+    import csv
+
+    from .batch import Row
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        if suffix == ".csv":
+            writer = csv.DictWriter(handle, fieldnames=list(Row(input="").as_dict()))
+            writer.writeheader()
+
+            def write(row: dict) -> None:
+                writer.writerow(row)
+                handle.flush()
+
+        else:
+
+            def write(row: dict) -> None:
+                handle.write(json.dumps(row) + "\n")
+                handle.flush()
+
+        yield write
+
+
 def _explore(args, input_path: Path) -> str:
     from .explore import build_report
 
@@ -414,10 +634,10 @@ def _explore(args, input_path: Path) -> str:
 def run(argv=None) -> int:
     """Run the command line; returns the exit status (raises on errors)."""
     args = build_parser().parse_args(argv)
-    with _status_line(enabled=not args.quiet and _stderr_is_terminal()):
+    with _status_line(enabled=not args.quiet and args.command != "batch" and _stderr_is_terminal()):
         text = _run_command(args)
     sys.stdout.write(text)  # once the status line is gone
-    return 0
+    return getattr(args, "status", 0)
 
 
 def _stderr_is_terminal() -> bool:
@@ -467,6 +687,8 @@ def _run_command(args) -> str:
     """The command's work; returns what it prints on the standard output."""
     if args.command == "demo":
         return _compress(args, sample_image_path(), Path("."))
+    if args.command == "batch":
+        return _batch(args)
     input_path = Path(args.input)
     if args.command == "compress":
         return _compress(args, input_path, input_path.parent)
@@ -526,6 +748,8 @@ def _run_reporting_errors(argv) -> int:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{where}", 1)
+    except Exception as exc:  # noqa: BLE001 (a bug: still one line, no traceback)
+        return _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 70)
     sys.stdout.flush()
     return status
 
@@ -548,16 +772,22 @@ def _held_stderr(lines: list[str]):
     except (OSError, ValueError):  # no descriptor 2 (embedded interpreters): nothing held
         yield
         return
+    python_stderr = sys.stderr
+    try:
+        on_descriptor_2 = python_stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a stream of its own (a test's capture)
+        on_descriptor_2 = False
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
-        python_stderr = sys.stderr
         try:
-            sys.stderr = os.fdopen(os.dup(saved), "w", closefd=True)
+            if on_descriptor_2:  # Python's own writes still reach the terminal
+                sys.stderr = os.fdopen(os.dup(saved), "w", closefd=True)
             yield
         finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-                sys.stderr.close()
+            if on_descriptor_2:
+                with contextlib.suppress(Exception):
+                    sys.stderr.flush()
+                    sys.stderr.close()
             sys.stderr = python_stderr
             os.dup2(saved, 2)
             os.close(saved)

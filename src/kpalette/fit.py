@@ -28,6 +28,7 @@ __all__ = [
     "fit_bytes",
     "fit_histogram",
     "nearest_entries",
+    "palette_fit",
 ]
 
 #: Distinct colours from which the refinement sorts a private copy of the colours in
@@ -245,6 +246,64 @@ def fit_histogram(histogram: ColorHistogram, options: Options) -> Fit:
         centers=centers,
         inertia=float(inertia),
         n_iter=int(n_iter),
+        color_space=color_space,
+    )
+
+
+def palette_fit(histogram: ColorHistogram, palette, color_space: str = "rgb") -> Fit:
+    """A :class:`Fit` of a given palette: every colour of ``histogram`` takes its nearest
+    entry, no clustering (an image mapped onto a palette fitted elsewhere).
+
+    Parameters
+    ----------
+    histogram : ColorHistogram
+        From :func:`kpalette.histogram.image_histogram`.
+    palette : (m, 3) uint8 array
+        Opaque colours. When the histogram left out fully transparent pixels, a
+        transparent entry (0, 0, 0, 0) is added after them.
+    color_space : str
+        Where "nearest" is measured.
+
+    Returns
+    -------
+    Fit
+        ``n_iter`` 0; ``inertia`` the squared distances in ``color_space``.
+    """
+    palette = np.asarray(palette, dtype=np.uint8)
+    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
+        raise ValueError(
+            f"expected an (m, 3) uint8 palette of 1 to 256 colours, got {palette.shape}"
+        )
+    if histogram.n_transparent and len(palette) < 2:
+        histogram = histogram.with_transparent()
+    n_channels = histogram.channels
+    dims = histogram.colors.shape[1]
+    entries = palette
+    if n_channels == 4:
+        entries = np.column_stack([palette, np.full(len(palette), 255, np.uint8)])
+    reserved = None
+    if histogram.n_transparent:
+        reserved = len(entries)
+        entries = np.vstack([entries, np.zeros((1, 4), np.uint8)])
+    points = histogram.coordinates(color_space)
+    labels = nearest_entries(points, entries, color_space, dims=dims, reserved=reserved)
+    centers = to_space(entries, color_space)
+    from ._kernels.measures import weighted_squared_distance
+
+    inertia = weighted_squared_distance(
+        np.ascontiguousarray(points, dtype=np.float64),
+        np.ascontiguousarray(histogram.counts, dtype=np.int64),
+        labels,
+        np.ascontiguousarray(centers[:, :dims]),
+    )
+    return Fit(
+        palette=entries,
+        labels=labels,
+        histogram=histogram,
+        transparent_label=reserved,
+        centers=centers,
+        inertia=float(inertia),
+        n_iter=0,
         color_space=color_space,
     )
 

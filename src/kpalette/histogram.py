@@ -18,6 +18,8 @@ __all__ = [
     "color_histogram",
     "image_histogram",
     "labels_for_pixels",
+    "rgb_histogram",
+    "sum_histograms",
     "pack_colors",
     "unpack_colors",
 ]
@@ -262,6 +264,46 @@ def image_histogram(pixels: np.ndarray) -> ColorHistogram:
     histogram.n_transparent = left_out
     histogram.channels = 4
     return histogram
+
+
+def rgb_histogram(pixels: np.ndarray) -> ColorHistogram:
+    """The RGB colours of the visible pixels (alpha 0 left out, alpha otherwise ignored):
+    what a palette shared by many images is fitted to."""
+    pixels = _as_pixels(pixels)
+    if pixels.shape[1] == 4:
+        transparent = pixels[:, 3] == 0
+        if transparent.all():
+            return ColorHistogram(
+                np.zeros((0, 3), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64)
+            )
+        return color_histogram(pixels, 3, skip_transparent=bool(transparent.any()))
+    return color_histogram(pixels)
+
+
+def sum_histograms(histograms) -> ColorHistogram:
+    """The histogram of the pixels of several RGB histograms together (counts added):
+    histograms are additive, so many images' colours are counted apart and summed.
+
+    Parameters
+    ----------
+    histograms : iterable of ColorHistogram with 3-channel colours
+
+    Returns
+    -------
+    ColorHistogram
+    """
+    codes, counts = [], []
+    for histogram in histograms:
+        if histogram.colors.shape[1] != 3:
+            raise ValueError(f"expected RGB histograms, got {histogram.colors.shape[1]} channels")
+        codes.append(np.asarray(histogram.codes, dtype=np.int64))
+        counts.append(np.asarray(histogram.counts, dtype=np.int64))
+    if not codes:
+        raise ValueError("no histograms to sum")
+    all_codes = np.concatenate(codes)
+    unique, inverse = np.unique(all_codes, return_inverse=True)
+    total = np.bincount(inverse.reshape(-1), weights=np.concatenate(counts), minlength=len(unique))
+    return ColorHistogram(unpack_colors(unique, 3), total.astype(np.int64), unique)
 
 
 def labels_for_pixels(

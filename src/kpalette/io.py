@@ -147,8 +147,9 @@ def load_image(
 
     Parameters
     ----------
-    path : str or os.PathLike
-        JPEG, PNG, GIF, WebP, TIFF, BMP or any other format Pillow reads. Of an
+    path : str, os.PathLike or bytes
+        JPEG, PNG, GIF, WebP, TIFF, BMP or any other format Pillow reads; or the bytes
+        of such a file (read from standard input, say). Of an
         animation or a multi-page file, the first frame is read, and a
         :class:`KPaletteWarning` says how many there were.
     max_pixels : int or None, optional
@@ -174,8 +175,11 @@ def load_image(
     """
     from PIL import Image, ImageOps
 
+    data = None
+    if isinstance(path, bytes | bytearray | memoryview):  # a file's bytes (standard input)
+        data, path = bytes(path), Path("<stdin>")
     path = Path(path)
-    with _open_image(path, max_pixels, max_expansion) as img:
+    with _open_image(path, max_pixels, max_expansion, data) as img:
         try:
             n_frames = img.n_frames if getattr(img, "is_animated", False) else 1
         except Exception as exc:  # noqa: BLE001 (counting frames reads the whole file)
@@ -191,7 +195,7 @@ def load_image(
             sixteen_bit = _is_16_bit_colour_png(img)
             img.load()
             if sixteen_bit:
-                return _png_16_bit_colour(path, img)
+                return _png_16_bit_colour(path, img, data)
             # In place: a copy of the whole image when there is nothing to rotate.
             ImageOps.exif_transpose(img, in_place=True)
             return _to_uint8_array(img)
@@ -205,13 +209,21 @@ def load_image(
             raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
 
 
-def _open_image(path: Path, max_pixels: int | None, max_expansion) -> Image.Image:
-    """Pillow's lazily opened image, refused before decoding when over ``max_pixels``."""
+def _open_image(
+    path: Path, max_pixels: int | None, max_expansion, data: bytes | None = None
+) -> Image.Image:
+    """Pillow's lazily opened image, refused before decoding when over ``max_pixels``.
+
+    ``data``: the file's bytes when they were given rather than a file (``path`` then
+    only names them in messages).
+    """
     from PIL import Image
 
-    if path.is_dir():
+    if data is None and path.is_dir():
         raise ImageReadError(f"{path} is a directory, not an image file")
-    if path.is_file() and path.stat().st_size == 0:
+    if (data is not None and not data) or (
+        data is None and path.is_file() and path.stat().st_size == 0
+    ):
         raise ImageReadError(f"{path} is an empty file, not an image")
     try:
         with _PILLOW_LIMIT_LOCK:
@@ -220,7 +232,7 @@ def _open_image(path: Path, max_pixels: int | None, max_expansion) -> Image.Imag
             saved = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None
             try:
-                img = Image.open(path)
+                img = Image.open(path if data is None else _io.BytesIO(data))
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
     except Image.UnidentifiedImageError:
@@ -239,7 +251,7 @@ def _open_image(path: Path, max_pixels: int | None, max_expansion) -> Image.Imag
             f"over the limit of {max_pixels} (decompression-bomb guard; "
             "raise it with --max-pixels)"
         )
-    file_bytes = path.stat().st_size
+    file_bytes = path.stat().st_size if data is None else len(data)
     decoded = width * height * 4
     if (
         max_expansion is not None
@@ -304,7 +316,7 @@ _ORIENTATION = {
 }
 
 
-def _png_16_bit_colour(path: Path, img: Image.Image) -> np.ndarray:
+def _png_16_bit_colour(path: Path, img: Image.Image, data: bytes | None) -> np.ndarray:
     """A 16-bit RGB(A) PNG's samples scaled to 8 bits with rounding.
 
     Pillow keeps the high byte of each sample; libspng (``pyspng``) decodes all 16
@@ -314,7 +326,7 @@ def _png_16_bit_colour(path: Path, img: Image.Image) -> np.ndarray:
     """
     import pyspng
 
-    samples = pyspng.load(path.read_bytes())  # (H, W, 4) uint16: RGBA, tRNS applied
+    samples = pyspng.load(path.read_bytes() if data is None else data)  # (H, W, 4) RGBA
     if samples.ndim != 3 or samples.shape[:2] != (img.height, img.width):
         raise ImageReadError(f"unexpected 16-bit samples of shape {samples.shape}")
     if samples.shape[2] == 4 and bool((samples[..., 3] == 65535).all()):

@@ -7,8 +7,10 @@ import json
 import numpy as np
 
 __all__ = [
+    "MAX_PALETTE_FILE_COLORS",
     "PALETTE_FORMATS",
     "format_palette",
+    "read_palette",
     "order_by_share",
     "sort_by_share",
     "swatch_image",
@@ -164,3 +166,129 @@ def format_palette(palette, counts, fmt: str = "hex", *, name: str = "kpalette")
 
         return encode_truecolor(swatch_image(palette), "PNG")
     raise ValueError(f"unknown palette format {fmt!r}; use one of {', '.join(PALETTE_FORMATS)}")
+
+
+#: Most colours a palette file may hold (what a palette image holds).
+MAX_PALETTE_FILE_COLORS = 256
+
+
+def read_palette(path) -> np.ndarray:
+    """Read a palette file: the colours to map images onto.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A GIMP ``.gpl`` palette, a ``.json`` file (a list of ``"#rrggbb"`` codes or of
+        ``[r, g, b]``, or kpalette's own ``{"colors": [{"hex": ...}, ...]}``), a
+        ``.hex``/``.txt`` list of ``#rrggbb`` codes (one per line, ``#`` comments
+        after a code allowed), or an image whose distinct colours are the palette.
+
+    Returns
+    -------
+    (m, 3) uint8 array
+        The colours in file order, duplicates removed, 1 <= m <= 256.
+
+    Raises
+    ------
+    ValueError
+        An empty or malformed file, or more than 256 colours; the message names the
+        file and what was wrong.
+    """
+    import re
+    from pathlib import Path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".gpl", ".json", ".hex", ".txt", ".css"):
+            text = path.read_text(encoding="utf-8")
+        else:
+            text = None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the palette file {path}: {exc}") from None
+    colors: list[tuple[int, int, int]] = []
+    if text is None:
+        from .histogram import image_histogram
+        from .io import load_image
+
+        image = load_image(path)
+        histogram = image_histogram(image.reshape(-1, image.shape[-1]))
+        if histogram.n_colors > MAX_PALETTE_FILE_COLORS:
+            raise ValueError(
+                f"the palette image {path} has {histogram.n_colors} colours; a palette "
+                f"holds at most {MAX_PALETTE_FILE_COLORS}"
+            )
+        colors = [tuple(int(v) for v in c[:3]) for c in histogram.colors]
+    elif suffix == ".gpl":
+        lines = text.splitlines()
+        if not lines or lines[0].strip() != "GIMP Palette":
+            raise ValueError(f"{path} is not a GIMP palette (its first line is not 'GIMP Palette')")
+        for number, line in enumerate(lines[1:], start=2):
+            line = line.strip()
+            if not line or line.startswith("#") or ":" in line.split()[0]:
+                continue  # comments, "Name: ...", "Columns: ..."
+            fields = line.split()
+            try:
+                values = [int(v) for v in fields[:3]]
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {number}: expected 'R G B name', got {line!r}"
+                ) from None
+            colors.append(_checked_rgb(values, path, number))
+    elif suffix == ".json":
+        import json as _json
+
+        try:
+            data = _json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        if isinstance(data, dict):
+            data = data.get("colors", data.get("palette"))
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a list of colours, or {{'colors': [...]}}")
+        for number, item in enumerate(data, start=1):
+            if isinstance(item, dict):
+                item = item.get("hex", item.get("rgb"))
+            if isinstance(item, str):
+                colors.append(_hex_rgb(item, path, number))
+            elif isinstance(item, list | tuple) and len(item) in (3, 4):
+                colors.append(_checked_rgb(item[:3], path, number))
+            else:
+                raise ValueError(
+                    f"{path}, colour {number}: expected '#rrggbb' or [r, g, b], got {item!r}"
+                )
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            codes = re.findall(r"#[0-9a-fA-F]{6}\b", line)
+            if not codes and line.strip() and not line.strip().startswith(("//", ";")):
+                raise ValueError(
+                    f"{path}, line {number}: expected a '#rrggbb' code, got {line.strip()!r}"
+                )
+            if codes:
+                colors.append(_hex_rgb(codes[0], path, number))
+    unique = list(dict.fromkeys(colors))
+    if not unique:
+        raise ValueError(f"the palette file {path} holds no colours")
+    if len(unique) > MAX_PALETTE_FILE_COLORS:
+        raise ValueError(
+            f"the palette file {path} holds {len(unique)} colours; a palette holds at most "
+            f"{MAX_PALETTE_FILE_COLORS}"
+        )
+    return np.array(unique, dtype=np.uint8)
+
+
+def _checked_rgb(values, path, where) -> tuple[int, int, int]:
+    try:
+        rgb = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}, colour {where}: not numbers: {values!r}") from None
+    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+        raise ValueError(f"{path}, colour {where}: expected three values in 0..255, got {values!r}")
+    return rgb
+
+
+def _hex_rgb(code: str, path, where) -> tuple[int, int, int]:
+    text = code.strip().lstrip("#")
+    if len(text) not in (6, 8) or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise ValueError(f"{path}, colour {where}: expected '#rrggbb', got {code!r}")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)

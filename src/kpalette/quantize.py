@@ -23,9 +23,12 @@ __all__ = [
     "PreparedImage",
     "QuantizedImage",
     "binary_alpha",
+    "fit_palette",
+    "from_fit",
     "prepare",
     "quantize",
     "quantize_many",
+    "remap",
 ]
 
 
@@ -265,6 +268,19 @@ class QuantizedImage:
         self.output_bytes = n_bytes
         return n_bytes
 
+    def file_bytes(self, image_format: str = "PNG", *, truecolor: bool = False) -> bytes:
+        """The bytes :meth:`save` would write in ``image_format``, for a pipe or a store.
+
+        As with :meth:`save`, after a lossy format (JPEG) the measures describe these
+        bytes decoded back, and ``output_bytes`` is their size.
+        """
+        lossy = image_format in {f.name for f in io.OUTPUT_FORMATS.values() if f.lossy}
+        data = self.encode(image_format, truecolor=truecolor or lossy)
+        if lossy:
+            self._describe_written(io.decode_image(data))
+        self.output_bytes = len(data)
+        return data
+
     def _describe_written(self, written: np.ndarray) -> None:
         """From now on, measure ``written`` (the decoded file) instead of the palette image."""
         self.written = written
@@ -402,9 +418,10 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
 
     Parameters
     ----------
-    image : (H, W, 3|4) array, str / os.PathLike, or PreparedImage
-        An array (see :func:`kpalette.histogram.as_pixels` for value ranges) or a file
-        (read by :func:`kpalette.io.load_image`). A PreparedImage is returned as is.
+    image : (H, W, 3|4) array, str / os.PathLike, bytes, or PreparedImage
+        An array (see :func:`kpalette.histogram.as_pixels` for value ranges), a file, or
+        a file's bytes (read by :func:`kpalette.io.load_image`). A PreparedImage is
+        returned as is.
     options : Options, optional
         ``max_pixels`` and ``alpha_threshold`` are used.
 
@@ -416,7 +433,9 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
         return image
     options = Options() if options is None else options
     source = None
-    if isinstance(image, str | os.PathLike):
+    if isinstance(image, bytes | bytearray):  # a file's bytes, read from a pipe
+        image = io.load_image(bytes(image), max_pixels=options.max_pixels)
+    elif isinstance(image, str | os.PathLike):
         source = Path(image)
         status(f"reading {source.name}")
         # A limit other than the default is the user's: images out of proportion to
@@ -436,7 +455,12 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
 
 
 def from_fit(
-    fit: Fit, prepared: PreparedImage, options: Options, *, start: float | None = None
+    fit: Fit,
+    prepared: PreparedImage,
+    options: Options,
+    *,
+    start: float | None = None,
+    keep_order: bool = False,
 ) -> QuantizedImage:
     """The quantized image of a fit: pixels mapped (dithered if asked), palette by share.
 
@@ -449,6 +473,9 @@ def from_fit(
         ``dither`` and ``alpha_threshold`` are used; the result keeps them.
     start : float, optional
         ``time.perf_counter()`` when the work began (for ``seconds``).
+    keep_order : bool
+        Keep the fit's palette as it is, every entry in its place, used or not (a
+        palette shared by many images), rather than ordered by share.
     """
     start = time.perf_counter() if start is None else start
     status(f"{'dithering' if options.dither > 0 else 'mapping'} the pixels, k={fit.n_colors}")
@@ -456,14 +483,21 @@ def from_fit(
         from .dither import dither
 
         labels = dither(prepared.fitted, fit.palette, strength=options.dither)
-        palette, indices, counts, _ = sort_by_share(fit.palette, labels)
+        if keep_order:
+            palette, indices = fit.palette, labels
+            counts = np.bincount(labels.ravel(), minlength=fit.n_colors).astype(np.int64)
+        else:
+            palette, indices, counts, _ = sort_by_share(fit.palette, labels)
         color_table = None
     else:
         # Order the palette from the colour table (O(colours)), then map the pixels
         # once, straight to their final indices.
         colors, color_counts, entries = fit.color_table()
         entry_counts = np.bincount(entries, weights=color_counts, minlength=fit.n_colors)
-        order, remap = order_by_share(entry_counts.astype(np.int64))
+        if keep_order:
+            order = remap = np.arange(fit.n_colors)
+        else:
+            order, remap = order_by_share(entry_counts.astype(np.int64))
         palette = fit.palette[order]
         counts = entry_counts[order].astype(np.int64)
         indices = fit.pixel_labels(prepared.pixels, remap).reshape(prepared.shape)
@@ -568,6 +602,70 @@ def quantize_many(image, ks, *, options: Options | None = None, **changes) -> li
             from_fit(fit_histogram(prepared.histogram, at_k), prepared, at_k, start=start)
         )
     return results
+
+
+def fit_palette(images, k=None, *, options: Options | None = None, **changes) -> np.ndarray:
+    """One palette for many images: their colour histograms summed, then fitted once.
+
+    Histograms are additive, so each image is read and counted once, on its own, and
+    memory is bounded by the number of distinct colours, not of images.
+
+    Parameters
+    ----------
+    images : iterable of arrays or paths
+    k, options, **changes
+        As for :func:`quantize` (``k`` a number).
+
+    Returns
+    -------
+    (k, 3) uint8 array
+        The palette, most used colour first (opaque: transparent pixels are left out
+        of the fit and get an entry of their own when an image is mapped).
+    """
+    from .histogram import rgb_histogram, sum_histograms
+
+    options = _options(options, k, changes)
+    histograms = []
+    for image in images:
+        prepared = prepare(image, options)
+        histograms.append(rgb_histogram(prepared.pixels))
+    total = sum_histograms(histograms)
+    if total.n_colors == 0:
+        raise ValueError("the images have no visible pixels to fit a palette to")
+    fit = fit_histogram(total, options)
+    counts = np.bincount(fit.labels, weights=total.counts, minlength=fit.n_colors)
+    order = np.argsort(-counts, kind="stable")
+    return np.ascontiguousarray(fit.palette[order, :3])
+
+
+def remap(image, palette, *, options: Options | None = None, **changes) -> QuantizedImage:
+    """Map an image onto a given palette (as pngquant's ``--map``): no fitting.
+
+    Parameters
+    ----------
+    image : (H, W, 3|4) array, or str / os.PathLike
+    palette : (m, 3) uint8 array
+        From :func:`fit_palette` or :func:`kpalette.palette.read_palette`.
+    options, **changes
+        As for :func:`quantize`: ``color_space`` (where "nearest" is measured),
+        ``dither``, ``max_pixels``, ``alpha_threshold``.
+
+    Returns
+    -------
+    QuantizedImage
+        Its palette is ``palette`` in the given order, every entry kept (plus a
+        transparent entry after them when the image has transparent pixels), so that
+        images mapped onto one palette have the same palette.
+    """
+    from .fit import palette_fit
+
+    start = time.perf_counter()
+    palette = np.asarray(palette, dtype=np.uint8)
+    options = Options.of(options, **changes).replace(k=len(palette))
+    prepared = prepare(image, options)
+    status(f"mapping onto {len(palette)} colours")
+    fit = palette_fit(prepared.histogram, palette, options.color_space)
+    return from_fit(fit, prepared, options, start=start, keep_order=True)
 
 
 def binary_alpha(image: np.ndarray, threshold: int | None) -> np.ndarray:

@@ -1,0 +1,375 @@
+"""Many images: finding them, planning their outputs, running them on all cores, reporting.
+
+:func:`discover` walks files, folders and glob patterns for image files (recognised by
+their content); :func:`plan` gives each one its output under the output folder, keeping
+the inputs' folder layout and refusing two inputs that would share an output;
+:func:`run` compresses them in a pool of processes, yielding one :class:`Row` per input
+as it finishes. Every input's work is a plain call of the public API (``quantize``,
+``choose_k``, ``remap``), so its output is the same bytes whatever the number of jobs.
+A failure is one row, never the end of the batch.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .exceptions import KPaletteError
+from .options import Options
+
+__all__ = [
+    "BATCH_FORMATS",
+    "Job",
+    "Row",
+    "Settings",
+    "discover",
+    "plan",
+    "run",
+    "shared_palette",
+]
+
+#: Output formats of a batch (palette images, and lossless WebP).
+BATCH_FORMATS = ("png", "gif", "webp")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where its output goes.
+
+    Attributes
+    ----------
+    source : Path
+    folder : Path
+        Folder of the output, under the batch's output folder.
+    stem : str
+        The output's name is ``<stem>-k<N>.<extension>``, N the colours given or chosen.
+    """
+
+    source: Path
+    folder: Path
+    stem: str
+
+    def output(self, k: int, extension: str) -> Path:
+        """The output path for ``k`` colours."""
+        return self.folder / f"{self.stem}-k{k}.{extension}"
+
+    def existing(self, extension: str) -> Path | None:
+        """An output already there for this input (any k), or None."""
+        found = sorted(self.folder.glob(f"{glob.escape(self.stem)}-k*.{extension}"))
+        return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How every input of a batch is written (the same for all).
+
+    Attributes
+    ----------
+    extension : {"png", "gif", "webp"}
+    force : bool
+        Replace existing outputs (else an input with an output is skipped).
+    skip_if_larger : bool
+        Do not write an output larger than its input.
+    palette : (m, 3) uint8 array or None
+        Map every image onto this palette instead of fitting one.
+    """
+
+    extension: str = "png"
+    force: bool = False
+    skip_if_larger: bool = False
+    palette: np.ndarray | None = field(default=None, compare=False)
+
+
+@dataclass
+class Row:
+    """One input's line of the report."""
+
+    input: str
+    output: str | None = None
+    status: str = "failed"  # "ok", "skipped", "skipped-larger", "failed"
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    k: int | None = None
+    colors: int | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    ratio: float | None = None
+    mse: float | None = None
+    psnr: float | None = None
+    delta_e: float | None = None
+    seconds: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- finding
+def _is_image(path: Path) -> bool:
+    """Whether a file is taken as an image: its content is one Pillow reads (its header
+    only), or its extension is an image format's (a damaged image is then an input
+    that fails with a reason, not a file passed over)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if path.suffix.lower() in Image.registered_extensions():
+        return True
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return False
+    except Exception:  # noqa: BLE001 (a damaged header: an image, to fail with a reason)
+        return True
+
+
+def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
+    """The image files among ``inputs``, each with the folder its layout is relative to.
+
+    Parameters
+    ----------
+    inputs : iterable of str
+        Files, folders (walked recursively) and glob patterns.
+    out_dir : path
+        The batch's output folder: nothing inside it is taken as an input.
+
+    Returns
+    -------
+    found : list of (file, base folder)
+        In the order given, each file once.
+    not_images : int
+        Files skipped because their content is not an image Pillow reads.
+
+    Raises
+    ------
+    ValueError
+        An input that is neither a file, a folder nor a pattern matching anything.
+    """
+    out_dir = Path(out_dir).resolve()
+    found: dict[Path, Path] = {}
+    not_images = 0
+
+    def consider(path: Path, base: Path) -> None:
+        nonlocal not_images
+        resolved = path.resolve()
+        if resolved == out_dir or out_dir in resolved.parents or resolved in found:
+            return
+        if _is_image(path):
+            found[resolved] = base
+        else:
+            not_images += 1
+
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    consider(Path(root) / name, path)
+        elif path.is_file():
+            consider(path, path.parent)
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise ValueError(f"no file matches {text!r}")
+            base = Path(text)
+            while glob.has_magic(str(base)):
+                base = base.parent
+            for match in matches:
+                if Path(match).is_file():
+                    consider(Path(match), base)
+        else:
+            raise ValueError(f"no such file or folder: {text!r}")
+    return [(path, base.resolve()) for path, base in found.items()], not_images
+
+
+def plan(found, out_dir, extension: str = "png") -> list[Job]:
+    """Each input's output folder and name: the input's place under its base folder,
+    repeated under ``out_dir``.
+
+    Raises
+    ------
+    ValueError
+        Two inputs that would write the same output (``photo.jpg`` and ``photo.png`` in
+        one folder), named in the message.
+    """
+    out_dir = Path(out_dir)
+    jobs, seen = [], {}
+    for source, base in found:
+        relative = source.relative_to(base) if base in source.parents else Path(source.name)
+        job = Job(source=source, folder=out_dir / relative.parent, stem=source.stem)
+        key = (job.folder, job.stem)
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {source} would both be written as "
+                f"{job.folder / job.stem}-k<N>.{extension}; rename one or run them apart"
+            )
+        seen[key] = source
+        jobs.append(job)
+    return jobs
+
+
+# --------------------------------------------------------------------------- one input
+def process(job: Job, options: Options, settings: Settings) -> Row:
+    """Compress one input; every failure is a row, never an exception."""
+    start = time.perf_counter()
+    row = Row(input=str(job.source), input_bytes=io.file_size(job.source))
+    try:
+        existing = job.existing(settings.extension)
+        if existing is not None and not settings.force:
+            row.status, row.output = "skipped", str(existing)
+            return row
+        result, fmt = _result(job, options, settings)
+        data = result.encode(fmt.name, truecolor=not fmt.palette)
+        row.width, row.height = result.shape[1], result.shape[0]
+        row.k = result.n_colors
+        output = job.output(result.n_colors, settings.extension)
+        row.output = str(output)
+        if settings.skip_if_larger and row.input_bytes is not None and len(data) > row.input_bytes:
+            row.status, row.output_bytes = "skipped-larger", len(data)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            row.output_bytes = io.write_bytes_atomic(
+                output, data, overwrite=settings.force, protect=(job.source,)
+            )
+            row.status = "ok"
+        row.colors = result.n_colors
+        row.mse = round(result.mse, 6)
+        row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
+        row.delta_e = round(result.delta_e, 4)
+        if row.input_bytes and row.output_bytes:
+            row.ratio = round(row.input_bytes / row.output_bytes, 4)
+    except (KPaletteError, ValueError, OSError, MemoryError) as exc:
+        row.status, row.error = "failed", " ".join(str(exc).split()) or type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 (one input's failure must not end the batch)
+        row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        row.seconds = round(time.perf_counter() - start, 4)
+    return row
+
+
+def _result(job: Job, options: Options, settings: Settings):
+    import warnings
+
+    from .choose import choose_k
+    from .exceptions import KPaletteWarning
+    from .quantize import quantize, remap
+
+    fmt = io.output_format(f"x.{settings.extension}")
+    if fmt.alpha == "binary":
+        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KPaletteWarning)
+        if settings.palette is not None:
+            return remap(job.source, settings.palette, options=options), fmt
+        if options.choice is not None:
+            choice = choose_k(job.source, options=options, image_format=fmt.name)
+            return choice.result, fmt
+        return quantize(job.source, options=options), fmt
+
+
+def _histogram(source: Path, options: Options):
+    """(codes, counts) of an image's visible RGB colours: the map step of a shared palette."""
+    from .histogram import rgb_histogram
+    from .quantize import prepare
+
+    try:
+        prepared = prepare(source, options)
+    except (KPaletteError, ValueError, OSError, MemoryError):
+        return None
+    histogram = rgb_histogram(prepared.pixels)
+    return histogram.codes, histogram.counts
+
+
+# --------------------------------------------------------------------------- many inputs
+def _pool(jobs: int):
+    """Processes of their own (spawned: the OpenMP runtime of this one is not forked),
+    each with ``cores // jobs`` threads for the compiled loops, so that the machine is
+    not oversubscribed."""
+    import multiprocessing
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, (cores or 1) // jobs)
+    saved = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by each worker as it starts
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    return pool, saved
+
+
+def _restore_threads(saved) -> None:
+    if saved is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = saved
+
+
+def _map(function, items, jobs: int, *args) -> Iterator:
+    """``function(item, *args)`` for every item, as they finish: in this process when
+    ``jobs`` is 1, else in a pool of ``jobs`` processes (at most ``2 * jobs`` queued)."""
+    if jobs <= 1:
+        for item in items:
+            yield function(item, *args)
+        return
+    pool, saved = _pool(jobs)
+    try:
+        pending = set()
+        items = iter(items)
+        for item in items:
+            pending.add(pool.submit(function, item, *args))
+            if len(pending) >= 2 * jobs:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _restore_threads(saved)
+
+
+def shared_palette(jobs: list[Job], options: Options, *, workers: int = 1) -> np.ndarray:
+    """One palette for all the inputs: their histograms, counted in the workers and
+    summed here as they arrive (only histograms travel, never pixels), fitted once.
+
+    Returns
+    -------
+    (k, 3) uint8 array, most used colour first
+    """
+    from .fit import fit_histogram
+    from .histogram import ColorHistogram, sum_histograms, unpack_colors
+
+    total = None
+    for counted in _map(_histogram, [job.source for job in jobs], workers, options):
+        if counted is None:
+            continue  # an input that cannot be read fails in the second pass
+        codes, counts = counted
+        histogram = ColorHistogram(unpack_colors(codes, 3), counts, codes)
+        total = histogram if total is None else sum_histograms([total, histogram])
+    if total is None or total.n_colors == 0:
+        raise ValueError("no input could be read to fit a shared palette")
+    fit = fit_histogram(total, options)
+    counts = np.bincount(fit.labels, weights=total.counts, minlength=fit.n_colors)
+    return np.ascontiguousarray(fit.palette[np.argsort(-counts, kind="stable"), :3])
+
+
+def run(
+    jobs: list[Job], options: Options, settings: Settings, *, workers: int = 1
+) -> Iterator[Row]:
+    """Compress every job, ``workers`` at a time; yields each row as its input finishes.
+
+    The output of an input does not depend on ``workers``: each is a call of the public
+    API with the same options.
+    """
+    yield from _map(_process_job, jobs, workers, options, settings)
+
+
+def _process_job(job: Job, options: Options, settings: Settings) -> Row:
+    return process(job, options, settings)

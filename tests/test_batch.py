@@ -1,0 +1,220 @@
+"""kpalette batch: discovery, layout, resume, reports, failures, shared and given palettes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import data_image
+from kpalette import batch, fit_palette, load_image, remap
+from kpalette.cli import main
+from kpalette.data import sample_image_path
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """in/: two photos, a subfolder with a third and a damaged JPEG, a text file."""
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(sample_image_path(), root / "coffee.png")
+    shutil.copy(data_image("chelsea-crop.png"), root / "chelsea.png")
+    shutil.copy(data_image("rocket.jpg"), root / "sub" / "rocket.jpg")
+    (root / "sub" / "broken.jpg").write_bytes(data_image("rocket.jpg").read_bytes()[:2000])
+    (root / "notes.txt").write_text("not an image\n")
+    return root
+
+
+def _run(args, capsys):
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_a_folder_keeps_its_layout_and_failures_are_rows(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    report = tmp_path / "report.csv"
+    status, stdout, err = _run(["batch", tree, "-o", out, "--report", report, "-j", "1"], capsys)
+    assert status == 1  # one input failed
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "chelsea-k16.png",
+        "coffee-k16.png",
+        "sub/rocket-k16.png",
+    ]
+    assert err.count("kpalette: error: ") == 1 and "broken.jpg" in err
+    assert "3 done, 0 skipped, 1 failed, 1 not images" in stdout
+    rows = list(csv.DictReader(report.open()))
+    assert sorted(r["status"] for r in rows) == ["failed", "ok", "ok", "ok"]
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert all(int(r["output_bytes"]) == (out / r["output"].split("out/")[-1]).stat().st_size
+               for r in ok)  # fmt: skip
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*"))
+
+
+def test_a_batch_run_again_skips_what_is_done_and_force_redoes_it(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    _run(["batch", tree / "coffee.png", tree / "chelsea.png", "-o", out, "-j", "1"], capsys)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    status, stdout, _ = _run(
+        ["batch", tree / "coffee.png", tree / "chelsea.png", "-o", out], capsys
+    )
+    assert status == 0 and "0 done, 2 skipped" in stdout
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    status, stdout, _ = _run(["batch", tree / "coffee.png", "-o", out, "--force"], capsys)
+    assert status == 0 and "1 done" in stdout
+
+
+def test_the_bytes_do_not_depend_on_the_number_of_jobs(tree, tmp_path, capsys):
+    inputs = [tree / "coffee.png", tree / "chelsea.png", tree / "sub" / "rocket.jpg"]
+    for jobs in (1, 2):
+        _run(["batch", *inputs, "-o", tmp_path / f"j{jobs}", "-j", jobs, "-k", "8"], capsys)
+    for name in ("coffee-k8.png", "chelsea-k8.png", "rocket-k8.png"):
+        assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j2" / name).read_bytes()
+
+
+def test_jsonl_report_skip_if_larger_and_formats(tree, tmp_path, capsys):
+    report = tmp_path / "r.jsonl"
+    tiny = tmp_path / "tiny.webp"
+    Image.new("RGB", (256, 256), (200, 10, 10)).save(tiny, lossless=True)  # a few dozen bytes
+    args = ["batch", tiny, tree / "coffee.png", "-o", tmp_path / "o", "--report", report]
+    status, _, _ = _run([*args, "--skip-if-larger", "--format", "gif", "-k", "4"], capsys)
+    rows = {json.loads(line)["input"]: json.loads(line) for line in report.open()}
+    assert status == 0
+    assert rows[str(tiny)]["status"] == "skipped-larger"
+    assert not (tmp_path / "o" / "tiny-k4.gif").exists()
+    assert rows[str(tiny)]["output_bytes"] > rows[str(tiny)]["input_bytes"]
+    assert rows[str(tree / "coffee.png")]["status"] == "ok"
+    assert Image.open(tmp_path / "o" / "coffee-k4.gif").format == "GIF"
+
+
+def test_a_shared_palette_is_every_outputs_palette(tree, tmp_path, capsys):
+    inputs = [tree / "coffee.png", tree / "chelsea.png", tree / "sub" / "rocket.jpg"]
+    out = tmp_path / "out"
+    status, _, _ = _run(["batch", *inputs, "-o", out, "--shared-palette", "-k", "12"], capsys)
+    palettes = {tuple(Image.open(p).getpalette()[: 12 * 3]) for p in out.glob("*.png")}
+    assert status == 0 and len(list(out.glob("*.png"))) == 3 and len(palettes) == 1
+    expected = fit_palette(inputs, 12)
+    np.testing.assert_array_equal(np.array(next(iter(palettes))).reshape(-1, 3), expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("p.gpl", "GIMP Palette\nName: three\n0 0 0 black\n255 255 255\t white\n200 30 30 red\n"),
+        ("p.json", json.dumps(["#000000", "#ffffff", [200, 30, 30]])),
+        ("p.hex", "#000000\n#FFFFFF  # white\n#c81e1e\n"),
+    ],
+)
+def test_a_given_palette_is_read_and_mapped_onto(tree, tmp_path, capsys, name, text):
+    palette_file = tmp_path / name
+    palette_file.write_text(text)
+    out = tmp_path / "out"
+    status, _, _ = _run(
+        ["batch", tree / "coffee.png", "-o", out, "--palette", palette_file], capsys
+    )
+    written = load_image(out / "coffee-k3.png")
+    assert status == 0
+    assert {tuple(c) for c in np.unique(written.reshape(-1, 3), axis=0)} <= {
+        (0, 0, 0), (255, 255, 255), (200, 30, 30)
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "holds no colours"),
+        ("#12345\n", "expected a '#rrggbb' code"),
+        ("".join(f"#{i:06x}\n" for i in range(300)), "holds 300 colours"),
+    ],
+)
+def test_bad_palette_files_are_usage_errors(tree, tmp_path, capsys, text, message):
+    palette_file = tmp_path / "bad.hex"
+    palette_file.write_text(text)
+    status, _, err = _run(["batch", tree, "-o", tmp_path / "o", "--palette", palette_file], capsys)
+    assert status == 2 and message in err and err.count("\n") == 1
+
+
+def test_the_output_folder_inside_an_input_folder_is_not_read_back(tree, capsys):
+    out = tree / "out"
+    _run(["batch", tree, "-o", out, "-j", "1"], capsys)
+    status, stdout, _ = _run(["batch", tree, "-o", out, "-j", "1"], capsys)
+    assert "0 done, 3 skipped, 1 failed" in stdout  # the outputs are not inputs
+
+
+def test_two_inputs_with_one_output_name_are_refused_up_front(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.new("RGB", (4, 4)).save(folder / "a.png")
+    Image.new("RGB", (4, 4)).save(folder / "a.jpg")
+    status, _, err = _run(["batch", folder, "-o", tmp_path / "o"], capsys)
+    assert status == 2 and "would both be written as" in err
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_globs_and_a_missing_output_parent(tree, tmp_path, capsys):
+    status, stdout, _ = _run(
+        ["batch", str(tree / "*.png"), "-o", tmp_path / "g", "-j", "1"], capsys
+    )
+    assert status == 0 and "2 done" in stdout
+    status, _, err = _run(["batch", tree, "-o", tmp_path / "no" / "such"], capsys)
+    assert status == 2 and "parent does not exist" in err
+    status, _, err = _run(["batch", str(tree / "*.webp"), "-o", tmp_path / "g"], capsys)
+    assert status == 2 and "no file matches" in err
+
+
+def test_remap_keeps_the_palette_order_and_fit_palette_sums_histograms():
+    images = [load_image(sample_image_path()), load_image(data_image("chelsea-crop.png"))]
+    palette = fit_palette(images, 6)
+    assert palette.shape == (6, 3)
+    for image in images:
+        result = remap(image, palette)
+        np.testing.assert_array_equal(result.palette, palette)
+        d2 = ((image.reshape(-1, 1, 3).astype(int) - palette[None].astype(int)) ** 2).sum(2)
+        np.testing.assert_array_equal(
+            d2[np.arange(len(d2)), result.indices.ravel()], d2.min(axis=1)
+        )
+
+
+def test_compress_reads_standard_input_and_writes_standard_output(tmp_path, capfdbinary):
+    import subprocess
+    import sys
+
+    data = sample_image_path().read_bytes()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpalette",
+            "compress",
+            "-",
+            "-o",
+            "-",
+            "--format",
+            "gif",
+            "-k",
+            "8",
+        ],
+        input=data,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout[:6] == b"GIF87a"
+    assert b"standard input -> standard output" in done.stderr
+    (tmp_path / "x.gif").write_bytes(done.stdout)
+    assert len(np.unique(load_image(tmp_path / "x.gif").reshape(-1, 3), axis=0)) == 8
+    done = subprocess.run(
+        [sys.executable, "-m", "kpalette", "compress", "-"], input=data, capture_output=True,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and b"needs an output" in done.stderr
+
+
+def test_plan_and_discover_as_a_library(tree, tmp_path):
+    found, not_images = batch.discover([tree], tmp_path / "out")
+    assert not_images == 1 and len(found) == 4
+    jobs = batch.plan(found, tmp_path / "out")
+    assert {job.folder.relative_to(tmp_path / "out").as_posix() for job in jobs} == {".", "sub"}
