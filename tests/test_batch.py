@@ -218,3 +218,94 @@ def test_plan_and_discover_as_a_library(tree, tmp_path):
     assert not_images == 1 and len(found) == 4
     jobs = batch.plan(found, tmp_path / "out")
     assert {job.folder.relative_to(tmp_path / "out").as_posix() for job in jobs} == {".", "sub"}
+
+
+# --------------------------------------------------------------------------- on a cluster
+@pytest.fixture(scope="module")
+def cluster():
+    """A real Dask cluster on loopback: a scheduler and two worker processes."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
+    ) as local:
+        yield local
+
+
+@pytest.mark.slow
+def test_a_cluster_writes_the_same_bytes_and_the_same_shared_palette(
+    tree, tmp_path, capsys, cluster
+):
+    inputs = [tree / "coffee.png", tree / "chelsea.png", tree / "sub" / "rocket.jpg"]
+    for where, extra in (
+        ("local", ["-j", "1"]),
+        ("cluster", ["--scheduler", cluster.scheduler_address]),
+    ):
+        status, out, err = _run(
+            ["batch", *inputs, "-o", tmp_path / where, "-k", "8", *extra], capsys
+        )
+        assert status == 0, err
+        status, _, err = _run(
+            [
+                "batch",
+                *inputs,
+                "-o",
+                tmp_path / f"{where}-shared",
+                "--shared-palette",
+                "-k",
+                "8",
+                *extra,
+            ],
+            capsys,
+        )
+        assert status == 0, err
+    for folder in ("", "-shared"):
+        for name in ("coffee-k8.png", "chelsea-k8.png", "rocket-k8.png"):
+            local = (tmp_path / f"local{folder}" / name).read_bytes()
+            assert local == (tmp_path / f"cluster{folder}" / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_midway_does_not_lose_the_batch(tmp_path, cluster):
+    import os
+    import signal
+
+    from distributed import Client
+
+    from kpalette import Options
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = load_image(sample_image_path())
+    for number in range(10):
+        Image.fromarray(np.roll(photo, number * 37, axis=1)).save(folder / f"p{number}.png")
+    found, _ = batch.discover([folder], tmp_path / "out")
+    jobs = batch.plan(found, tmp_path / "out")
+    with Client(cluster.scheduler_address) as client:
+        rows = []
+        for row in batch.run(jobs, Options(k=16), batch.Settings(), client=client):
+            rows.append(row)
+            if len(rows) == 1:  # one worker process is killed with tasks still to run
+                nanny = next(iter(cluster.workers.values()))
+                killed = nanny.process.process.pid
+                os.kill(killed, signal.SIGKILL)
+        assert sorted(row.status for row in rows) == ["ok"] * 10
+        assert (
+            nanny.process is None
+            or nanny.process.process is None
+            or (nanny.process.process.pid != killed)
+        )  # the worker was really killed (and restarted by its nanny)
+    assert len(list((tmp_path / "out").glob("*.png"))) == 10
+
+
+def test_a_scheduler_that_cannot_be_reached_is_one_error(tree, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    status, _, err = _run(
+        ["batch", tree / "coffee.png", "-o", tmp_path / "o", "--scheduler", "tcp://127.0.0.1:1"],
+        capsys,
+    )
+    assert status == 1 and "cannot reach the Dask scheduler" in err and err.count("\n") == 1

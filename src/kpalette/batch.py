@@ -335,40 +335,82 @@ def _map(function, items, jobs: int, *args) -> Iterator:
         _restore_threads(saved)
 
 
-def shared_palette(jobs: list[Job], options: Options, *, workers: int = 1) -> np.ndarray:
+def _sum_counted(a, b):
+    """Two (codes, counts) histograms added (None: an input that could not be read):
+    the reduce step of a shared palette."""
+    from .histogram import ColorHistogram, sum_histograms, unpack_colors
+
+    if a is None or b is None:
+        return b if a is None else a
+    histograms = [ColorHistogram(unpack_colors(c, 3), n, c) for c, n in (a, b)]
+    total = sum_histograms(histograms)
+    return total.codes, total.counts
+
+
+def shared_palette(
+    jobs: list[Job], options: Options, *, workers: int = 1, client=None
+) -> np.ndarray:
     """One palette for all the inputs: their histograms, counted in the workers and
-    summed here as they arrive (only histograms travel, never pixels), fitted once.
+    summed (only histograms travel, never pixels), fitted once.
+
+    With a Dask ``client`` the histograms are summed on the cluster's workers as a
+    tree, pairs of pairs, and only the total comes back.
 
     Returns
     -------
     (k, 3) uint8 array, most used colour first
     """
     from .fit import fit_histogram
-    from .histogram import ColorHistogram, sum_histograms, unpack_colors
+    from .histogram import ColorHistogram, unpack_colors
 
-    total = None
-    for counted in _map(_histogram, [job.source for job in jobs], workers, options):
-        if counted is None:
-            continue  # an input that cannot be read fails in the second pass
-        codes, counts = counted
-        histogram = ColorHistogram(unpack_colors(codes, 3), counts, codes)
-        total = histogram if total is None else sum_histograms([total, histogram])
-    if total is None or total.n_colors == 0:
+    sources = [job.source for job in jobs]
+    if client is not None:
+        level = client.map(_histogram, sources, options=options, retries=RETRIES, pure=False)
+        while len(level) > 1:
+            paired = [
+                client.submit(_sum_counted, level[i], level[i + 1], retries=RETRIES, pure=False)
+                for i in range(0, len(level) - 1, 2)
+            ]
+            level = paired + ([level[-1]] if len(level) % 2 else [])
+        counted = level[0].result() if level else None
+    else:
+        counted = None
+        for one in _map(_histogram, sources, workers, options):
+            counted = _sum_counted(counted, one)  # an unreadable input fails later
+    if counted is None or len(counted[0]) == 0:
         raise ValueError("no input could be read to fit a shared palette")
+    codes, counts = counted
+    total = ColorHistogram(unpack_colors(codes, 3), counts, codes)
     fit = fit_histogram(total, options)
     counts = np.bincount(fit.labels, weights=total.counts, minlength=fit.n_colors)
     return np.ascontiguousarray(fit.palette[np.argsort(-counts, kind="stable"), :3])
 
 
-def run(
-    jobs: list[Job], options: Options, settings: Settings, *, workers: int = 1
-) -> Iterator[Row]:
-    """Compress every job, ``workers`` at a time; yields each row as its input finishes.
+#: Times a task is run again on a Dask cluster when the worker running it dies.
+RETRIES = 3
 
-    The output of an input does not depend on ``workers``: each is a call of the public
-    API with the same options.
+
+def run(
+    jobs: list[Job], options: Options, settings: Settings, *, workers: int = 1, client=None
+) -> Iterator[Row]:
+    """Compress every job, ``workers`` at a time (or on a Dask cluster through
+    ``client``: one task per file, run again elsewhere if its worker dies); yields each
+    row as its input finishes.
+
+    The output of an input does not depend on ``workers`` or the cluster: each is a call
+    of the public API with the same options. On a cluster the paths must be the same
+    on every worker (a shared file system).
     """
-    yield from _map(_process_job, jobs, workers, options, settings)
+    if client is None:
+        yield from _map(_process_job, jobs, workers, options, settings)
+        return
+    from distributed import as_completed
+
+    futures = client.map(
+        _process_job, jobs, options=options, settings=settings, retries=RETRIES, pure=False
+    )
+    for future in as_completed(futures):
+        yield future.result()
 
 
 def _process_job(job: Job, options: Options, settings: Settings) -> Row:

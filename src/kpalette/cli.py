@@ -278,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="map every image onto this palette (.gpl, .json, .hex/.txt, or an image)",
     )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster (tcp://HOST:PORT); the paths must be the same on its "
+        "workers (needs kpalette[dask])",
+    )
     _add_quiet(batch)
     return parser
 
@@ -524,8 +530,9 @@ def _batch(args) -> str:
     affinity = getattr(os, "sched_getaffinity", None)
     cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
     workers = max(1, min(args.jobs or cores, len(jobs) or 1))
+    client = _dask_client(args.scheduler) if args.scheduler else None
     if args.shared_palette and jobs:
-        palette = batch.shared_palette(jobs, options, workers=workers)
+        palette = batch.shared_palette(jobs, options, workers=workers, client=client)
     settings = batch.Settings(
         extension=args.format,
         force=args.force,
@@ -537,7 +544,7 @@ def _batch(args) -> str:
     megapixels = 0.0
     bar = _batch_bar(len(jobs), enabled=not args.quiet and _stderr_is_terminal())
     with _report_writer(args.report) as write_row:
-        for row in batch.run(jobs, options, settings, workers=workers):
+        for row in batch.run(jobs, options, settings, workers=workers, client=client):
             counts[row.status] += 1
             write_row(row.as_dict())
             if row.status == "failed":
@@ -561,6 +568,19 @@ def _batch(args) -> str:
         f"{f', {not_images} not images' if not_images else ''}; "
         f"{bytes_in:,} B -> {bytes_out:,} B; {time.perf_counter() - start:.1f} s\n"
     )
+
+
+def _dask_client(address: str):
+    """A client of the Dask cluster at ``address``; the extra to install if missing."""
+    from .exceptions import require_extra
+
+    require_extra("distributed", "dask")
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise KPaletteError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 
 def _batch_bar(total: int, *, enabled: bool):

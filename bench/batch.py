@@ -1,0 +1,112 @@
+"""``kpalette batch`` against pngquant over a folder of photos, side by side.
+
+Makes a folder of ``--count`` photos of 0.3-2 MP (crops and resizes of the shared
+photos), then, for each k: ``kpalette batch`` with ``--jobs 1`` (OMP_NUM_THREADS=1)
+and ``--jobs 2``, and pngquant on the same files two at a time (``xargs -P 2``);
+throughput in megapixels per second, the mean MSE of the outputs and their total bytes.
+
+    python3 bench/batch.py --count 200 --ks 16 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+PHOTOS = ["string.jpg", "wood.jpg", "retina.jpg", "hubble_deep_field.jpg", "china.jpg",
+          "flower.jpg", "rocket.jpg", "astronaut.png", "chelsea.png", "coffee.png"]  # fmt: skip
+
+
+def make_folder(folder: Path, count: int, seed: int = 0) -> float:
+    """``count`` PNG photos of 0.3-2 MP; returns their megapixels."""
+    rng = random.Random(seed)
+    sources = [Image.open(SHARED / name).convert("RGB") for name in PHOTOS]
+    total = 0
+    for number in range(count):
+        image = rng.choice(sources)
+        megapixels = rng.uniform(0.3, 2.0)
+        scale = min(1.0, (megapixels * 1e6 / (image.width * image.height)) ** 0.5 * 1.3)
+        resized = image.resize(
+            (max(64, int(image.width * scale)), max(64, int(image.height * scale)))
+        )
+        width = min(resized.width, int((megapixels * 1e6) ** 0.5 * rng.uniform(0.8, 1.25)))
+        height = min(resized.height, int(megapixels * 1e6 / max(width, 1)))
+        left = rng.randrange(resized.width - width + 1)
+        top = rng.randrange(resized.height - height + 1)
+        crop = resized.crop((left, top, left + width, top + height))
+        crop.save(folder / f"photo{number:04d}.png", compress_level=1)
+        total += crop.width * crop.height
+    return total / 1e6
+
+
+def mse_and_bytes(folder: Path, outputs: Path, pattern: str) -> tuple[float, int]:
+    errors, total = [], 0
+    for source in sorted(folder.glob("*.png")):
+        output = outputs / pattern.format(stem=source.stem)
+        original = np.asarray(Image.open(source).convert("RGB"), dtype=np.float64)
+        written = np.asarray(Image.open(output).convert("RGB"), dtype=np.float64)
+        errors.append(float(((original - written) ** 2).mean()))
+        total += output.stat().st_size
+    return float(np.mean(errors)), total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--ks", type=int, nargs="+", default=[16, 256])
+    args = parser.parse_args()
+    pngquant = shutil.which("pngquant")
+    if pngquant is None:
+        sys.exit("bench: pngquant is not installed (apt-get install pngquant)")
+    work = Path(tempfile.mkdtemp(prefix="kpalette-batch-"))
+    folder = work / "in"
+    folder.mkdir()
+    megapixels = make_folder(folder, args.count)
+    print(f"{args.count} photos, {megapixels:.0f} MP in all, {os.cpu_count()} cores")
+    print("| k | run | s | MP/s | mean MSE | total MB |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    kpalette = [sys.executable, "-m", "kpalette", "batch", str(folder), "--quiet"]
+    for k in args.ks:
+        runs = {
+            "kpalette --jobs 1 (1 thread)": (
+                [*kpalette, "-o", str(work / f"j1-{k}"), "-k", str(k), "--jobs", "1"],
+                {"OMP_NUM_THREADS": "1"}, work / f"j1-{k}", "{stem}-k" + str(k) + ".png",
+            ),
+            "kpalette --jobs 2": (
+                [*kpalette, "-o", str(work / f"j2-{k}"), "-k", str(k), "--jobs", "2"],
+                {}, work / f"j2-{k}", "{stem}-k" + str(k) + ".png",
+            ),
+            "pngquant, xargs -P 2": (
+                ["sh", "-c", f"ls {folder}/*.png | xargs -P 2 -n 1 {pngquant} --nofs --speed 4 "
+                 f"--force --ext -pq{k}.png {k}"],
+                {}, folder, "{stem}-pq" + str(k) + ".png",
+            ),
+        }  # fmt: skip
+        for name, (command, env, outputs, pattern) in runs.items():
+            start = time.perf_counter()
+            subprocess.run(command, env={**os.environ, **env}, check=False, capture_output=True)
+            seconds = time.perf_counter() - start
+            mse, total = mse_and_bytes(folder, outputs, pattern)
+            print(
+                f"| {k} | {name} | {seconds:.1f} | {megapixels / seconds:.1f} | {mse:.2f} | "
+                f"{total / 1e6:.1f} |",
+                flush=True,
+            )
+        for leftover in folder.glob("*-pq*.png"):
+            leftover.unlink()
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
