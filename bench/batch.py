@@ -6,6 +6,10 @@ and ``--jobs 2``, and pngquant on the same files two at a time (``xargs -P 2``);
 throughput in megapixels per second, the mean MSE of the outputs and their total bytes.
 
     python3 bench/batch.py --count 200 --ks 16 256
+    python3 bench/batch.py --count 200 --ks 16 --cluster   # also a 2-worker LocalCluster
+
+``--cluster`` adds ``kpalette batch --scheduler`` on a LocalCluster of two worker
+processes of one thread each, on loopback.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def make_folder(folder: Path, count: int, seed: int = 0) -> float:
 
 def mse_and_bytes(folder: Path, outputs: Path, pattern: str) -> tuple[float, int]:
     errors, total = [], 0
-    for source in sorted(folder.glob("*.png")):
+    for source in sorted(folder.glob("photo????.png")):
         output = outputs / pattern.format(stem=source.stem)
         original = np.asarray(Image.open(source).convert("RGB"), dtype=np.float64)
         written = np.asarray(Image.open(output).convert("RGB"), dtype=np.float64)
@@ -65,7 +69,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 256])
+    parser.add_argument("--cluster", action="store_true", help="also on a 2-worker LocalCluster")
     args = parser.parse_args()
+    cluster = None
+    if args.cluster:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            env={"OMP_NUM_THREADS": "1"},
+        )
     pngquant = shutil.which("pngquant")
     if pngquant is None:
         sys.exit("bench: pngquant is not installed (apt-get install pngquant)")
@@ -88,11 +105,17 @@ def main() -> None:
                 {}, work / f"j2-{k}", "{stem}-k" + str(k) + ".png",
             ),
             "pngquant, xargs -P 2": (
-                ["sh", "-c", f"ls {folder}/*.png | xargs -P 2 -n 1 {pngquant} --nofs --speed 4 "
-                 f"--force --ext -pq{k}.png {k}"],
+                ["sh", "-c", f"ls {folder}/photo????.png | xargs -P 2 -n 1 {pngquant} "
+                 f"--nofs --speed 4 --force --ext -pq{k}.png {k}"],
                 {}, folder, "{stem}-pq" + str(k) + ".png",
             ),
         }  # fmt: skip
+        if cluster is not None:
+            runs["kpalette, 2-worker LocalCluster"] = (
+                [*kpalette, "-o", str(work / f"c-{k}"), "-k", str(k), "--scheduler",
+                 cluster.scheduler_address],
+                {}, work / f"c-{k}", "{stem}-k" + str(k) + ".png",
+            )  # fmt: skip
         for name, (command, env, outputs, pattern) in runs.items():
             start = time.perf_counter()
             subprocess.run(command, env={**os.environ, **env}, check=False, capture_output=True)
@@ -106,6 +129,8 @@ def main() -> None:
         for leftover in folder.glob("*-pq*.png"):
             leftover.unlink()
     shutil.rmtree(work)
+    if cluster is not None:
+        cluster.close()
 
 
 if __name__ == "__main__":
