@@ -309,3 +309,34 @@ def test_a_scheduler_that_cannot_be_reached_is_one_error(tree, tmp_path, capsys)
         capsys,
     )
     assert status == 1 and "cannot reach the Dask scheduler" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_a_batch_killed_outright_leaves_nothing_half_done_and_finishes_when_run_again(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = load_image(sample_image_path())
+    for number in range(12):
+        Image.fromarray(np.roll(photo, number * 29, axis=0)).save(folder / f"p{number:02d}.png")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "kpalette", "batch", str(folder), "-o", str(out), "-j", "1"]
+    running = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 3:
+        time.sleep(0.01)
+    os.kill(running.pid, signal.SIGKILL)
+    running.wait()
+    first = sorted(p.name for p in out.glob("*.png"))
+    assert 3 <= len(first) < 12  # killed midway
+    for name in first:  # every output there is whole
+        assert load_image(out / name).shape == photo.shape
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and f"{12 - len(first)} done, {len(first)} skipped" in done.stdout
+    assert len(list(out.glob("*.png"))) == 12
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporaries

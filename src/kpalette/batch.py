@@ -81,12 +81,16 @@ class Settings:
         Do not write an output larger than its input.
     palette : (m, 3) uint8 array or None
         Map every image onto this palette instead of fitting one.
+    measure : bool
+        Measure each output (MSE, PSNR, mean CIEDE2000) for its row; a batch without a
+        report skips that work.
     """
 
     extension: str = "png"
     force: bool = False
     skip_if_larger: bool = False
     palette: np.ndarray | None = field(default=None, compare=False)
+    measure: bool = True
 
 
 @dataclass
@@ -225,6 +229,7 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
     try:
         existing = job.existing(settings.extension)
         if existing is not None and not settings.force:
+            io.remove_stale_temporaries(existing)  # of a write killed after its link
             row.status, row.output = "skipped", str(existing)
             return row
         result, fmt = _result(job, options, settings)
@@ -242,9 +247,10 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
             )
             row.status = "ok"
         row.colors = result.n_colors
-        row.mse = round(result.mse, 6)
-        row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
-        row.delta_e = round(result.delta_e, 4)
+        if settings.measure:
+            row.mse = round(result.mse, 6)
+            row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
+            row.delta_e = round(result.delta_e, 4)
         if row.input_bytes and row.output_bytes:
             row.ratio = round(row.input_bytes / row.output_bytes, 4)
     except (KPaletteError, ValueError, OSError, MemoryError) as exc:

@@ -538,6 +538,7 @@ def _batch(args) -> str:
         force=args.force,
         skip_if_larger=args.skip_if_larger,
         palette=palette,
+        measure=args.report is not None,
     )
     counts = {"ok": 0, "skipped": 0, "skipped-larger": 0, "failed": 0}
     bytes_in = bytes_out = 0

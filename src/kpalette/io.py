@@ -41,6 +41,7 @@ __all__ = [
     "TRUECOLOR_FORMATS",
     "check_destination",
     "decode_image",
+    "remove_stale_temporaries",
     "encode_indexed",
     "encode_truecolor",
     "file_size",
@@ -596,6 +597,13 @@ def _remove_stale_temporaries(dest: Path, parent: Path) -> None:
             continue
         if int(pid) != os.getpid() and not _process_runs(int(pid)):
             _remove_quietly(str(parent / name))
+
+
+def remove_stale_temporaries(path) -> None:
+    """Remove the temporary files that writes of ``path`` killed before they finished
+    left beside it (those whose process is gone)."""
+    dest = _resolve_link(Path(path))
+    _remove_stale_temporaries(dest, dest.parent if str(dest.parent) else Path("."))
 
 
 def _process_runs(pid: int) -> bool:
