@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +69,24 @@ def test_mutated_files_are_read_or_refused_in_one_line(kind, rng, tmp_path, caps
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("kpalette: error:")]
     assert len(errors) <= 1 and "Traceback" not in err
+
+
+def test_a_batch_over_damaged_files_reports_each_and_leaves_nothing_behind(tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = random.Random(7)
+    for number in range(45):
+        kind = FORMATS[number % len(FORMATS)]
+        data = mutate(SEEDS[kind], rng) if number % 3 else SEEDS[kind]
+        (folder / f"f{number:02d}.{kind.split('-')[0]}").write_bytes(data)
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    status = main(["batch", str(folder), "-o", str(out), "-j", "1", "--report", str(report)])
+    err = capsys.readouterr().err
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    failed = [row for row in rows if row["status"] == "failed"]
+    assert len(rows) == 45 and status == (1 if failed else 0)
+    assert err.count("kpalette: error: ") == len(failed) and "Traceback" not in err
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(Path(row["output"]).name for row in rows if row["status"] == "ok")
