@@ -405,18 +405,38 @@ def run(
 
     The output of an input does not depend on ``workers`` or the cluster: each is a call
     of the public API with the same options. On a cluster the paths must be the same
-    on every worker (a shared file system).
+    on every worker (a shared file system), and a task holds several files when there
+    are many (:func:`chunk_size`), so that Dask's cost per task stays small.
     """
     if client is None:
         yield from _map(_process_job, jobs, workers, options, settings)
         return
     from distributed import as_completed
 
+    threads = sum(info.get("nthreads", 1) for info in client.scheduler_info()["workers"].values())
+    size = chunk_size(len(jobs), threads)
+    chunks = [jobs[start : start + size] for start in range(0, len(jobs), size)]
     futures = client.map(
-        _process_job, jobs, options=options, settings=settings, retries=RETRIES, pure=False
+        _process_chunk, chunks, options=options, settings=settings, retries=RETRIES, pure=False
     )
     for future in as_completed(futures):
-        yield future.result()
+        yield from future.result()
+
+
+#: Tasks per worker thread a cluster batch aims for: enough to share the work out
+#: evenly, few enough that Dask's cost per task (tens of milliseconds) is small.
+TASKS_PER_THREAD = 8
+#: Most files in one cluster task (a worker that dies costs at most these).
+MAX_CHUNK = 16
+
+
+def chunk_size(n_jobs: int, threads: int) -> int:
+    """Files per task of a batch of ``n_jobs`` files on ``threads`` worker threads."""
+    return max(1, min(MAX_CHUNK, n_jobs // max(1, threads * TASKS_PER_THREAD)))
+
+
+def _process_chunk(jobs: list[Job], options: Options, settings: Settings) -> list[Row]:
+    return [process(job, options, settings) for job in jobs]
 
 
 def _process_job(job: Job, options: Options, settings: Settings) -> Row:
