@@ -90,3 +90,25 @@ def test_a_batch_over_damaged_files_reports_each_and_leaves_nothing_behind(tmp_p
     assert err.count("kpalette: error: ") == len(failed) and "Traceback" not in err
     written = sorted(p.name for p in out.iterdir())
     assert written == sorted(Path(row["output"]).name for row in rows if row["status"] == "ok")
+
+
+def test_the_web_api_answers_damaged_uploads_without_a_server_error():
+    pytest.importorskip("starlette")
+    pytest.importorskip("multipart")
+    from starlette.testclient import TestClient
+
+    from kpalette.serve import create_app
+
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    rng = random.Random(11)
+    statuses = set()
+    for number in range(60):
+        kind = FORMATS[number % len(FORMATS)]
+        data = mutate(SEEDS[kind], rng)
+        response = client.post(
+            "/api/quantize", files={"image": ("x", data, "application/octet-stream")}
+        )
+        statuses.add(response.status_code)
+        if response.status_code != 200:
+            assert set(response.json()) == {"error"}
+    assert statuses <= {200, 400, 413, 422} and 200 in statuses and 422 in statuses

@@ -67,6 +67,20 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 10**6, "mb": 10**6}
 _SIZE_UNITS |= {"ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2}
 
 
+def parse_size_option(option: str):
+    """argparse type: a size as :func:`parse_size` reads it, errors naming ``option``."""
+
+    def parse(text: str) -> int:
+        try:
+            return parse_size(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be a size such as 200000, 200k, 1.5M or 64KiB, got {text!r}"
+            ) from None
+
+    return parse
+
+
 def parse_size(text: str) -> int:
     """Bytes from ``200000``, ``200k``/``200kB`` (x1000), ``1.5M``, ``64KiB`` (x1024)."""
     number = text.strip().rstrip("bBiIkKmM")
@@ -285,6 +299,30 @@ def build_parser() -> argparse.ArgumentParser:
         "workers (needs kpalette[dask])",
     )
     _add_quiet(batch)
+
+    serve = commands.add_parser(
+        "serve",
+        help="a local web page: drop an image, choose the colours, download",
+        description="Serve kpalette's web page and HTTP API (needs kpalette[web]).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=_whole_number("--port", 0), default=8000, help="port")
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.add_argument(
+        "--max-upload",
+        type=parse_size_option("--max-upload"),
+        default=None,
+        metavar="SIZE",
+        help="largest upload (default 50M)",
+    )
+    serve.add_argument(
+        "--max-pixels",
+        type=_whole_number("--max-pixels", 1),
+        default=None,
+        metavar="N",
+        help="largest image to decode (default 50,000,000)",
+    )
+    serve.set_defaults(quiet=True)
     return parser
 
 
@@ -571,6 +609,36 @@ def _batch(args) -> str:
     )
 
 
+def _serve(args) -> str:
+    """``kpalette serve``: the web app under uvicorn until interrupted."""
+    from .exceptions import require_extra
+
+    for module in ("starlette", "uvicorn", "multipart"):
+        require_extra(module, "web")
+    import uvicorn
+
+    from .serve import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD, create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        _warn_line(
+            f"serving on {args.host}: other machines can reach the page and upload to it; "
+            "the default is 127.0.0.1 (this machine only)"
+        )
+    app = create_app(
+        max_upload=args.max_upload or DEFAULT_MAX_UPLOAD,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+    )
+    url = f"http://{args.host}:{args.port}/"
+    print(f"{PROG}: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    if args.open:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return ""
+
+
 def _dask_client(address: str):
     """A client of the Dask cluster at ``address``; the extra to install if missing."""
     from .exceptions import require_extra
@@ -710,6 +778,8 @@ def _run_command(args) -> str:
         return _compress(args, sample_image_path(), Path("."))
     if args.command == "batch":
         return _batch(args)
+    if args.command == "serve":
+        return _serve(args)
     input_path = Path(args.input)
     if args.command == "compress":
         return _compress(args, input_path, input_path.parent)

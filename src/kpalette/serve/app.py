@@ -1,0 +1,180 @@
+"""The web app's routes: the page, a health check and the quantize API.
+
+``POST /api/quantize`` takes a multipart form (``image`` and optional ``k``, ``auto``
+via ``k=auto``, ``target_psnr``, ``max_bytes``, ``colorspace``, ``dither``, ``seed``,
+``format``) and answers with the encoded image and its summary as JSON in the
+``X-Kpalette-Summary`` header. Errors are JSON ``{"error": "..."}``: 400 for a bad
+parameter, 413 for an upload over the limit, 422 for a file that is not a readable
+image or is over the pixel limit; bad input never gives a 500.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..choose import choose_k
+from ..exceptions import ImageReadError
+from ..io import OUTPUT_FORMATS
+from ..options import Options
+from ..quantize import quantize
+
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD", "WEB_FORMATS", "create_app"]
+
+#: Largest upload accepted, in bytes, unless the server is started with another.
+DEFAULT_MAX_UPLOAD = 50_000_000
+#: Largest image decoded, in pixels.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: Formats the API answers in, and their media types.
+WEB_FORMATS = {"png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>kpalette</title></head>
+<body>
+<h1>kpalette</h1>
+<form id="form" method="post" action="/api/quantize" enctype="multipart/form-data">
+<label>Image <input id="file" type="file" name="image" accept="image/*"></label>
+<label>Colours <input id="k" type="range" name="k" min="2" max="256" value="16"></label>
+<button id="download" type="submit">Quantize</button>
+</form>
+<div id="summary"></div>
+</body></html>
+"""
+
+
+class BadRequest(Exception):
+    """A request the API refuses: ``status`` and a message for ``{"error": ...}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+
+
+def _options(form, max_pixels: int) -> tuple[Options, str]:
+    """The library's options and the output format from the form's fields (400 if bad)."""
+    fields: dict = {"max_pixels": max_pixels}
+    try:
+        k = form.get("k")
+        if k not in (None, ""):
+            fields["k"] = "auto" if k == "auto" else int(k)
+        if form.get("target_psnr") not in (None, ""):
+            fields["target_psnr"] = float(form["target_psnr"])
+        if form.get("max_bytes") not in (None, ""):
+            fields["max_bytes"] = int(form["max_bytes"])
+        if form.get("colorspace") not in (None, ""):
+            fields["color_space"] = form["colorspace"]
+        if form.get("dither") not in (None, ""):
+            dither = form["dither"]
+            fields["dither"] = {"true": 1.0, "false": 0.0}.get(dither)
+            if fields["dither"] is None:
+                fields["dither"] = float(dither)
+        if form.get("seed") not in (None, ""):
+            fields["seed"] = int(form["seed"])
+    except ValueError as exc:
+        raise BadRequest(400, f"bad parameter: {exc}") from None
+    image_format = (form.get("format") or "png").lower()
+    if image_format not in WEB_FORMATS:
+        raise BadRequest(
+            400, f"format must be one of {', '.join(WEB_FORMATS)}, got {image_format!r}"
+        )
+    try:
+        options = Options(**fields)
+    except ValueError as exc:
+        raise BadRequest(400, str(exc)) from None
+    if options.choice is None and options.n_colors > 256:
+        raise BadRequest(400, f"k must be at most 256 for a palette image, got {options.n_colors}")
+    return options, image_format
+
+
+def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, dict]:
+    """The library's work (in a worker thread): the encoded image and its summary."""
+    fmt = OUTPUT_FORMATS[image_format]
+    if fmt.alpha == "binary":
+        options = options.replace(alpha_threshold=128)
+    if options.choice is None:
+        result = quantize(data, options=options)
+    else:
+        result = choose_k(data, options=options, image_format=fmt.name).result
+    encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
+    summary = result.summary(with_ssim=False)
+    summary["format"] = image_format
+    return encoded, summary
+
+
+def create_app(
+    *, max_upload: int = DEFAULT_MAX_UPLOAD, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Starlette:
+    """The kpalette web app.
+
+    Parameters
+    ----------
+    max_upload : int
+        Largest upload in bytes (413 above it).
+    max_pixels : int
+        Largest image in pixels (422 above it).
+    """
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(_PAGE)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def api_quantize(request: Request) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_upload + 65536:
+            return _error(413, f"upload over the limit of {max_upload:,} bytes")
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception as exc:  # noqa: BLE001 (a malformed body is the client's)
+            return _error(400, f"cannot read the form: {exc}")
+        try:
+            upload = form.get("image")
+            if upload is None or isinstance(upload, str):
+                raise BadRequest(400, "the form has no 'image' file")
+            data = await upload.read()
+            if len(data) > max_upload:
+                raise BadRequest(
+                    413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}"
+                )
+            if not data:
+                raise BadRequest(422, "the uploaded file is empty")
+            options, image_format = _options(form, max_pixels)
+            try:
+                encoded, summary = await run_in_threadpool(_quantize, data, options, image_format)
+            except ImageReadError as exc:
+                raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+            except ValueError as exc:  # a target that cannot be met
+                raise BadRequest(400, str(exc)) from None
+            except MemoryError as exc:
+                raise BadRequest(
+                    422, str(exc) or "the image needs more memory than there is"
+                ) from None
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+        finally:
+            await form.close()
+        return Response(
+            encoded,
+            media_type=WEB_FORMATS[image_format],
+            headers={"X-Kpalette-Summary": json.dumps(summary, separators=(",", ":"))},
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/healthz", health),
+            Route("/api/quantize", api_quantize, methods=["POST"]),
+        ]
+    )
