@@ -137,3 +137,46 @@ def test_serve_without_the_web_extra_names_it(monkeypatch, capsys):
     )
     assert main(["serve"]) == 1
     assert "pip install 'kpalette[web]'" in capsys.readouterr().err
+
+
+def test_an_upload_is_counted_once_then_previewed_and_downloaded_at_any_k(client, tmp_path):
+    created = client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")})
+    assert created.status_code == 201
+    info = created.json()
+    assert (info["width"], info["height"]) == (600, 400) and len(info["id"]) >= 24
+    for k in (4, 12):
+        preview = client.get(f"/api/uploads/{info['id']}/preview", params={"k": k})
+        assert preview.status_code == 200
+        numbers = json.loads(preview.headers["X-Kpalette-Summary"])
+        assert numbers["k"] == k and numbers["mse"] > 0
+        path = tmp_path / f"preview{k}.png"
+        path.write_bytes(preview.content)
+        assert len(np.unique(load_image(path).reshape(-1, 3), axis=0)) <= k
+    lab = client.get(
+        f"/api/uploads/{info['id']}/preview", params={"k": 6, "colorspace": "lab", "dither": 1}
+    )
+    assert lab.status_code == 200
+    download = client.get(f"/api/uploads/{info['id']}/download", params={"k": 12, "format": "gif"})
+    summary = json.loads(download.headers["X-Kpalette-Summary"])
+    assert download.status_code == 200 and download.content[:6] == b"GIF87a"
+    assert summary["colors"] == 12 and summary["input_bytes"] == len(PHOTO)
+    missing = client.get("/api/uploads/not-a-real-id/preview", params={"k": 4})
+    assert missing.status_code == 404 and "no such upload" in missing.json()["error"]
+    bad = client.get(f"/api/uploads/{info['id']}/preview", params={"k": 0})
+    assert bad.status_code == 400
+
+
+def test_uploads_are_bounded_in_number_and_time():
+    from kpalette.serve.uploads import UploadStore
+
+    store = UploadStore(max_uploads=2)
+    app_client = TestClient(create_app(store=store))
+    ids = [
+        app_client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")}).json()["id"]
+        for _ in range(3)
+    ]
+    assert len(store) == 2 and store.get(ids[0]) is None and store.get(ids[2]) is not None
+    store.ttl = 0
+    assert store.get(ids[2]) is None
+    bad = app_client.post("/api/uploads", files={"image": ("p.png", b"nope", "image/png")})
+    assert bad.status_code == 422

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..choose import choose_k
+from ..choose import KSweep, choose_k
 from ..exceptions import ImageReadError
 from ..io import OUTPUT_FORMATS
 from ..options import Options
 from ..quantize import quantize
+from .uploads import Upload, UploadStore
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD", "WEB_FORMATS", "create_app"]
 
@@ -112,8 +114,46 @@ def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, 
     return encoded, summary
 
 
+#: Longer side of the preview the slider refits are mapped onto.
+PREVIEW_SIDE = 800
+
+
+def _prepare_upload(data: bytes, max_pixels: int):
+    """(in a worker thread) An upload decoded and counted once, with its preview."""
+    from ..quantize import prepare
+
+    options = Options(max_pixels=max_pixels)
+    prepared = prepare(data, options)
+    step = max(1, -(-max(prepared.shape) // PREVIEW_SIDE))
+    preview = np.ascontiguousarray(prepared.original[::step, ::step])
+    return Upload(data_bytes=len(data), sweep=KSweep(prepared, options=options), preview=preview)
+
+
+def _preview(upload: Upload, options: Options) -> tuple[bytes, dict]:
+    """(in a worker thread) The preview at ``options.k`` as a PNG, and its numbers."""
+    from ..io import encode_truecolor
+
+    image, numbers = upload.preview_image(options, options.n_colors)
+    return encode_truecolor(image, "PNG"), numbers
+
+
+def _download(upload: Upload, options: Options, image_format: str) -> tuple[bytes, dict]:
+    """(in a worker thread) The full-size result at ``options.k`` in ``image_format``."""
+    fmt = OUTPUT_FORMATS[image_format]
+    sweep = upload.sweep_for(options)
+    result = sweep.result(options.n_colors)
+    encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
+    summary = result.summary(with_ssim=False)
+    summary["input_bytes"] = upload.data_bytes
+    summary["format"] = image_format
+    return encoded, summary
+
+
 def create_app(
-    *, max_upload: int = DEFAULT_MAX_UPLOAD, max_pixels: int = DEFAULT_MAX_PIXELS
+    *,
+    max_upload: int = DEFAULT_MAX_UPLOAD,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    store: UploadStore | None = None,
 ) -> Starlette:
     """The kpalette web app.
 
@@ -123,7 +163,77 @@ def create_app(
         Largest upload in bytes (413 above it).
     max_pixels : int
         Largest image in pixels (422 above it).
+    store : UploadStore, optional
+        Where uploads are kept (default: 16 uploads, 2 GB of pixels, 30 minutes).
     """
+    store = UploadStore() if store is None else store
+
+    async def read_upload(request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_upload + 65536:
+            raise BadRequest(413, f"upload over the limit of {max_upload:,} bytes")
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception as exc:  # noqa: BLE001 (a malformed body is the client's)
+            raise BadRequest(400, f"cannot read the form: {exc}") from None
+        try:
+            upload = form.get("image")
+            if upload is None or isinstance(upload, str):
+                raise BadRequest(400, "the form has no 'image' file")
+            data = await upload.read()
+        finally:
+            await form.close()
+        if len(data) > max_upload:
+            raise BadRequest(413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}")
+        if not data:
+            raise BadRequest(422, "the uploaded file is empty")
+        return data
+
+    async def new_upload(request: Request) -> Response:
+        try:
+            data = await read_upload(request)
+            try:
+                upload = await run_in_threadpool(_prepare_upload, data, max_pixels)
+            except ImageReadError as exc:
+                raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+        upload_id = store.add(upload)
+        height, width = upload.sweep.original.shape[:2]
+        return JSONResponse(
+            {
+                "id": upload_id,
+                "width": width,
+                "height": height,
+                "bytes": upload.data_bytes,
+                "colors": upload.sweep.prepared.histogram.n_colors,
+            },
+            status_code=201,
+        )
+
+    async def upload_result(request: Request) -> Response:
+        upload = store.get(request.path_params["upload_id"])
+        if upload is None:
+            return _error(404, "no such upload (unknown, or expired)")
+        try:
+            options, image_format = _options(request.query_params, max_pixels)
+            if options.choice is not None:
+                raise BadRequest(400, "give k as a number here")
+            if request.url.path.endswith("/preview"):
+                data, numbers = await run_in_threadpool(_preview, upload, options)
+                media = "image/png"
+            else:
+                data, numbers = await run_in_threadpool(_download, upload, options, image_format)
+                media = WEB_FORMATS[image_format]
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return Response(
+            data,
+            media_type=media,
+            headers={"X-Kpalette-Summary": json.dumps(numbers, separators=(",", ":"))},
+        )
 
     async def page(request: Request) -> Response:
         return HTMLResponse(_PAGE)
@@ -176,5 +286,8 @@ def create_app(
             Route("/", page),
             Route("/healthz", health),
             Route("/api/quantize", api_quantize, methods=["POST"]),
+            Route("/api/uploads", new_upload, methods=["POST"]),
+            Route("/api/uploads/{upload_id}/preview", upload_result),
+            Route("/api/uploads/{upload_id}/download", upload_result),
         ]
     )
