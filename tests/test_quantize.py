@@ -164,3 +164,17 @@ def test_saving_translucent_colours_as_gif_warns(small_photo, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result.save(tmp_path / "out.png")  # PNG holds translucency: no warning
+
+
+def test_quantize_for_a_format_without_translucency_fits_binary_alpha(small_photo):
+    from kpalette.io import OUTPUT_FORMATS
+    from kpalette.quantize import quantize_for
+
+    alpha = np.tile(np.linspace(0, 255, small_photo.shape[1]).astype(np.uint8), (60, 1))
+    rgba = np.dstack([small_photo, alpha])
+    gif = quantize_for(rgba, OUTPUT_FORMATS["gif"], k=6)
+    assert set(np.unique(gif.palette[:, 3]).tolist()) <= {0, 255}
+    png = quantize_for(rgba, OUTPUT_FORMATS["png"], k=6)
+    assert ((png.palette[:, 3] > 0) & (png.palette[:, 3] < 255)).any()
+    sized = quantize_for(small_photo, OUTPUT_FORMATS["gif"], max_bytes=2500)
+    assert len(sized.encode("GIF")) <= 2500 and sized.choice["method"] == "max_bytes"

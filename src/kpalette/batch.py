@@ -265,21 +265,17 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
 def _result(job: Job, options: Options, settings: Settings):
     import warnings
 
-    from .choose import choose_k
     from .exceptions import KPaletteWarning
-    from .quantize import quantize, remap
+    from .quantize import quantize_for, remap
 
     fmt = io.output_format(f"x.{settings.extension}")
-    if fmt.alpha == "binary":
-        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KPaletteWarning)
         if settings.palette is not None:
+            if fmt.alpha == "binary":
+                options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
             return remap(job.source, settings.palette, options=options), fmt
-        if options.choice is not None:
-            choice = choose_k(job.source, options=options, image_format=fmt.name)
-            return choice.result, fmt
-        return quantize(job.source, options=options), fmt
+        return quantize_for(job.source, fmt, options=options), fmt
 
 
 def _histogram(source: Path, options: Options):

@@ -20,13 +20,12 @@ from pathlib import Path
 
 from . import __version__, io
 from .batch import BATCH_FORMATS
-from .choose import choose_k
 from .colorspace import COLOR_SPACES
 from .data import sample_image_path
 from .exceptions import KPaletteError
 from .options import Options
 from .palette import PALETTE_FORMATS, read_palette
-from .quantize import quantize
+from .quantize import quantize, quantize_for
 
 PROG = "kpalette"
 
@@ -419,31 +418,19 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
         output = _default_output(input_path, default_dir, 0 if named else options.n_colors)
     # Fail before the slow part: the output must be writable and not the input.
     fmt = io.output_format(output)
-    image_format = io.format_for_path(output, truecolor=args.truecolor)
+    io.format_for_path(output, truecolor=args.truecolor)  # refuses --truecolor for a GIF
     palette_image = fmt.palette and not args.truecolor
     if palette_image and options.choice is None and options.n_colors > io.MAX_PALETTE_COLORS:
         raise UsageError(
             f"-k {options.n_colors} is more than a {output.suffix} palette image holds "
             f"({io.MAX_PALETTE_COLORS}); use --truecolor or a .webp/.tif output"
         )
-    if fmt.lossy and options.choice in ("target_psnr", "max_bytes"):
-        option = "--target-psnr" if options.choice == "target_psnr" else "--max-bytes"
-        raise UsageError(
-            f"{option} cannot be met through a lossy {fmt.name} output: its quality and size "
-            "do not follow the number of colours; write .png, .gif, .webp or .tif"
-        )
+    _refuse_lossy_targets(fmt, options)
     if named:  # the folder, now; the name once k is chosen
         io.check_destination(output, overwrite=True, protect=(input_path,))
     else:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    if palette_image and fmt.alpha == "binary":
-        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
-    if options.choice is None:
-        result = quantize(input_path, options=options)
-    else:
-        result = choose_k(
-            input_path, options=options, image_format=image_format, truecolor=args.truecolor
-        ).result
+    result = quantize_for(input_path, fmt, truecolor=args.truecolor, options=options)
     # Measured before writing (the measures are cached), so that nothing is left
     # behind if measuring fails; the summary after it has the file's size.
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
@@ -452,6 +439,16 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
     result.save(output, truecolor=args.truecolor, overwrite=args.force)
     report = result.summary(with_ssim=args.json)
     return (json.dumps(report) if args.json else _human_summary(report)) + "\n"
+
+
+def _refuse_lossy_targets(fmt, options: Options) -> None:
+    """A quality or size target cannot be met through a lossy output: a usage error."""
+    if fmt.lossy and options.choice in ("target_psnr", "max_bytes"):
+        option = "--target-psnr" if options.choice == "target_psnr" else "--max-bytes"
+        raise UsageError(
+            f"{option} cannot be met through a lossy {fmt.name} output: its quality and size "
+            "do not follow the number of colours; write .png, .gif, .webp or .tif"
+        )
 
 
 def _compress_piped(args, input_path: Path, options: Options) -> str:
@@ -471,19 +468,11 @@ def _compress_piped(args, input_path: Path, options: Options) -> str:
             raise UsageError("--format is for -o - (standard output); a file's extension names it")
     fmt = io.output_format(name)
     image_format = io.format_for_path(name, truecolor=args.truecolor)
-    if fmt.lossy and options.choice in ("target_psnr", "max_bytes"):
-        raise UsageError(f"--target-psnr and --max-bytes cannot be met through a lossy {fmt.name}")
+    _refuse_lossy_targets(fmt, options)
     if not to_stdout:
         io.check_destination(args.output, overwrite=args.force)
-    if fmt.palette and not args.truecolor and fmt.alpha == "binary":
-        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
     image = sys.stdin.buffer.read() if str(input_path) == "-" else input_path
-    if options.choice is None:
-        result = quantize(image, options=options)
-    else:
-        result = choose_k(
-            image, options=options, image_format=image_format, truecolor=args.truecolor
-        ).result
+    result = quantize_for(image, fmt, truecolor=args.truecolor, options=options)
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     if to_stdout:
         data = result.file_bytes(image_format, truecolor=args.truecolor or not fmt.palette)

@@ -27,6 +27,7 @@ __all__ = [
     "from_fit",
     "prepare",
     "quantize",
+    "quantize_for",
     "quantize_many",
     "remap",
 ]
@@ -602,6 +603,35 @@ def quantize_many(image, ks, *, options: Options | None = None, **changes) -> li
             from_fit(fit_histogram(prepared.histogram, at_k), prepared, at_k, start=start)
         )
     return results
+
+
+def quantize_for(
+    image, output_format, *, truecolor: bool = False, options: Options | None = None, **changes
+) -> QuantizedImage:
+    """:func:`quantize` for a file of ``output_format``: a palette without translucency
+    for a format that has none (GIF), and a size target measured in that format.
+
+    Parameters
+    ----------
+    image
+        As for :func:`quantize`.
+    output_format : kpalette.io.OutputFormat
+        From :func:`kpalette.io.output_format` or ``io.OUTPUT_FORMATS``.
+    truecolor : bool
+        The file is written in full colour (no palette).
+    options, **changes
+        As for :func:`quantize`; a way of choosing k is run by :func:`choose_k`.
+    """
+    options = Options.of(options, **changes)
+    if output_format.palette and not truecolor and output_format.alpha == "binary":
+        options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
+    if options.choice is None:
+        return quantize(image, options=options)
+    from .choose import choose_k
+
+    return choose_k(
+        image, options=options, image_format=output_format.name, truecolor=truecolor
+    ).result
 
 
 def fit_palette(images, k=None, *, options: Options | None = None, **changes) -> np.ndarray:

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..choose import KSweep, choose_k
+from ..choose import KSweep
 from ..exceptions import ImageReadError
 from ..io import OUTPUT_FORMATS
 from ..options import Options
-from ..quantize import quantize
+from ..quantize import quantize_for
 from .uploads import Upload, UploadStore
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD", "WEB_FORMATS", "create_app"]
@@ -102,12 +102,7 @@ def _options(form, max_pixels: int) -> tuple[Options, str]:
 def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, dict]:
     """The library's work (in a worker thread): the encoded image and its summary."""
     fmt = OUTPUT_FORMATS[image_format]
-    if fmt.alpha == "binary":
-        options = options.replace(alpha_threshold=128)
-    if options.choice is None:
-        result = quantize(data, options=options)
-    else:
-        result = choose_k(data, options=options, image_format=fmt.name).result
+    result = quantize_for(data, fmt, options=options)
     encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
     summary = result.summary(with_ssim=False)
     summary["format"] = image_format
