@@ -59,6 +59,19 @@ class BadRequest(Exception):
         self.status = status
 
 
+async def _work(function, *args):
+    """``function(*args)`` in the thread pool, the library's errors as API errors: an
+    unreadable image or one too large for memory 422, a bad value or an unmet target 400."""
+    try:
+        return await run_in_threadpool(function, *args)
+    except ImageReadError as exc:
+        raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+    except MemoryError as exc:
+        raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
+    except ValueError as exc:
+        raise BadRequest(400, str(exc)) from None
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
 
@@ -163,7 +176,8 @@ def create_app(
     """
     store = UploadStore() if store is None else store
 
-    async def read_upload(request: Request) -> bytes:
+    async def read_upload(request: Request) -> tuple[bytes, dict]:
+        """The uploaded image's bytes and the form's text fields (400, 413, 422 if bad)."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_upload + 65536:
             raise BadRequest(413, f"upload over the limit of {max_upload:,} bytes")
@@ -176,21 +190,19 @@ def create_app(
             if upload is None or isinstance(upload, str):
                 raise BadRequest(400, "the form has no 'image' file")
             data = await upload.read()
+            fields = {key: value for key, value in form.items() if isinstance(value, str)}
         finally:
             await form.close()
         if len(data) > max_upload:
             raise BadRequest(413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}")
         if not data:
             raise BadRequest(422, "the uploaded file is empty")
-        return data
+        return data, fields
 
     async def new_upload(request: Request) -> Response:
         try:
-            data = await read_upload(request)
-            try:
-                upload = await run_in_threadpool(_prepare_upload, data, max_pixels)
-            except ImageReadError as exc:
-                raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+            data, _ = await read_upload(request)
+            upload = await _work(_prepare_upload, data, max_pixels)
         except BadRequest as exc:
             return _error(exc.status, str(exc))
         upload_id = store.add(upload)
@@ -215,15 +227,13 @@ def create_app(
             if options.choice is not None:
                 raise BadRequest(400, "give k as a number here")
             if request.url.path.endswith("/preview"):
-                data, numbers = await run_in_threadpool(_preview, upload, options)
+                data, numbers = await _work(_preview, upload, options)
                 media = "image/png"
             else:
-                data, numbers = await run_in_threadpool(_download, upload, options, image_format)
+                data, numbers = await _work(_download, upload, options, image_format)
                 media = WEB_FORMATS[image_format]
         except BadRequest as exc:
             return _error(exc.status, str(exc))
-        except ValueError as exc:
-            return _error(400, str(exc))
         return Response(
             data,
             media_type=media,
@@ -237,39 +247,12 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def api_quantize(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_upload + 65536:
-            return _error(413, f"upload over the limit of {max_upload:,} bytes")
         try:
-            form = await request.form(max_files=1, max_fields=20)
-        except Exception as exc:  # noqa: BLE001 (a malformed body is the client's)
-            return _error(400, f"cannot read the form: {exc}")
-        try:
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
-                raise BadRequest(400, "the form has no 'image' file")
-            data = await upload.read()
-            if len(data) > max_upload:
-                raise BadRequest(
-                    413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}"
-                )
-            if not data:
-                raise BadRequest(422, "the uploaded file is empty")
-            options, image_format = _options(form, max_pixels)
-            try:
-                encoded, summary = await run_in_threadpool(_quantize, data, options, image_format)
-            except ImageReadError as exc:
-                raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
-            except ValueError as exc:  # a target that cannot be met
-                raise BadRequest(400, str(exc)) from None
-            except MemoryError as exc:
-                raise BadRequest(
-                    422, str(exc) or "the image needs more memory than there is"
-                ) from None
+            data, fields = await read_upload(request)
+            options, image_format = _options(fields, max_pixels)
+            encoded, summary = await _work(_quantize, data, options, image_format)
         except BadRequest as exc:
             return _error(exc.status, str(exc))
-        finally:
-            await form.close()
         return Response(
             encoded,
             media_type=WEB_FORMATS[image_format],
