@@ -230,17 +230,24 @@ def fit_histogram(histogram: ColorHistogram, options: Options) -> Fit:
         color_labels = nearest_entries(
             points, palette, color_space, dims=dims, reserved=reserved, start=color_labels
         )
+    return _fit(histogram, points, palette, color_labels, centers, reserved, n_iter, color_space)
+
+
+def _fit(histogram, points, palette, labels, centers, reserved, n_iter, color_space) -> Fit:
+    """The :class:`Fit` of these entries and labels, its inertia summed in the clustering
+    space (the histogram's ``points``, against the centres' first coordinates)."""
     from ._kernels.measures import weighted_squared_distance
 
+    dims = points.shape[1]
     inertia = weighted_squared_distance(
         np.ascontiguousarray(points, dtype=np.float64),
         np.ascontiguousarray(histogram.counts, dtype=np.int64),
-        color_labels,
+        labels,
         np.ascontiguousarray(centers[:, :dims]),
     )
     return Fit(
         palette=palette,
-        labels=color_labels,
+        labels=labels,
         histogram=histogram,
         transparent_label=reserved,
         centers=centers,
@@ -288,24 +295,7 @@ def palette_fit(histogram: ColorHistogram, palette, color_space: str = "rgb") ->
     points = histogram.coordinates(color_space)
     labels = nearest_entries(points, entries, color_space, dims=dims, reserved=reserved)
     centers = to_space(entries, color_space)
-    from ._kernels.measures import weighted_squared_distance
-
-    inertia = weighted_squared_distance(
-        np.ascontiguousarray(points, dtype=np.float64),
-        np.ascontiguousarray(histogram.counts, dtype=np.int64),
-        labels,
-        np.ascontiguousarray(centers[:, :dims]),
-    )
-    return Fit(
-        palette=entries,
-        labels=labels,
-        histogram=histogram,
-        transparent_label=reserved,
-        centers=centers,
-        inertia=float(inertia),
-        n_iter=0,
-        color_space=color_space,
-    )
+    return _fit(histogram, points, entries, labels, centers, reserved, 0, color_space)
 
 
 def fit_bytes(n_colors: int, dims: int, k: int) -> int:
