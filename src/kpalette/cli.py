@@ -259,15 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--format", choices=BATCH_FORMATS, default="png", help="output format (default png)"
     )
-    batch.add_argument(
-        "--dither",
-        nargs="?",
-        type=_strength,
-        const=1.0,
-        default=0.0,
-        metavar="STRENGTH",
-        help="Floyd-Steinberg error diffusion, optionally with a strength in 0..1 (default 1)",
-    )
+    _add_dither(batch)
     batch.add_argument(
         "-j",
         "--jobs",
@@ -346,7 +338,7 @@ def _strength(text: str) -> float:
     return value
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
+def _add_dither(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dither",
         nargs="?",
@@ -356,6 +348,10 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         metavar="STRENGTH",
         help="Floyd-Steinberg error diffusion, optionally with a strength in 0..1 (default 1)",
     )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    _add_dither(parser)
     parser.add_argument(
         "--truecolor", action="store_true", help="write full colour instead of a palette image"
     )
