@@ -8,13 +8,17 @@ search, Lloyd's iterations and k-means++ seeding. Tested against the NumPy twins
 import numpy as np
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor, sin, sqrt
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport abs, calloc, free, malloc
+from libc.math cimport INFINITY, sqrt
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
 
-from kpalette._kernels._shared cimport kpalette_max_threads
-
-from kpalette._kernels._shared cimport _box_candidates, check_columns, check_indices, check_length
+from kpalette._kernels._shared cimport (
+    _box_candidates,
+    check_columns,
+    check_indices,
+    check_length,
+    kpalette_max_threads,
+)
 
 
 cdef void _bounding_box(const double[:, ::1] points, double* low, double* span) noexcept nogil:

@@ -7,18 +7,15 @@ that makes each nearest-entry search exact. Tested against a NumPy twin in
 
 import numpy as np
 
-from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor, sin, sqrt
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport abs, calloc, free, malloc
+from libc.math cimport INFINITY, ceil, floor
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport free, malloc
 
-from kpalette._kernels._shared cimport kpalette_max_threads
+from kpalette._kernels._shared cimport _box_candidates, check_columns, check_indices, check_length
 
 ctypedef fused label_t:
     uint8_t
     int32_t
-
-from kpalette._kernels._shared cimport _box_candidates, check_columns, check_indices, check_length
 
 
 # --------------------------------------------------------------------------- dithering

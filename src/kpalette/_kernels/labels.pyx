@@ -8,9 +8,8 @@ distinct colours of a set of pixels with their counts. Tested against NumPy twin
 import numpy as np
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor, sin, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport abs, calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
 from kpalette._kernels._shared cimport check_length, kpalette_max_threads
 

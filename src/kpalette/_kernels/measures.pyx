@@ -7,12 +7,12 @@ against the NumPy twins in ``tests/reference.py`` and scikit-image.
 
 import numpy as np
 
-from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, M_PI, atan2, cbrt, ceil, cos, exp, fabs, floor, sin, sqrt
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport abs, calloc, free, malloc
+from cython.parallel cimport prange
+from libc.math cimport M_PI, atan2, cbrt, cos, exp, fabs, sin, sqrt
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport calloc, free
 
-from kpalette._kernels._shared cimport check_columns, check_length, kpalette_max_threads
+from kpalette._kernels._shared cimport check_columns, check_length
 
 
 # --------------------------------------------------------------------------- colour difference
