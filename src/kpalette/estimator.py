@@ -22,7 +22,29 @@ from .options import Options
 __all__ = ["KMeans", "KMeansQuantizer"]
 
 
-class KMeansQuantizer:
+class _Parameters:
+    """``get_params`` and ``set_params`` over the constructor's parameters, named in
+    ``_PARAMS``: the part of scikit-learn's estimator contract both estimators share."""
+
+    _PARAMS: tuple[str, ...] = ()
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's parameters, as scikit-learn's estimators give them."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns ``self``."""
+        for name, value in params.items():
+            if name not in self._PARAMS:
+                raise ValueError(
+                    f"invalid parameter {name!r} for {type(self).__name__}; "
+                    f"valid ones are {', '.join(self._PARAMS)}"
+                )
+            setattr(self, name, value)
+        return self
+
+
+class KMeansQuantizer(_Parameters):
     """K-means colour quantizer in the scikit-learn style.
 
     Parameters
@@ -83,21 +105,6 @@ class KMeansQuantizer:
         self.color_space = color_space
 
     _PARAMS = ("n_colors", "n_init", "max_iter", "tol", "random_state", "color_space")
-
-    def get_params(self, deep: bool = True) -> dict:
-        """The constructor's parameters, as scikit-learn's estimators give them."""
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params) -> KMeansQuantizer:
-        """Set constructor parameters; returns ``self``."""
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ValueError(
-                    f"invalid parameter {name!r} for KMeansQuantizer; "
-                    f"valid ones are {', '.join(self._PARAMS)}"
-                )
-            setattr(self, name, value)
-        return self
 
     def __repr__(self) -> str:
         defaults = KMeansQuantizer().get_params()
@@ -196,7 +203,7 @@ class KMeansQuantizer:
 
 
 # --------------------------------------------------------------------------- the drop-in
-class KMeans:
+class KMeans(_Parameters):
     """K-means clustering with scikit-learn's ``KMeans`` interface, on any numeric data.
 
     ``from kpalette import KMeans`` runs code written for ``sklearn.cluster.KMeans``
@@ -288,21 +295,6 @@ class KMeans:
         "copy_x",
         "algorithm",
     )
-
-    def get_params(self, deep: bool = True) -> dict:
-        """The constructor's parameters (scikit-learn's estimator contract)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params) -> KMeans:
-        """Set constructor parameters; returns ``self``."""
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ValueError(
-                    f"invalid parameter {name!r} for KMeans; valid ones are "
-                    f"{', '.join(self._PARAMS)}"
-                )
-            setattr(self, name, value)
-        return self
 
     def __repr__(self) -> str:
         defaults = KMeans().get_params()
