@@ -124,3 +124,22 @@ def test_auto_says_when_even_the_most_colours_are_seen(rng):
     choice = choose_k(noise, k="auto", max_k=8)
     assert choice.k == 8 and "the most colours searched" in choice.reason
     assert choice.result.delta_e > 2
+
+
+def test_a_bounded_sweep_keeps_the_most_recent_fits_and_remakes_the_others(small_photo):
+    bounded = KSweep(small_photo, max_fits=2, max_results=1)
+    full = KSweep(small_photo)
+    for k in (3, 5, 3, 7):
+        bounded.fit(k)
+    assert bounded.fitted_ks == [3, 7]  # 5 was the least recently used
+    for k in (3, 5, 7):
+        np.testing.assert_array_equal(bounded.fit(k).palette, full.fit(k).palette)
+        np.testing.assert_array_equal(bounded.result(k).indices, full.result(k).indices)
+        assert len(bounded.results) == 1 and len(bounded.fitted_ks) <= 2
+        assert bounded.point(k) == full.point(k)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 2.5, "3"])
+def test_a_sweep_refuses_a_bad_cache_limit(small_photo, limit):
+    with pytest.raises(ValueError, match="max_fits must be a whole number"):
+        KSweep(small_photo, max_fits=limit)

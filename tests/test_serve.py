@@ -10,6 +10,7 @@ from PIL import Image
 
 from kpalette import load_image
 from kpalette.data import sample_image_path
+from kpalette.palette import to_hex
 
 pytest.importorskip("starlette")
 pytest.importorskip("multipart")
@@ -30,10 +31,37 @@ def _post(client, data=PHOTO, **fields):
     return client.post("/api/quantize", files=files, data={k: str(v) for k, v in fields.items()})
 
 
-def test_the_page_and_the_health_check(client):
+def test_the_page_its_files_and_the_health_check(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    page = client.get("/").text
-    assert all(f'id="{name}"' in page for name in ("file", "k", "summary", "download"))
+    response = client.get("/")
+    page = response.text
+    for name in ("file", "k", "preview", "palette", "summary", "download"):
+        assert f'id="{name}"' in page
+    # Everything the page loads comes from this server: the policy says so to the browser.
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "http" not in page.replace("http-equiv", "")  # no address elsewhere
+    for name, media in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        static = client.get(f"/static/{name}")
+        assert static.status_code == 200 and static.headers["content-type"].startswith(media)
+        assert "http://" not in static.text and "https://" not in static.text
+    missing = client.get("/static/secret.txt")
+    assert missing.status_code == 404 and "no such file" in missing.json()["error"]
+    assert client.get("/static/..%2Fapp.py").status_code == 404
+
+
+def test_the_page_gets_plotly_from_the_app_itself(client):
+    pytest.importorskip("plotly")
+    import gzip
+
+    from plotly.offline import get_plotlyjs
+
+    zipped = client.get("/static/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.status_code == 200 and zipped.headers["content-encoding"] == "gzip"
+    assert zipped.text == get_plotlyjs()  # httpx unzips it
+    plain = client.get("/static/plotly.min.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == get_plotlyjs()
+    assert len(gzip.compress(plain.content)) < len(plain.content) / 2
 
 
 @pytest.mark.parametrize("image_format", ["png", "gif", "webp"])
@@ -67,7 +95,9 @@ def test_every_choice_of_the_form(client):
     [
         ({"k": 0}, PHOTO, 400, "k must be a whole number >= 1, got 0"),
         ({"k": 300}, PHOTO, 400, "at most 256"),
-        ({"k": "many"}, PHOTO, 400, "bad parameter"),
+        ({"k": "many"}, PHOTO, 400, "k must be a whole number, got 'many'"),
+        ({"seed": "x"}, PHOTO, 400, "seed must be a whole number"),
+        ({"dither": "lots"}, PHOTO, 400, "dither must be a number"),
         ({"colorspace": "hsv"}, PHOTO, 400, "color_space must be one of"),
         ({"format": "bmp"}, PHOTO, 400, "format must be one of png, gif, webp"),
         ({"target_psnr": 30, "max_bytes": 10}, PHOTO, 400, "choose one of"),
@@ -180,3 +210,197 @@ def test_uploads_are_bounded_in_number_and_time():
     assert store.get(ids[2]) is None
     bad = app_client.post("/api/uploads", files={"image": ("p.png", b"nope", "image/png")})
     assert bad.status_code == 422
+
+
+@pytest.fixture
+def uploaded(client):
+    response = client.post("/api/uploads", files={"image": ("my photo.png", PHOTO, "image/png")})
+    assert response.status_code == 201
+    return response.json()
+
+
+def _get(client, info, route, **params):
+    return client.get(f"/api/uploads/{info['id']}/{route}", params=params)
+
+
+def _array(data: bytes) -> np.ndarray:
+    return load_image(data)
+
+
+def test_the_preview_is_a_subsample_of_the_full_size_result(client, uploaded):
+    full = _array(_get(client, uploaded, "download", k=9).content)
+    original = load_image(sample_image_path())
+    for params, step in (({"side": 300}, 2), ({"side": 800}, 1), ({"side": 100}, 6)):
+        preview = _get(client, uploaded, "preview", k=9, **params)
+        view = json.loads(preview.headers["X-Kpalette-Summary"])["view"]
+        assert view == {"x": 0, "y": 0, "width": 600, "height": 400, "step": step}
+        np.testing.assert_array_equal(_array(preview.content), full[::step, ::step])
+        before = _get(client, uploaded, "original", **params)
+        np.testing.assert_array_equal(_array(before.content), original[::step, ::step])
+    # A 1:1 crop, as the zoom asks for; a region past the edge is clipped to the image.
+    crop = _get(client, uploaded, "preview", k=9, x=500, y=350, w=300, h=300)
+    np.testing.assert_array_equal(_array(crop.content), full[350:, 500:])
+
+
+def test_the_preview_numbers_are_the_full_size_file_s(client, uploaded):
+    preview = json.loads(_get(client, uploaded, "preview", k=7).headers["X-Kpalette-Summary"])
+    summary = _get(client, uploaded, "summary", k=7, format="webp").json()
+    download = _get(client, uploaded, "download", k=7, format="webp")
+    assert download.headers["content-type"] == "image/webp"
+    assert download.headers["content-disposition"] == 'attachment; filename="my-photo-k7.webp"'
+    assert summary["output_bytes"] == len(download.content)
+    assert summary["input_bytes"] == len(PHOTO) == uploaded["bytes"]
+    assert summary["ratio"] == round(len(PHOTO) / len(download.content), 4)
+    assert summary["file_name"] == "my-photo-k7.webp" and summary["input"] == "my photo.png"
+    for key in ("k", "colors", "palette", "shares", "delta_e"):
+        assert preview[key] == summary[key], key
+    assert preview["mse"] == round(summary["mse"], 4)
+    written = _array(download.content).reshape(-1, 3)
+    hexes = set(to_hex(np.unique(written, axis=0)))
+    assert hexes == set(summary["palette"])
+
+
+def test_with_dithering_the_numbers_wait_for_the_full_size_result(client, uploaded):
+    preview = _get(client, uploaded, "preview", k=6, dither=0.5)
+    numbers = json.loads(preview.headers["X-Kpalette-Summary"])
+    assert numbers["psnr"] is None and numbers["delta_e"] is None and numbers["colors"] == 6
+    summary = _get(client, uploaded, "summary", k=6, dither=0.5).json()
+    plain = _get(client, uploaded, "summary", k=6).json()
+    assert summary["dither"] == 0.5 and summary["psnr"] > 0 and summary["mse"] != plain["mse"]
+
+
+@pytest.mark.parametrize("fmt", ["gpl", "json", "css", "hex"])
+def test_the_palette_downloads_hold_the_result_s_colours(client, uploaded, tmp_path, fmt):
+    from kpalette.palette import read_palette
+
+    response = _get(client, uploaded, "palette", k=5, format=fmt)
+    assert response.status_code == 200
+    name = f"my-photo-k5-palette.{fmt}"
+    assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
+    summary = _get(client, uploaded, "summary", k=5).json()
+    if fmt == "css":
+        assert response.text.count("--my-photo-") == 5
+        assert all(code in response.text for code in summary["palette"])
+        return
+    path = tmp_path / ("p.txt" if fmt == "hex" else f"p.{fmt}")
+    path.write_bytes(response.content)
+    assert to_hex(read_palette(path)) == summary["palette"]
+
+
+def test_choosing_k_says_why_and_the_choice_holds(client, uploaded):
+    auto = _get(client, uploaded, "choose", k="auto").json()
+    assert 2 <= auto["k"] <= 256 and "not seen at a glance" in auto["reason"]
+    psnr = _get(client, uploaded, "choose", target_psnr=30).json()
+    assert psnr["method"] == "target_psnr" and "30 dB" in psnr["reason"]
+    assert _get(client, uploaded, "summary", k=psnr["k"]).json()["psnr"] >= 30
+    size = _get(client, uploaded, "choose", max_bytes=40000, format="gif").json()
+    assert size["method"] == "max_bytes"
+    gif = _get(client, uploaded, "download", k=size["k"], format="gif")
+    assert len(gif.content) <= 40000
+    assert len(_get(client, uploaded, "download", k=size["k"] + 1, format="gif").content) > 40000
+    unmet = _get(client, uploaded, "choose", target_psnr=150)
+    assert unmet.status_code == 400 and "not reached" in unmet.json()["error"]
+    nothing = _get(client, uploaded, "choose", k=5)
+    assert nothing.status_code == 400 and "k=auto, target_psnr or max_bytes" in nothing.text
+
+
+def test_the_cloud_is_a_weighted_sample_and_the_centroids(client, uploaded):
+    from kpalette.serve.app import CLOUD_POINTS
+
+    cloud = _get(client, uploaded, "cloud", k=12).json()
+    assert len(cloud["colors"]) == len(cloud["counts"]) == CLOUD_POINTS < cloud["n_colors"]
+    assert cloud["n_colors"] == uploaded["colors"]
+    assert len(cloud["centers"]) == len(cloud["shares"]) == 12
+    assert abs(sum(cloud["shares"]) - 1) < 1e-4 and min(min(c) for c in cloud["colors"]) >= 0
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "message"),
+    [
+        ("preview", {"k": "auto"}, "give k as a number here"),
+        ("preview", {"k": 4, "side": 5000}, "side must be in 16..4096, got 5000"),
+        ("preview", {"k": 4, "x": 600}, "outside the 600x400 image"),
+        ("preview", {"k": 4, "w": 0}, "at least 1x1"),
+        ("preview", {"k": 4, "y": "top"}, "y must be a whole number, got 'top'"),
+        ("original", {"side": 2}, "side must be in 16..4096"),
+        ("summary", {"k": 1000}, "at most 256"),
+        ("download", {"k": 4, "format": "jpeg"}, "format must be one of png, gif, webp"),
+        ("palette", {"k": 4, "format": "aco"}, "format must be one of gpl, json, css, hex"),
+        ("cloud", {"k": -1}, "k must be a whole number >= 1"),
+        ("choose", {"max_bytes": "x"}, "max_bytes must be a whole number"),
+    ],
+)
+def test_bad_parameters_on_an_upload_are_400s(client, uploaded, route, params, message):
+    response = _get(client, uploaded, route, **params)
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "route", ["preview", "original", "summary", "download", "palette", "choose", "cloud"]
+)
+def test_an_unknown_upload_is_a_404_on_every_route(client, uploaded, route):
+    forged = uploaded["id"][:-1] + ("A" if uploaded["id"][-1] != "A" else "B")
+    response = client.get(f"/api/uploads/{forged}/{route}", params={"k": 4})
+    assert response.status_code == 404 and "no such upload" in response.json()["error"]
+
+
+def test_an_upload_can_be_forgotten(client, uploaded):
+    assert client.delete(f"/api/uploads/{uploaded['id']}").status_code == 204
+    assert _get(client, uploaded, "preview", k=4).status_code == 404
+    assert client.delete(f"/api/uploads/{uploaded['id']}").status_code == 404
+
+
+def test_an_upload_holds_a_bounded_number_of_fits_and_sweeps():
+    from kpalette.options import Options
+    from kpalette.serve import uploads
+
+    store = uploads.UploadStore()
+    app_client = TestClient(create_app(store=store))
+    info = app_client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")}).json()
+    upload = store.get(info["id"])
+    for k in range(2, 2 + uploads.MAX_FITS + 6):
+        assert _get(app_client, info, "preview", k=k, side=64).status_code == 200
+    sweep = upload.sweep_for(Options())
+    assert len(sweep.fitted_ks) == uploads.MAX_FITS
+    for seed in range(uploads.MAX_SWEEPS + 2):
+        assert _get(app_client, info, "preview", k=3, seed=seed, side=64).status_code == 200
+    assert len(upload.sweeps) == uploads.MAX_SWEEPS
+    held = upload.nbytes
+    _get(app_client, info, "summary", k=3)
+    assert upload.nbytes > held  # the full-size result is counted while it is kept
+
+
+def test_the_store_drops_the_oldest_uploads_beyond_its_memory():
+    from kpalette.serve.uploads import UploadStore
+
+    store = UploadStore(max_bytes=1_500_000)  # one 600x400 photo (720 kB of pixels) and a bit
+    app_client = TestClient(create_app(store=store))
+    ids = [
+        app_client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")}).json()["id"]
+        for _ in range(3)
+    ]
+    assert len(store) == 1 and store.get(ids[2]) is not None
+
+
+def test_many_tabs_at_once_each_get_their_own_answers():
+    import asyncio
+
+    import httpx
+
+    app = create_app(threads=2)
+
+    async def tab(http, k):
+        files = {"image": ("p.png", PHOTO, "image/png")}
+        info = (await http.post("/api/uploads", files=files)).json()
+        answers = await asyncio.gather(
+            *(http.get(f"/api/uploads/{info['id']}/preview", params={"k": kk, "side": 64})
+              for kk in (k, k + 1, k + 2))
+        )  # fmt: skip
+        return [json.loads(a.headers["X-Kpalette-Summary"])["k"] for a in answers]
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await asyncio.gather(*(tab(http, k) for k in (2, 10, 20, 30)))
+
+    assert asyncio.run(main()) == [[2, 3, 4], [10, 11, 12], [20, 21, 22], [30, 31, 32]]

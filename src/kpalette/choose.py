@@ -8,6 +8,7 @@ checked at its neighbour (k - 1 reaches less; k + 1 does not fit) before it is g
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -184,6 +185,10 @@ class KSweep:
     options : Options, optional
         As for :func:`kpalette.quantize` (``k`` is set per fit); keyword arguments
         override its fields.
+    max_fits, max_results : int, optional
+        Most fits and most quantized images kept at once, the least recently used
+        dropped first (and made again if asked for): a long-lived sweep, such as the
+        web page's, stays bounded in memory. Default: all are kept.
 
     Attributes
     ----------
@@ -195,12 +200,26 @@ class KSweep:
         under :meth:`size_key` ("bytes" for the palette PNG).
     """
 
-    def __init__(self, image, *, options: Options | None = None, **changes):
+    def __init__(
+        self,
+        image,
+        *,
+        options: Options | None = None,
+        max_fits: int | None = None,
+        max_results: int | None = None,
+        **changes,
+    ):
+        for name, value in (("max_fits", max_fits), ("max_results", max_results)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a whole number >= 1 or None, got {value!r}")
         self.options = Options.of(options, **changes)
         self.prepared = prepare(image, self.options)
         self.curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
         self._fits: dict[int, Fit] = {}
+        self.max_fits = max_fits
+        self.max_results = max_results
+        self._lock = threading.Lock()
         self._coarse = None
         self._estimates: dict[int, float] = {}
 
@@ -218,15 +237,39 @@ class KSweep:
         """The sweep's options with ``k`` colours."""
         return self.options.replace(k=int(k))
 
+    @property
+    def fitted_ks(self) -> list[int]:
+        """The k of every fit kept, least recently used first."""
+        with self._lock:
+            return list(self._fits)
+
+    def _cached(self, cache: dict, k: int):
+        """The entry at k of a cache, marked as the most recently used (None if absent)."""
+        with self._lock:
+            value = cache.pop(k, None)
+            if value is not None:
+                cache[k] = value
+            return value
+
+    def _keep(self, cache: dict, k: int, value, limit: int | None):
+        """Keep ``value`` at k, dropping the least recently used beyond ``limit``."""
+        with self._lock:
+            cache[k] = value
+            while limit is not None and len(cache) > limit:
+                del cache[next(iter(cache))]
+        return value
+
     def fit(self, k: int) -> Fit:
-        """The fit at k (made once)."""
-        if k not in self._fits:
+        """The fit at k (made once, unless dropped by ``max_fits``)."""
+        fit = self._cached(self._fits, k)
+        if fit is None:
             status(f"fitting k={k}")
             with warnings.catch_warnings():
                 # More colours than the image has: the search itself asked for them.
                 warnings.simplefilter("ignore", KPaletteWarning)
-                self._fits[k] = fit_histogram(self.prepared.histogram, self.options_at(k))
-        return self._fits[k]
+                fit = fit_histogram(self.prepared.histogram, self.options_at(k))
+            self._keep(self._fits, k, fit, self.max_fits)
+        return fit
 
     def knee(self, ks=DEFAULT_KNEE_KS) -> int:
         """:func:`knee_point` of the inertia over ``ks``."""
@@ -247,14 +290,16 @@ class KSweep:
 
     def result(self, k: int) -> QuantizedImage:
         """The quantized image at k (pixels mapped, dithered if asked)."""
-        if k not in self.results:
+        result = self._cached(self.results, k)
+        if result is None:
             start = time.perf_counter()
             fit = self.fit(k)
-            self.results[k] = result = from_fit(fit, self.prepared, self.options_at(k), start=start)
+            result = from_fit(fit, self.prepared, self.options_at(k), start=start)
+            self._keep(self.results, k, result, self.max_results)
             self.curve.setdefault(k, {}).update(
                 {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
             )
-        return self.results[k]
+        return result
 
     def point(self, k: int) -> dict:
         """Inertia, MSE and PSNR at k; from the colour table alone when not dithering

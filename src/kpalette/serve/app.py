@@ -1,32 +1,55 @@
-"""The web app's routes: the page, a health check and the quantize API.
+"""The web app's routes: the page, its static files, the quantize API and the uploads API.
 
-``POST /api/quantize`` takes a multipart form (``image`` and optional ``k``, ``auto``
-via ``k=auto``, ``target_psnr``, ``max_bytes``, ``colorspace``, ``dither``, ``seed``,
+``POST /api/quantize`` takes a multipart form (``image`` and optional ``k`` (a number
+or ``auto``), ``target_psnr``, ``max_bytes``, ``colorspace``, ``dither``, ``seed``,
 ``format``) and answers with the encoded image and its summary as JSON in the
-``X-Kpalette-Summary`` header. Errors are JSON ``{"error": "..."}``: 400 for a bad
-parameter, 413 for an upload over the limit, 422 for a file that is not a readable
-image or is over the pixel limit; bad input never gives a 500.
+``X-Kpalette-Summary`` header: one call, as with curl.
+
+The page uses the uploads API: ``POST /api/uploads`` decodes and counts an image once
+and answers its id; ``GET /api/uploads/{id}/...`` then refits that histogram at any k
+(``preview``, ``original``, ``summary``, ``download``, ``palette``, ``choose``,
+``cloud``), and ``DELETE /api/uploads/{id}`` forgets it.
+
+Errors are JSON ``{"error": "..."}``: 400 for a bad parameter, 404 for an unknown
+upload, 413 for an upload over the limit, 422 for a file that is not a readable image
+or is over the pixel limit; bad input never gives a 500. The library's work runs in
+worker threads (its loops release the GIL), never on the event loop: quick work (the
+slider's previews) and long work (uploads, full-size results) have a pool each, as
+many threads as cores, so a large upload does not hold up the slider.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+from functools import cache
+from importlib import resources
+from pathlib import PurePath
 
+import anyio.to_thread
 import numpy as np
+from anyio import CapacityLimiter
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..choose import KSweep
+from ..choose import KSweep, choose_k
 from ..exceptions import ImageReadError
-from ..io import OUTPUT_FORMATS
+from ..io import OUTPUT_FORMATS, encode_indexed, encode_truecolor
 from ..options import Options
-from ..quantize import quantize_for
-from .uploads import Upload, UploadStore
+from ..palette import format_palette
+from ..quantize import prepare, quantize_for
+from .uploads import Upload, UploadStore, View
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MAX_UPLOAD", "WEB_FORMATS", "create_app"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_UPLOAD",
+    "PREVIEW_SIDE",
+    "WEB_FORMATS",
+    "create_app",
+]
 
 #: Largest upload accepted, in bytes, unless the server is started with another.
 DEFAULT_MAX_UPLOAD = 50_000_000
@@ -34,21 +57,29 @@ DEFAULT_MAX_UPLOAD = 50_000_000
 DEFAULT_MAX_PIXELS = 50_000_000
 #: Formats the API answers in, and their media types.
 WEB_FORMATS = {"png": "image/png", "gif": "image/gif", "webp": "image/webp"}
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>kpalette</title></head>
-<body>
-<h1>kpalette</h1>
-<form id="form" method="post" action="/api/quantize" enctype="multipart/form-data">
-<label>Image <input id="file" type="file" name="image" accept="image/*"></label>
-<label>Colours <input id="k" type="range" name="k" min="2" max="256" value="16"></label>
-<button id="download" type="submit">Quantize</button>
-</form>
-<div id="summary"></div>
-</body></html>
-"""
+#: Longer side of a view unless the page asks for another (its picture's size).
+PREVIEW_SIDE = 800
+#: Palette files the page offers, and their media types.
+PALETTE_MEDIA = {
+    "gpl": "text/plain",
+    "json": "application/json",
+    "css": "text/css",
+    "hex": "text/plain",
+}
+#: Distinct colours drawn in the 3-D cloud (a sample weighted by pixels).
+CLOUD_POINTS = 4000
+#: The page's own files, and their media types.
+STATIC_MEDIA = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
+#: What the page may load: only this server (no request leaves the machine).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-eval'; connect-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class BadRequest(Exception):
@@ -59,52 +90,54 @@ class BadRequest(Exception):
         self.status = status
 
 
-async def _work(function, *args):
-    """``function(*args)`` in the thread pool, the library's errors as API errors: an
-    unreadable image or one too large for memory 422, a bad value or an unmet target 400."""
-    try:
-        return await run_in_threadpool(function, *args)
-    except ImageReadError as exc:
-        raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
-    except MemoryError as exc:
-        raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
-    except ValueError as exc:
-        raise BadRequest(400, str(exc)) from None
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
 
 
-def _options(form, max_pixels: int) -> tuple[Options, str]:
-    """The library's options and the output format from the form's fields (400 if bad)."""
-    fields: dict = {"max_pixels": max_pixels}
+def _with_summary(data: bytes, media: str, summary: dict, **headers) -> Response:
+    headers["X-Kpalette-Summary"] = json.dumps(summary, separators=(",", ":"))
+    headers["Cache-Control"] = "no-store"
+    return Response(data, media_type=media, headers=headers)
+
+
+def _field(fields, name: str, kind):
+    """A form or query field as ``kind`` (None when absent or empty; 400 when bad)."""
+    text = fields.get(name)
+    if text in (None, ""):
+        return None
     try:
-        k = form.get("k")
-        if k not in (None, ""):
-            fields["k"] = "auto" if k == "auto" else int(k)
-        if form.get("target_psnr") not in (None, ""):
-            fields["target_psnr"] = float(form["target_psnr"])
-        if form.get("max_bytes") not in (None, ""):
-            fields["max_bytes"] = int(form["max_bytes"])
-        if form.get("colorspace") not in (None, ""):
-            fields["color_space"] = form["colorspace"]
-        if form.get("dither") not in (None, ""):
-            dither = form["dither"]
-            fields["dither"] = {"true": 1.0, "false": 0.0}.get(dither)
-            if fields["dither"] is None:
-                fields["dither"] = float(dither)
-        if form.get("seed") not in (None, ""):
-            fields["seed"] = int(form["seed"])
-    except ValueError as exc:
-        raise BadRequest(400, f"bad parameter: {exc}") from None
-    image_format = (form.get("format") or "png").lower()
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise BadRequest(400, f"{name} must be {what}, got {text!r}") from None
+
+
+def _options(fields, max_pixels: int) -> tuple[Options, str]:
+    """The library's options and the output format from the fields (400 if bad)."""
+    values: dict = {"max_pixels": max_pixels}
+    k = fields.get("k")
+    if k not in (None, ""):
+        values["k"] = "auto" if k == "auto" else _field(fields, "k", int)
+    for name, key, kind in (
+        ("target_psnr", "target_psnr", float),
+        ("max_bytes", "max_bytes", int),
+        ("seed", "seed", int),
+    ):
+        if (value := _field(fields, name, kind)) is not None:
+            values[key] = value
+    if fields.get("colorspace") not in (None, ""):
+        values["color_space"] = fields["colorspace"]
+    dither = fields.get("dither")
+    if dither not in (None, ""):
+        named = {"true": 1.0, "on": 1.0, "false": 0.0, "off": 0.0}
+        values["dither"] = named[dither] if dither in named else _field(fields, "dither", float)
+    image_format = (fields.get("format") or "png").lower()
     if image_format not in WEB_FORMATS:
         raise BadRequest(
             400, f"format must be one of {', '.join(WEB_FORMATS)}, got {image_format!r}"
         )
     try:
-        options = Options(**fields)
+        options = Options(**values)
     except ValueError as exc:
         raise BadRequest(400, str(exc)) from None
     if options.choice is None and options.n_colors > 256:
@@ -112,8 +145,29 @@ def _options(form, max_pixels: int) -> tuple[Options, str]:
     return options, image_format
 
 
+def _view(fields, shape) -> View:
+    """The region and size the page shows (``side``, ``x``, ``y``, ``w``, ``h``)."""
+    side = _field(fields, "side", int)
+    try:
+        return View.fitting(
+            shape,
+            PREVIEW_SIDE if side is None else side,
+            *(_field(fields, name, int) for name in ("x", "y", "w", "h")),
+        )
+    except ValueError as exc:
+        raise BadRequest(400, str(exc)) from None
+
+
+def _file_name(name: str, k: int, extension: str) -> str:
+    """``<stem>-k<N>.<ext>``, as the CLI names its outputs, kept to safe characters."""
+    stem = PurePath(name or "image").stem
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem).strip("-.")
+    return f"{stem[:80] or 'image'}-k{k}.{extension}"
+
+
+# -- the library's work, each in a worker thread -------------------------------------------
 def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, dict]:
-    """The library's work (in a worker thread): the encoded image and its summary."""
+    """The encoded image and its summary (``POST /api/quantize``)."""
     fmt = OUTPUT_FORMATS[image_format]
     result = quantize_for(data, fmt, options=options)
     encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
@@ -122,39 +176,90 @@ def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, 
     return encoded, summary
 
 
-#: Longer side of the preview the slider refits are mapped onto.
-PREVIEW_SIDE = 800
+def _new_upload(data: bytes, name: str, max_pixels: int) -> Upload:
+    """An upload decoded and counted once."""
+    prepared = prepare(data, Options(max_pixels=max_pixels))
+    return Upload(prepared=prepared, name=name, data_bytes=len(data))
 
 
-def _prepare_upload(data: bytes, max_pixels: int):
-    """(in a worker thread) An upload decoded and counted once, with its preview."""
-    from ..quantize import prepare
-
-    options = Options(max_pixels=max_pixels)
-    prepared = prepare(data, options)
-    step = max(1, -(-max(prepared.shape) // PREVIEW_SIDE))
-    preview = np.ascontiguousarray(prepared.original[::step, ::step])
-    return Upload(data_bytes=len(data), sweep=KSweep(prepared, options=options), preview=preview)
+def _original(upload: Upload, view: View) -> bytes:
+    """The view of the image as uploaded, as a PNG (the page's "before")."""
+    return encode_truecolor(view.of(upload.prepared.original), "PNG")
 
 
-def _preview(upload: Upload, options: Options) -> tuple[bytes, dict]:
-    """(in a worker thread) The preview at ``options.k`` as a PNG, and its numbers."""
-    from ..io import encode_truecolor
+def _preview(upload: Upload, options: Options, view: View) -> tuple[bytes, dict]:
+    """The view mapped at ``options.k``, as a palette PNG, and the fit's numbers."""
+    palette, indices, numbers = upload.preview(options, view)
+    numbers["view"] = view.as_dict()
+    return encode_indexed(palette, indices, "PNG"), numbers
 
-    image, numbers = upload.preview_image(options, options.n_colors)
-    return encode_truecolor(image, "PNG"), numbers
 
-
-def _download(upload: Upload, options: Options, image_format: str) -> tuple[bytes, dict]:
-    """(in a worker thread) The full-size result at ``options.k`` in ``image_format``."""
+def _full_result(upload: Upload, options: Options, image_format: str) -> tuple[bytes, dict]:
+    """The full-size result at ``options.k``, encoded, and its summary."""
     fmt = OUTPUT_FORMATS[image_format]
-    sweep = upload.sweep_for(options)
-    result = sweep.result(options.n_colors)
-    encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
+    result = upload.sweep_for(options).result(options.n_colors)
+    encoded = result.encode(fmt.name, truecolor=not fmt.palette)
     summary = result.summary(with_ssim=False)
-    summary["input_bytes"] = upload.data_bytes
-    summary["format"] = image_format
+    summary.update(
+        input=upload.name or None,
+        input_bytes=upload.data_bytes,
+        output_bytes=len(encoded),
+        ratio=round(upload.data_bytes / len(encoded), 4),
+        format=image_format,
+        file_name=_file_name(upload.name, options.n_colors, image_format),
+    )
     return encoded, summary
+
+
+def _palette_file(upload: Upload, options: Options, fmt: str) -> str:
+    """The palette of the full-size result in ``fmt`` (gpl, json, css, hex)."""
+    result = upload.sweep_for(options).result(options.n_colors)
+    name = PurePath(upload.name or "kpalette").stem or "kpalette"
+    return format_palette(result.palette, result.counts, fmt, name=name)
+
+
+def _choose(upload: Upload, options: Options, image_format: str) -> dict:
+    """The k of ``k=auto``, ``target_psnr`` or ``max_bytes``, and why."""
+    sweep: KSweep = upload.sweep_for(options)
+    fmt = OUTPUT_FORMATS[image_format]
+    choice = choose_k(sweep, options=options, image_format=fmt.name)
+    return {"k": choice.k, "method": choice.method, "reason": choice.reason}
+
+
+def _cloud(upload: Upload, options: Options) -> dict:
+    """A sample of the image's distinct colours (weighted by pixels) and the fit's
+    centroids with their shares: the 3-D cloud's data."""
+    histogram = upload.prepared.histogram
+    colors, counts = histogram.colors, histogram.counts
+    if len(colors) > CLOUD_POINTS:
+        rng = np.random.default_rng(0)
+        chosen = rng.choice(len(colors), CLOUD_POINTS, replace=False, p=counts / counts.sum())
+        colors, counts = colors[chosen], counts[chosen]
+    fit = upload.sweep_for(options).fit(options.n_colors)
+    entry_counts = fit.entry_counts()
+    return {
+        "colors": colors[:, :3].tolist(),
+        "counts": counts.tolist(),
+        "n_colors": histogram.n_colors,
+        "centers": fit.palette[:, :3].tolist(),
+        "shares": (entry_counts / max(int(entry_counts.sum()), 1)).round(6).tolist(),
+    }
+
+
+@cache
+def _static_file(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+@cache
+def _plotly_js() -> tuple[bytes, bytes] | None:
+    """Plotly's JavaScript, plain and gzipped, from the installed plotly (None if absent)."""
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        return None
+    data = get_plotlyjs().encode()
+    return data, gzip.compress(data, 6)
 
 
 def create_app(
@@ -162,6 +267,7 @@ def create_app(
     max_upload: int = DEFAULT_MAX_UPLOAD,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     store: UploadStore | None = None,
+    threads: int | None = None,
 ) -> Starlette:
     """The kpalette web app.
 
@@ -172,12 +278,29 @@ def create_app(
     max_pixels : int
         Largest image in pixels (422 above it).
     store : UploadStore, optional
-        Where uploads are kept (default: 16 uploads, 2 GB of pixels, 30 minutes).
+        Where uploads are kept (default: 16 uploads, 2 GB, 30 minutes).
+    threads : int, optional
+        Worker threads of each pool (quick and long work); default: the cores.
     """
     store = UploadStore() if store is None else store
+    threads = threads or os.cpu_count() or 1
+    quick, long = CapacityLimiter(threads), CapacityLimiter(threads)
 
-    async def read_upload(request: Request) -> tuple[bytes, dict]:
-        """The uploaded image's bytes and the form's text fields (400, 413, 422 if bad)."""
+    async def work(limiter, function, *args):
+        """``function(*args)`` in a worker thread, the library's errors as API errors: an
+        unreadable image or one too large for memory 422, a bad value or an unmet target
+        400."""
+        try:
+            return await anyio.to_thread.run_sync(lambda: function(*args), limiter=limiter)
+        except ImageReadError as exc:
+            raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+        except MemoryError as exc:
+            raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
+        except ValueError as exc:
+            raise BadRequest(400, str(exc)) from None
+
+    async def read_upload(request: Request) -> tuple[bytes, str, dict]:
+        """The uploaded image's bytes, its file name and the form's text fields."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_upload + 65536:
             raise BadRequest(413, f"upload over the limit of {max_upload:,} bytes")
@@ -190,6 +313,7 @@ def create_app(
             if upload is None or isinstance(upload, str):
                 raise BadRequest(400, "the form has no 'image' file")
             data = await upload.read()
+            name = upload.filename or ""
             fields = {key: value for key, value in form.items() if isinstance(value, str)}
         finally:
             await form.close()
@@ -197,75 +321,169 @@ def create_app(
             raise BadRequest(413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}")
         if not data:
             raise BadRequest(422, "the uploaded file is empty")
-        return data, fields
+        return data, name, fields
 
-    async def new_upload(request: Request) -> Response:
-        try:
-            data, _ = await read_upload(request)
-            upload = await _work(_prepare_upload, data, max_pixels)
-        except BadRequest as exc:
-            return _error(exc.status, str(exc))
-        upload_id = store.add(upload)
-        height, width = upload.sweep.original.shape[:2]
-        return JSONResponse(
-            {
-                "id": upload_id,
-                "width": width,
-                "height": height,
-                "bytes": upload.data_bytes,
-                "colors": upload.sweep.prepared.histogram.n_colors,
-            },
-            status_code=201,
-        )
-
-    async def upload_result(request: Request) -> Response:
+    def upload_of(request: Request) -> Upload:
         upload = store.get(request.path_params["upload_id"])
         if upload is None:
-            return _error(404, "no such upload (unknown, or expired)")
-        try:
-            options, image_format = _options(request.query_params, max_pixels)
-            if options.choice is not None:
-                raise BadRequest(400, "give k as a number here")
-            if request.url.path.endswith("/preview"):
-                data, numbers = await _work(_preview, upload, options)
-                media = "image/png"
-            else:
-                data, numbers = await _work(_download, upload, options, image_format)
-                media = WEB_FORMATS[image_format]
-        except BadRequest as exc:
-            return _error(exc.status, str(exc))
+            raise BadRequest(404, "no such upload (unknown, or expired: upload the image again)")
+        return upload
+
+    def numbered(fields) -> tuple[Options, str]:
+        """The options of a request on an upload: k must be a number there."""
+        options, image_format = _options(fields, max_pixels)
+        if options.choice is not None:
+            raise BadRequest(400, "give k as a number here (use /choose for auto and targets)")
+        return options, image_format
+
+    def api(handler):
+        """A route whose BadRequest becomes its JSON error."""
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except BadRequest as exc:
+                return _error(exc.status, str(exc))
+
+        return route
+
+    @api
+    async def page(request: Request) -> Response:
         return Response(
-            data,
-            media_type=media,
-            headers={"X-Kpalette-Summary": json.dumps(numbers, separators=(",", ":"))},
+            _static_file("index.html"),
+            media_type=STATIC_MEDIA["index.html"],
+            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         )
 
-    async def page(request: Request) -> Response:
-        return HTMLResponse(_PAGE)
+    @api
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name == "plotly.min.js":
+            plotly = _plotly_js()
+            if plotly is None:
+                raise BadRequest(404, "the 3-D cloud needs plotly: pip install 'kpalette[web]'")
+            headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
+            if "gzip" in request.headers.get("accept-encoding", ""):
+                headers["Content-Encoding"] = "gzip"
+                return Response(plotly[1], media_type="text/javascript", headers=headers)
+            return Response(plotly[0], media_type="text/javascript", headers=headers)
+        if name not in STATIC_MEDIA or name == "index.html":
+            raise BadRequest(404, f"no such file: {name!r}")
+        return Response(_static_file(name), media_type=STATIC_MEDIA[name])
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    @api
     async def api_quantize(request: Request) -> Response:
-        try:
-            data, fields = await read_upload(request)
-            options, image_format = _options(fields, max_pixels)
-            encoded, summary = await _work(_quantize, data, options, image_format)
-        except BadRequest as exc:
-            return _error(exc.status, str(exc))
-        return Response(
-            encoded,
-            media_type=WEB_FORMATS[image_format],
-            headers={"X-Kpalette-Summary": json.dumps(summary, separators=(",", ":"))},
+        data, _, fields = await read_upload(request)
+        options, image_format = _options(fields, max_pixels)
+        encoded, summary = await work(long, _quantize, data, options, image_format)
+        return _with_summary(encoded, WEB_FORMATS[image_format], summary)
+
+    @api
+    async def new_upload(request: Request) -> Response:
+        data, name, _ = await read_upload(request)
+        upload = await work(long, _new_upload, data, name, max_pixels)
+        upload_id = store.add(upload)
+        height, width = upload.prepared.shape
+        return JSONResponse(
+            {
+                "id": upload_id,
+                "name": name,
+                "width": width,
+                "height": height,
+                "bytes": upload.data_bytes,
+                "colors": upload.prepared.histogram.n_colors,
+            },
+            status_code=201,
         )
+
+    @api
+    async def forget(request: Request) -> Response:
+        if not store.remove(request.path_params["upload_id"]):
+            raise BadRequest(404, "no such upload (unknown, or expired)")
+        return Response(status_code=204)
+
+    @api
+    async def original(request: Request) -> Response:
+        upload = upload_of(request)
+        view = _view(request.query_params, upload.prepared.shape)
+        data = await work(quick, _original, upload, view)
+        headers = {"X-Kpalette-View": json.dumps(view.as_dict()), "Cache-Control": "no-store"}
+        return Response(data, media_type="image/png", headers=headers)
+
+    @api
+    async def preview(request: Request) -> Response:
+        upload = upload_of(request)
+        options, _ = numbered(request.query_params)
+        view = _view(request.query_params, upload.prepared.shape)
+        if await request.is_disconnected():  # a newer request replaced it while it waited
+            return Response(status_code=204)
+        data, numbers = await work(quick, _preview, upload, options, view)
+        return _with_summary(data, "image/png", numbers)
+
+    @api
+    async def summary(request: Request) -> Response:
+        upload = upload_of(request)
+        options, image_format = numbered(request.query_params)
+        _, numbers = await work(long, _full_result, upload, options, image_format)
+        return JSONResponse(numbers, headers={"Cache-Control": "no-store"})
+
+    @api
+    async def download(request: Request) -> Response:
+        upload = upload_of(request)
+        options, image_format = numbered(request.query_params)
+        data, numbers = await work(long, _full_result, upload, options, image_format)
+        disposition = f'attachment; filename="{numbers["file_name"]}"'
+        return _with_summary(
+            data, WEB_FORMATS[image_format], numbers, **{"Content-Disposition": disposition}
+        )
+
+    @api
+    async def palette(request: Request) -> Response:
+        upload = upload_of(request)
+        fields = dict(request.query_params)
+        fmt = fields.pop("format", "gpl") or "gpl"
+        if fmt not in PALETTE_MEDIA:
+            raise BadRequest(400, f"format must be one of {', '.join(PALETTE_MEDIA)}, got {fmt!r}")
+        options, _ = numbered(fields)
+        text = await work(long, _palette_file, upload, options, fmt)
+        name = _file_name(upload.name, options.n_colors, fmt).replace(".", "-palette.", 1)
+        return Response(
+            text,
+            media_type=PALETTE_MEDIA[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @api
+    async def choose(request: Request) -> Response:
+        upload = upload_of(request)
+        options, image_format = _options(request.query_params, max_pixels)
+        if options.choice is None:
+            raise BadRequest(400, "give k=auto, target_psnr or max_bytes")
+        return JSONResponse(await work(long, _choose, upload, options, image_format))
+
+    @api
+    async def cloud(request: Request) -> Response:
+        upload = upload_of(request)
+        options, _ = numbered(request.query_params)
+        return JSONResponse(await work(quick, _cloud, upload, options))
 
     return Starlette(
         routes=[
             Route("/", page),
+            Route("/static/{name}", static),
             Route("/healthz", health),
             Route("/api/quantize", api_quantize, methods=["POST"]),
             Route("/api/uploads", new_upload, methods=["POST"]),
-            Route("/api/uploads/{upload_id}/preview", upload_result),
-            Route("/api/uploads/{upload_id}/download", upload_result),
+            Route("/api/uploads/{upload_id}", forget, methods=["DELETE"]),
+            Route("/api/uploads/{upload_id}/original", original),
+            Route("/api/uploads/{upload_id}/preview", preview),
+            Route("/api/uploads/{upload_id}/summary", summary),
+            Route("/api/uploads/{upload_id}/download", download),
+            Route("/api/uploads/{upload_id}/palette", palette),
+            Route("/api/uploads/{upload_id}/choose", choose),
+            Route("/api/uploads/{upload_id}/cloud", cloud),
         ]
     )
