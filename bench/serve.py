@@ -1,0 +1,216 @@
+"""``kpalette serve`` under load, on loopback: latency, correctness and the server's memory.
+
+Starts ``kpalette serve`` in a process of its own, then:
+
+1. **load**: ``--clients`` (50) concurrent ``POST /api/quantize`` of a 2 MP JPEG at
+   k = 16; every answer is checked (status 200, a PNG of at most 16 colours whose size
+   is the summary's); latency p50 / p95 / max.
+2. **page**: the page's path for the same number of concurrent tabs: upload the photo,
+   then its first preview.
+3. **slider**: a 12 MP JPEG uploaded, then the first preview (upload to first preview,
+   ``--repeats`` times, each a new upload), then ``--moves`` previews at random k in
+   2..256 one after the other, as a slider moved one step at a time (refit-and-preview).
+
+The photos are resizes of a shared photo (``--photo``). The server's peak memory is
+its VmHWM from /proc. Writes a JSON record to bench/out/serve.json.
+
+    python3 bench/serve.py
+    python3 bench/serve.py --clients 50 --moves 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def photo_bytes(source: Path, megapixels: float) -> bytes:
+    """``source`` resized to ``megapixels``, as a JPEG of quality 90."""
+    image = Image.open(source).convert("RGB")
+    scale = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
+    resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+    buffer = io.BytesIO()
+    resized.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
+            return process, url
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.2)
+
+
+def peak_memory_mb(pid: int) -> float:
+    """VmHWM of a process: its resident memory at its highest, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentiles(seconds: list[float]) -> dict:
+    ms = np.asarray(seconds) * 1000
+    return {
+        "n": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "max_ms": round(float(ms.max()), 1),
+    }
+
+
+def check_png(data: bytes, summary: dict, k: int) -> None:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG", image.format
+    colors = image.convert("RGB").getcolors(maxcolors=1 << 24)
+    assert len(colors) <= k, len(colors)
+    assert summary["output_bytes"] == len(data) and summary["colors"] <= k, summary
+
+
+async def load(http, url: str, photo: bytes, clients: int) -> dict:
+    """``clients`` concurrent uploads to /api/quantize, each checked."""
+
+    async def one():
+        start = time.perf_counter()
+        files = {"image": ("photo.jpg", photo, "image/jpeg")}
+        response = await http.post(f"{url}/api/quantize", files=files, data={"k": "16"})
+        seconds = time.perf_counter() - start
+        assert response.status_code == 200, (response.status_code, response.text[:200])
+        check_png(response.content, json.loads(response.headers["X-Kpalette-Summary"]), 16)
+        return seconds
+
+    start = time.perf_counter()
+    seconds = await asyncio.gather(*(one() for _ in range(clients)))
+    return percentiles(seconds) | {"wall_s": round(time.perf_counter() - start, 2)}
+
+
+async def page_path(http, url: str, photo: bytes, clients: int) -> dict:
+    """``clients`` tabs at once: upload, then the first preview."""
+
+    async def one():
+        start = time.perf_counter()
+        files = {"image": ("photo.jpg", photo, "image/jpeg")}
+        created = await http.post(f"{url}/api/uploads", files=files)
+        assert created.status_code == 201, created.text[:200]
+        upload = created.json()["id"]
+        preview = await http.get(f"{url}/api/uploads/{upload}/preview", params={"k": 16})
+        assert preview.status_code == 200, preview.text[:200]
+        numbers = json.loads(preview.headers["X-Kpalette-Summary"])
+        assert numbers["k"] == 16 and len(numbers["palette"]) == 16
+        await http.delete(f"{url}/api/uploads/{upload}")
+        return time.perf_counter() - start
+
+    start = time.perf_counter()
+    seconds = await asyncio.gather(*(one() for _ in range(clients)))
+    return percentiles(seconds) | {"wall_s": round(time.perf_counter() - start, 2)}
+
+
+async def slider(http, url: str, photo: bytes, repeats: int, moves: int, side: int) -> dict:
+    """Upload to first preview (each a new upload), then previews at random k."""
+    firsts, upload = [], None
+    for _ in range(repeats):
+        if upload is not None:
+            await http.delete(f"{url}/api/uploads/{upload}")
+        start = time.perf_counter()
+        files = {"image": ("photo.jpg", photo, "image/jpeg")}
+        created = await http.post(f"{url}/api/uploads", files=files)
+        upload = created.json()["id"]
+        params = {"k": 16, "side": side}
+        before, after = await asyncio.gather(
+            http.get(f"{url}/api/uploads/{upload}/original", params={"side": side}),
+            http.get(f"{url}/api/uploads/{upload}/preview", params=params),
+        )
+        assert before.status_code == after.status_code == 200
+        firsts.append(time.perf_counter() - start)
+    rng = random.Random(0)
+    ks = [rng.randrange(2, 257) for _ in range(moves)]
+    refits = []
+    for k in ks:
+        start = time.perf_counter()
+        response = await http.get(
+            f"{url}/api/uploads/{upload}/preview", params={"k": k, "side": side}
+        )
+        refits.append(time.perf_counter() - start)
+        assert response.status_code == 200
+        assert json.loads(response.headers["X-Kpalette-Summary"])["k"] == k
+    return {
+        "upload_to_first_preview": percentiles(firsts),
+        "refit_and_preview": percentiles(refits),
+    }
+
+
+async def run(args) -> dict:
+    import httpx
+
+    source = Path(args.photo)
+    small, large = photo_bytes(source, 2.0), photo_bytes(source, 12.0)
+    process, url = start_server()
+    record = {
+        "photo": source.name,
+        "bytes_2mp": len(small),
+        "bytes_12mp": len(large),
+        "cores": os.cpu_count(),
+        "clients": args.clients,
+    }
+    try:
+        limits = httpx.Limits(max_connections=args.clients + 4)
+        async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+            record["idle_memory_mb"] = round(peak_memory_mb(process.pid), 1)
+            record["slider"] = await slider(http, url, large, args.repeats, args.moves, args.side)
+            record["memory_after_slider_mb"] = round(peak_memory_mb(process.pid), 1)
+            record["load"] = await load(http, url, small, args.clients)
+            record["memory_after_load_mb"] = round(peak_memory_mb(process.pid), 1)
+            record["page"] = await page_path(http, url, small, args.clients)
+            record["peak_memory_mb"] = round(peak_memory_mb(process.pid), 1)
+            assert (await http.get(f"{url}/healthz")).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photo", default=str(SHARED / "string.jpg"))
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--moves", type=int, default=60)
+    parser.add_argument("--side", type=int, default=1024, help="the preview's longer side")
+    args = parser.parse_args()
+    record = asyncio.run(run(args))
+    OUT.mkdir(exist_ok=True)
+    (OUT / "serve.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()

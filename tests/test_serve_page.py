@@ -1,0 +1,254 @@
+"""kpalette serve's page end to end: Playwright driving Debian's Chromium against a real
+server on loopback (the one .ci/run starts, named by KPALETTE_SERVE_URL, or one started
+here). A screenshot is kept in KPALETTE_ARTIFACTS (default build/artifacts)."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kpalette import load_image
+from kpalette.data import sample_image_path
+from test_explore import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).parent / "data"
+
+
+def _needs_browser():
+    missing = []
+    if CHROMIUM is None:
+        missing.append("chromium (apt-get install chromium)")
+    for module in ("playwright", "starlette", "uvicorn"):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"{module} (pip install '.[dev]')")
+    if missing:
+        if os.environ.get("KPALETTE_REQUIRE_BROWSER"):
+            pytest.fail(f"not installed: {', '.join(missing)} (CI installs them: see .ci/run)")
+        pytest.skip(f"not installed: {', '.join(missing)}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}healthz", timeout=2) as response:
+            return json.loads(response.read()) == {"status": "ok"}
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The URL of a kpalette server on loopback."""
+    _needs_browser()
+    given = os.environ.get("KPALETTE_SERVE_URL")
+    if given:
+        url = given.rstrip("/") + "/"
+        assert _answers(url), f"KPALETTE_SERVE_URL={given} does not answer /healthz"
+        yield url
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server[:-1])
+        page = context.new_page()
+        page.problems = []
+        page.requests = []
+        page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: page.problems.append(str(error)))
+        page.on("request", lambda request: page.requests.append(request.url))
+        page.goto(server)
+        yield page
+        browser.close()
+
+
+def _shown(page, k: int, *, full: bool = True) -> None:
+    """Wait until the preview and the numbers (the full-size ones if ``full``) are k's."""
+    state = "full" if full else "preview"
+    page.wait_for_function(
+        f"""() => document.querySelector('#preview').dataset.k === '{k}'
+              && document.querySelector('#summary').dataset.k === '{k}'
+              && document.querySelector('#summary').dataset.state === '{state}'""",
+        timeout=60_000,
+    )
+
+
+def _artifacts() -> Path:
+    folder = Path(
+        os.environ.get("KPALETTE_ARTIFACTS", Path(__file__).parents[1] / "build/artifacts")
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_upload_set_k_to_8_see_it_and_download_it(page, server, tmp_path):
+    page.set_input_files("#file", str(sample_image_path()))
+    page.wait_for_selector("#palette .swatch", timeout=60_000)
+    page.fill("#k", "8")
+    _shown(page, 8)
+    assert page.locator("#palette > *").count() == 8
+    summary = page.inner_text("#summary")
+    for words in ("Before", "After", "Ratio", "PSNR", "CIEDE2000", "Colours used", "8 (k = 8)"):
+        assert words in summary
+    assert page.eval_on_selector("#preview", "img => img.naturalWidth") > 100
+    shot = _artifacts() / "serve-page.png"
+    page.screenshot(path=str(shot), full_page=True)
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == f"{sample_image_path().stem}-k8.png"
+    path = tmp_path / "out.png"
+    download.value.save_as(path)
+    assert len(np.unique(load_image(path).reshape(-1, 3), axis=0)) <= 8
+    with page.expect_download() as palette:
+        page.click("#palette-gpl")
+    palette_path = tmp_path / "p.gpl"
+    palette.value.save_as(palette_path)
+    assert palette_path.read_text().startswith("GIMP Palette")
+    # Click to copy a swatch's hex.
+    first = page.locator("#palette .swatch").first
+    hex_code = first.get_attribute("data-hex")
+    first.click()
+    assert page.evaluate("navigator.clipboard.readText()") == hex_code
+    assert page.problems == []
+    assert [url for url in page.requests if not url.startswith((server, "blob:", "data:"))] == []
+
+
+def test_a_fast_slider_never_shows_an_older_answer_over_a_newer_one(page):
+    page.set_input_files("#file", str(sample_image_path()))
+    page.wait_for_selector("#palette .swatch", timeout=60_000)
+    # Record every k the preview shows, then move the slider through 40 values at once.
+    page.evaluate(
+        """() => {
+        window.shownKs = [];
+        new MutationObserver(() => window.shownKs.push(Number(
+            document.querySelector('#preview').dataset.k))).observe(
+            document.querySelector('#preview'), {attributes: true, attributeFilter: ['data-k']});
+        const k = document.querySelector('#k');
+        for (let v = 3; v <= 120; v += 3) { k.value = v; k.dispatchEvent(new Event('input')); }
+    }"""
+    )
+    _shown(page, 120)
+    shown = page.evaluate("window.shownKs")
+    assert shown[-1] == 120 and shown == sorted(shown)  # never back to an older k
+    assert len(shown) < 40  # the ones overtaken were never asked for or never shown
+    # With the keyboard: the slider moves by one.
+    page.focus("#k")
+    page.keyboard.press("ArrowRight")
+    _shown(page, 121)
+    assert page.problems == []
+
+
+def test_choosers_say_why(page):
+    page.set_input_files("#file", str(sample_image_path()))
+    page.wait_for_selector("#palette .swatch", timeout=60_000)
+    page.click("#auto")
+    page.wait_for_function("document.querySelector('#why').textContent.includes('k = ')")
+    assert "not seen at a glance" in page.inner_text("#why")
+    page.fill("#psnr", "30")
+    page.click("#psnr-go")
+    page.wait_for_function("document.querySelector('#why').textContent.startsWith('PSNR')")
+    page.wait_for_function("document.querySelector('#why').textContent.includes('k = ')")
+    k = int(page.input_value("#k"))
+    _shown(page, k)
+    psnr = float(page.inner_text("#summary").split("PSNR")[1].split("dB")[0])
+    assert psnr >= 30
+    page.fill("#psnr", "150")
+    page.click("#psnr-go")
+    page.wait_for_function("document.querySelector('#why').textContent.includes('not reached')")
+    assert [p for p in page.problems if "400 (Bad Request)" not in p] == []
+
+
+def test_drop_paste_zoom_divider_and_errors(page):
+    small = (DATA / "chelsea-crop.png").read_bytes()
+    drop = """async ([b64, kind]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
+        const event = kind === 'drop'
+            ? new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true})
+            : new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true});
+        document.body.dispatchEvent(event);
+    }"""
+    encoded = base64.b64encode(small).decode()
+    page.evaluate(drop, [encoded, "drop"])
+    page.wait_for_function("document.querySelector('#status').textContent.includes('300×200')")
+    _shown(page, 16)
+    page.evaluate(
+        drop, [base64.b64encode((DATA / "hubble-crop.png").read_bytes()).decode(), "paste"]
+    )
+    page.wait_for_function("!document.querySelector('#status').textContent.includes('300×200')")
+    _shown(page, 16)
+    # The divider, with the keyboard.
+    page.focus("#divider")
+    page.keyboard.press("ArrowLeft")
+    assert page.get_attribute("#divider", "aria-valuenow") == "48"
+    # 1:1: one pixel of the image per pixel of the page (fitted, the 320-pixel image
+    # is drawn across the stage).
+    drawn = "img => Math.round(img.getBoundingClientRect().width)"
+    assert page.eval_on_selector("#preview", drawn) > 600
+    page.click("#zoom")
+    page.wait_for_function(
+        "(document.querySelector('#preview')).getBoundingClientRect().width === 320"
+    )
+    assert page.eval_on_selector("#preview", "img => img.naturalWidth") == 320
+    assert page.get_attribute("#zoom", "aria-pressed") == "true"
+    # A file that is not an image: its message, and the page keeps working.
+    page.evaluate(drop, [base64.b64encode(b"not an image").decode(), "drop"])
+    page.wait_for_function("document.querySelector('#error').textContent.length > 0")
+    assert "not an image" in page.inner_text("#error")
+    page.fill("#k", "5")
+    _shown(page, 5)
+    assert [p for p in page.problems if "422" not in p] == []
+
+
+def test_phone_size_dark_mode_and_the_cloud(page):
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.set_input_files("#file", str(sample_image_path()))
+    _shown(page, 16)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390  # no sideways scroll
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert sum(int(v) for v in background[4:-1].split(",")) < 100  # dark
+    page.click("#cloud-details summary")
+    page.wait_for_selector("#cloud .gl-container canvas", timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(_artifacts() / "serve-page-phone-dark.png"), full_page=True)
+    legend = page.inner_text("#cloud")
+    assert "centroids (k = 16)" in legend and "colours (4,000 of" in legend
+    assert page.problems == []
