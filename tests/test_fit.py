@@ -101,3 +101,56 @@ def test_many_colours_fit_past_the_centre_table(rng):
     chosen = ((colors - palette[result.labels]) ** 2).sum(axis=1)
     nearest = np.array([((palette - c) ** 2).sum(axis=1).min() for c in colors[:500]])
     np.testing.assert_array_equal(chosen[:500], nearest)
+
+
+@pytest.mark.parametrize("color_space", ["rgb", "oklab"])
+def test_prepared_points_shared_by_many_fits_change_nothing(color_space):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import data_image
+    from kpalette import load_image
+    from kpalette.fit import prepare_points
+
+    histogram = image_histogram(_pixels(load_image(data_image("hubble-crop.png"))))
+    prepared = prepare_points(histogram, color_space)
+    ks = [1, 2, 5, 16, 17, 40, 64, 100, 129, 256]
+
+    def both(k):
+        options = Options(k=k, seed=k, color_space=color_space)
+        return fit_histogram(histogram, options), fit_histogram(
+            histogram, options, prepared=prepared
+        )
+
+    with ThreadPoolExecutor(4) as pool:  # threads may share one
+        pairs = list(pool.map(both, ks))
+    for (alone, shared), k in zip(pairs, ks, strict=True):
+        np.testing.assert_array_equal(alone.palette, shared.palette, err_msg=f"k={k}")
+        np.testing.assert_array_equal(alone.labels, shared.labels)
+        assert (alone.inertia, alone.n_iter) == (shared.inertia, shared.n_iter)
+
+
+def test_prepared_points_of_other_colours_are_refused(small_photo):
+    from kpalette.fit import prepare_points
+
+    histogram = image_histogram(_pixels(small_photo))
+    other = image_histogram(_pixels(small_photo[::2]))
+    with pytest.raises(ValueError, match="prepared holds other colours"):
+        fit_histogram(histogram, Options(k=4), prepared=prepare_points(other, "rgb"))
+    with pytest.raises(ValueError, match="prepared holds other colours"):
+        fit_histogram(
+            histogram, Options(k=4, color_space="lab"), prepared=prepare_points(histogram, "rgb")
+        )
+
+
+def test_prepared_points_with_transparent_pixels_at_k_1_and_k_3(rng):
+    from kpalette.fit import prepare_points
+
+    pixels = rng.integers(0, 256, (500, 4), dtype=np.uint8)
+    pixels[:100, 3] = 0
+    histogram = image_histogram(pixels)
+    prepared = prepare_points(histogram, "rgb")
+    for k in (1, 3):
+        alone = fit_histogram(histogram, Options(k=k))
+        shared = fit_histogram(histogram, Options(k=k), prepared=prepared)
+        np.testing.assert_array_equal(alone.palette, shared.palette)
+        assert alone.inertia == shared.inertia

@@ -397,6 +397,7 @@ def test_many_tabs_at_once_each_get_their_own_answers():
             *(http.get(f"/api/uploads/{info['id']}/preview", params={"k": kk, "side": 64})
               for kk in (k, k + 1, k + 2))
         )  # fmt: skip
+        assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
         return [json.loads(a.headers["X-Kpalette-Summary"])["k"] for a in answers]
 
     async def main():

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import metrics
 from .exceptions import KPaletteWarning
-from .fit import Fit, fit_histogram
+from .fit import Fit, fit_histogram, prepare_points
 from .io import OUTPUT_FORMATS
 from .options import Options
 from .progress import status
@@ -221,6 +221,7 @@ class KSweep:
         self.max_results = max_results
         self._lock = threading.Lock()
         self._coarse = None
+        self._points = None  # the colours' grids and trees, kept between fits
         self._estimates: dict[int, float] = {}
 
     @property
@@ -242,6 +243,14 @@ class KSweep:
         """The k of every fit kept, least recently used first."""
         with self._lock:
             return list(self._fits)
+
+    def _prepared_points(self):
+        """The colours' grids and search trees, kept for every fit of this sweep."""
+        with self._lock:
+            if self._points is None:
+                histogram = self.prepared.histogram
+                self._points = prepare_points(histogram, self.options.color_space)
+            return self._points
 
     def _cached(self, cache: dict, k: int):
         """The entry at k of a cache, marked as the most recently used (None if absent)."""
@@ -267,7 +276,9 @@ class KSweep:
             with warnings.catch_warnings():
                 # More colours than the image has: the search itself asked for them.
                 warnings.simplefilter("ignore", KPaletteWarning)
-                fit = fit_histogram(self.prepared.histogram, self.options_at(k))
+                fit = fit_histogram(
+                    self.prepared.histogram, self.options_at(k), prepared=self._prepared_points()
+                )
             self._keep(self._fits, k, fit, self.max_fits)
         return fit
 

@@ -75,7 +75,8 @@ class ColorHistogram:
         if color_space not in self._coordinates:
             from .colorspace import to_space
 
-            self._coordinates[color_space] = to_space(self.colors, color_space)
+            # setdefault: of two threads converting at once, both get the first kept.
+            return self._coordinates.setdefault(color_space, to_space(self.colors, color_space))
         return self._coordinates[color_space]
 
     def with_transparent(self) -> ColorHistogram:

@@ -418,8 +418,6 @@ def create_app(
         upload = upload_of(request)
         options, _ = numbered(request.query_params)
         view = _view(request.query_params, upload.prepared.shape)
-        if await request.is_disconnected():  # a newer request replaced it while it waited
-            return Response(status_code=204)
         data, numbers = await work(quick, _preview, upload, options, view)
         return _with_summary(data, "image/png", numbers)
 

@@ -112,7 +112,10 @@ class Upload:
         n_colors = prepared.histogram.n_colors
         held = pixels + n_colors * 40
         for sweep in list(self.sweeps.values()):
-            held += len(sweep.fitted_ks) * n_colors * 8 + len(sweep.results) * pixels
+            # its grids and search trees (a sorted copy of the colours, and the nodes),
+            # each fit's labels, each full-size result
+            held += n_colors * 96 + len(sweep.fitted_ks) * n_colors * 8
+            held += len(sweep.results) * pixels
         return held
 
     def sweep_for(self, options: Options) -> KSweep:
