@@ -406,3 +406,21 @@ def test_many_tabs_at_once_each_get_their_own_answers():
             return await asyncio.gather(*(tab(http, k) for k in (2, 10, 20, 30)))
 
     assert asyncio.run(main()) == [[2, 3, 4], [10, 11, 12], [20, 21, 22], [30, 31, 32]]
+
+
+def test_a_translucent_image_s_preview_keeps_its_alpha(client):
+    import io
+
+    rng = np.random.default_rng(4)
+    rgba = rng.integers(0, 256, (120, 160, 4), dtype=np.uint8)
+    rgba[:40, :, 3] = 0  # fully transparent
+    rgba[40:80, :, 3] = 128  # translucent
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+    files = {"image": ("alpha.png", buffer.getvalue(), "image/png")}
+    info = client.post("/api/uploads", files=files).json()
+    full = _array(_get(client, info, "download", k=12).content)
+    preview = _array(_get(client, info, "preview", k=12, side=80).content)
+    assert preview.shape == (60, 80, 4)
+    np.testing.assert_array_equal(preview, full[::2, ::2])
+    assert (preview[:20, :, 3] == 0).all() and (preview[20:40, :, 3] == 128).any()
