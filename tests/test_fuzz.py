@@ -111,4 +111,25 @@ def test_the_web_api_answers_damaged_uploads_without_a_server_error():
         statuses.add(response.status_code)
         if response.status_code != 200:
             assert set(response.json()) == {"error"}
-    assert statuses <= {200, 400, 413, 422} and 200 in statuses and 422 in statuses
+        # The page's path: an upload kept, then its views, numbers and files.
+        created = client.post(
+            "/api/uploads", files={"image": ("x", data, "application/octet-stream")}
+        )
+        statuses.add(created.status_code)
+        if created.status_code != 201:
+            assert set(created.json()) == {"error"}
+            continue
+        base = f"/api/uploads/{created.json()['id']}"
+        for route, params in (
+            ("preview", {"k": 5, "side": 64}),
+            ("preview", {"k": 3, "dither": 1, "side": 64}),
+            ("original", {"side": 64}),
+            ("summary", {"k": 4, "format": "gif"}),
+            ("palette", {"k": 4, "format": "json"}),
+            ("cloud", {"k": 4}),
+            ("choose", {"k": "auto"}),
+        ):
+            answer = client.get(f"{base}/{route}", params=params)
+            statuses.add(answer.status_code)
+            assert answer.status_code < 500, (route, answer.text)
+    assert statuses <= {200, 201, 400, 413, 422} and 201 in statuses and 422 in statuses
