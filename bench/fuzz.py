@@ -7,6 +7,14 @@ run through ``load_image``, ``quantize`` and ``kpalette compress`` (tests/test_f
 ``check_one``). An outcome is "read", "refused" (one ``kpalette: error:`` line, no output
 left), or a violation: any other exception, a traceback, output left after a failure,
 or a run over ``--timeout`` seconds (a hang). Violations are listed with their seeds.
+
+``--web`` posts each input instead to a ``kpalette serve`` process on loopback, as the
+page does (``POST /api/uploads``, then every route of the upload): "read" when it is
+kept and every route answers, "refused" when the upload gets a JSON error with a 4xx
+status; a 5xx, an error that is not JSON, a timeout or a server that stops answering
+is a violation.
+
+    python3 bench/fuzz.py --web --inputs 2000
 """
 
 from __future__ import annotations
@@ -36,12 +44,68 @@ def _alarm(signum, frame):
     raise Hang()
 
 
+WEB_ROUTES = (
+    ("preview", {"k": 5, "side": 64}),
+    ("preview", {"k": 3, "dither": 1, "side": 64}),
+    ("original", {"side": 64}),
+    ("summary", {"k": 4, "format": "gif"}),
+    ("download", {"k": 6, "format": "webp"}),
+    ("palette", {"k": 4, "format": "css"}),
+    ("cloud", {"k": 4}),
+    ("choose", {"k": "auto"}),
+)
+
+
+def web_check(http, url: str, data: bytes) -> str:
+    """One input through the page's path on a server: "read" or "refused", else raises."""
+    created = http.post(f"{url}/api/uploads", files={"image": ("x", data, "image/png")})
+    if created.status_code != 201:
+        assert 400 <= created.status_code < 500, created.status_code
+        assert set(created.json()) == {"error"}, created.text[:200]
+        return "refused"
+    base = f"{url}/api/uploads/{created.json()['id']}"
+    for route, params in WEB_ROUTES:
+        answer = http.get(f"{base}/{route}", params=params)
+        assert answer.status_code < 500, (route, answer.status_code)
+        if answer.status_code >= 400:
+            assert set(answer.json()) == {"error"}, (route, answer.text[:200])
+    http.delete(base)
+    return "read"
+
+
+def start_server():
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=20)
+    parser.add_argument("--web", action="store_true", help="through a kpalette serve process")
     args = parser.parse_args()
+    http = server = None
+    if args.web:
+        import httpx
+
+        server, url = start_server()
+        http = httpx.Client(timeout=args.timeout)
+        for _ in range(100):
+            try:
+                http.get(f"{url}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
     seeds = seed_files()
     outcomes = collections.Counter()
     by_kind = collections.defaultdict(collections.Counter)
@@ -57,8 +121,11 @@ def main() -> None:
             err = io.StringIO()
             signal.alarm(args.timeout)
             try:
-                with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                    outcome = check_one(data, folder)
+                if args.web:
+                    outcome = web_check(http, url, data)
+                else:
+                    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                        outcome = check_one(data, folder)
                 if "Traceback" in err.getvalue() or err.getvalue().count("kpalette: error:") > 1:
                     outcome = "violation: stderr"
             except Hang:
@@ -72,6 +139,10 @@ def main() -> None:
             if outcome.startswith("violation"):
                 violations.append((kind, seed, outcome))
     seconds = time.perf_counter() - start
+    if args.web:
+        alive = http.get(f"{url}/healthz").status_code == 200
+        print(f"the server still answers: {alive}")
+        server.terminate()
     print(f"{args.inputs} inputs in {seconds:.0f} s (seed {args.seed})")
     print("| kind | " + " | ".join(sorted(outcomes)) + " |")
     print("| --- |" + " --- |" * len(outcomes))
