@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fuzzing import FORMATS, mutate, seed_files  # noqa: E402
+from serving import answers, running_server  # noqa: E402
 from test_fuzz import check_one  # noqa: E402
 
 
@@ -73,20 +74,6 @@ def web_check(http, url: str, data: bytes) -> str:
     return "read"
 
 
-def start_server():
-    import socket
-    import subprocess
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=10_000)
@@ -94,18 +81,17 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=20)
     parser.add_argument("--web", action="store_true", help="through a kpalette serve process")
     args = parser.parse_args()
-    http = server = None
-    if args.web:
-        import httpx
+    with contextlib.ExitStack() as stack:
+        http = url = None
+        if args.web:
+            import httpx
 
-        server, url = start_server()
-        http = httpx.Client(timeout=args.timeout)
-        for _ in range(100):
-            try:
-                http.get(f"{url}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+            url = stack.enter_context(running_server())[1].rstrip("/")
+            http = stack.enter_context(httpx.Client(timeout=args.timeout))
+        run(args, http, url)
+
+
+def run(args, http, url) -> None:
     seeds = seed_files()
     outcomes = collections.Counter()
     by_kind = collections.defaultdict(collections.Counter)
@@ -140,9 +126,7 @@ def main() -> None:
                 violations.append((kind, seed, outcome))
     seconds = time.perf_counter() - start
     if args.web:
-        alive = http.get(f"{url}/healthz").status_code == 200
-        print(f"the server still answers: {alive}")
-        server.terminate()
+        print(f"the server still answers: {answers(url + '/')}")
     print(f"{args.inputs} inputs in {seconds:.0f} s (seed {args.seed})")
     print("| kind | " + " | ".join(sorted(outcomes)) + " |")
     print("| --- |" + " --- |" * len(outcomes))

@@ -28,15 +28,17 @@ import io
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from serving import running_server  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 OUT = Path(__file__).resolve().parent / "out"
@@ -50,26 +52,6 @@ def photo_bytes(source: Path, megapixels: float) -> bytes:
     buffer = io.BytesIO()
     resized.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
-            return process, url
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("the server did not start") from None
-            time.sleep(0.2)
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -193,11 +175,15 @@ def pngquant_seconds(photo: bytes, tries: int = 3) -> float | None:
 
 
 async def run(args) -> dict:
-    import httpx
-
     source = Path(args.photo)
     small, large = photo_bytes(source, 2.0), photo_bytes(source, 12.0)
-    process, url = start_server()
+    with running_server() as (process, url):
+        return await measure(args, source, small, large, process, url.rstrip("/"))
+
+
+async def measure(args, source, small, large, process, url) -> dict:
+    import httpx
+
     record = {
         "photo": source.name,
         "bytes_2mp": len(small),
@@ -207,20 +193,16 @@ async def run(args) -> dict:
     }
     anchor = pngquant_seconds(large)
     record["pngquant_12mp_k16_ms"] = None if anchor is None else round(anchor * 1000, 1)
-    try:
-        limits = httpx.Limits(max_connections=args.clients + 4)
-        async with httpx.AsyncClient(timeout=600, limits=limits) as http:
-            record["idle_memory_mb"] = round(peak_memory_mb(process.pid), 1)
-            record["slider"] = await slider(http, url, large, args.repeats, args.moves, args.side)
-            record["memory_after_slider_mb"] = round(peak_memory_mb(process.pid), 1)
-            record["load"] = await load(http, url, small, args.clients)
-            record["memory_after_load_mb"] = round(peak_memory_mb(process.pid), 1)
-            record["page"] = await page_path(http, url, small, args.clients)
-            record["peak_memory_mb"] = round(peak_memory_mb(process.pid), 1)
-            assert (await http.get(f"{url}/healthz")).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    limits = httpx.Limits(max_connections=args.clients + 4)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+        record["idle_memory_mb"] = round(peak_memory_mb(process.pid), 1)
+        record["slider"] = await slider(http, url, large, args.repeats, args.moves, args.side)
+        record["memory_after_slider_mb"] = round(peak_memory_mb(process.pid), 1)
+        record["load"] = await load(http, url, small, args.clients)
+        record["memory_after_load_mb"] = round(peak_memory_mb(process.pid), 1)
+        record["page"] = await page_path(http, url, small, args.clients)
+        record["peak_memory_mb"] = round(peak_memory_mb(process.pid), 1)
+        assert (await http.get(f"{url}/healthz")).status_code == 200
     return record
 
 

@@ -125,35 +125,28 @@ def test_an_image_over_the_pixel_limit_is_refused(client):
     assert response.status_code == 422 and "over the limit of 1000000" in response.json()["error"]
 
 
-def test_kpalette_serve_answers_on_loopback_and_warns_off_it(tmp_path):
-    import socket
+def test_kpalette_serve_answers_on_loopback():
     import subprocess
-    import sys
-    import time
-    import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.loads(r.read()) == {"status": "ok"}
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not answer"
-                time.sleep(0.2)
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=10)
-    assert f"serving on http://127.0.0.1:{port}/" in err
+    from serving import running_server
+
+    with running_server(stderr=subprocess.PIPE) as (process, url):
+        pass  # it answered its health check
+    assert f"serving on {url}" in process.stderr.read()
+
+
+def test_serving_off_loopback_warns(monkeypatch, capsys):
+    import uvicorn
+
+    from kpalette.cli import main
+
+    ran = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: ran.update(kwargs))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    err = capsys.readouterr().err
+    assert ran["host"] == "0.0.0.0" and ran["port"] == 8123
+    assert "kpalette: warning: serving on 0.0.0.0: other machines can reach the page" in err
+    assert main(["serve"]) == 0 and "warning" not in capsys.readouterr().err
 
 
 def test_serve_without_the_web_extra_names_it(monkeypatch, capsys):

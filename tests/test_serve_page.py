@@ -6,13 +6,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +14,7 @@ import pytest
 
 from kpalette import load_image
 from kpalette.data import sample_image_path
+from serving import answers, running_server
 from test_explore import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
@@ -40,14 +35,6 @@ def _needs_browser():
         pytest.skip(f"not installed: {', '.join(missing)}")
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}healthz", timeout=2) as response:
-            return json.loads(response.read()) == {"status": "ok"}
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def server():
     """The URL of a kpalette server on loopback."""
@@ -55,26 +42,11 @@ def server():
     given = os.environ.get("KPALETTE_SERVE_URL")
     if given:
         url = given.rstrip("/") + "/"
-        assert _answers(url), f"KPALETTE_SERVE_URL={given} does not answer /healthz"
+        assert answers(url), f"KPALETTE_SERVE_URL={given} does not answer /healthz"
         yield url
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kpalette", "serve", "--port", str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            assert process.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.2)
+    with running_server() as (_, url):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
