@@ -417,3 +417,19 @@ def test_a_translucent_image_s_preview_keeps_its_alpha(client):
     assert preview.shape == (60, 80, 4)
     np.testing.assert_array_equal(preview, full[::2, ::2])
     assert (preview[:20, :, 3] == 0).all() and (preview[20:40, :, 3] == 128).any()
+
+
+@pytest.mark.parametrize("route", ["/api/quantize", "/api/uploads"])
+def test_bombs_are_refused_before_they_are_decoded(route):
+    from pngbytes import huge_header_png
+
+    client = TestClient(create_app())  # the default limits
+    tiny = huge_header_png(9459, 9459)  # 89 MP declared in a few bytes
+    response = client.post(route, files={"image": ("bomb.png", tiny, "image/png")})
+    assert response.status_code == 422
+    assert "over the limit of 50000000" in response.json()["error"]
+    # Under the pixel limit but out of proportion to its file.
+    small_bomb = huge_header_png(6000, 6000)
+    response = client.post(route, files={"image": ("bomb.png", small_bomb, "image/png")})
+    assert response.status_code == 422 and "out of proportion" in response.json()["error"]
+    assert client.get("/healthz").status_code == 200
