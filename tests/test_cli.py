@@ -489,3 +489,12 @@ def test_the_library_says_what_it_is_doing(small_photo):
         choose_k(small_photo, target_psnr=25)
     assert seen[0] == "counting colours" and any(m.startswith("fitting k=") for m in seen)
     progress.status("nobody listens")  # no reporter: nothing happens
+
+
+def test_an_output_format_too_small_for_the_image_is_one_line(tmp_path, capsys):
+    tall = tmp_path / "tall.png"
+    Image.fromarray(np.zeros((70_000, 3, 3), dtype=np.uint8)).save(tall)
+    for name in ("o.gif", "o.webp", "o.jpg"):
+        status, _, err = _run(["compress", tall, "-o", tmp_path / name, "-k", "2"], capsys)
+        assert status == 1 and err.count("\n") == 1 and "holds at most" in err, err
+        assert "internal error" not in err and not (tmp_path / name).exists()

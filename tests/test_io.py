@@ -328,3 +328,34 @@ def test_the_16_bit_path_turns_images_as_pillow_does(orientation):
     img.info["exif"] = exif.tobytes()
     turned = np.asarray(ImageOps.exif_transpose(img))
     np.testing.assert_array_equal(_ORIENTATION[orientation](array), turned)
+
+
+@pytest.mark.parametrize(
+    ("image_format", "side", "fits"),
+    [("GIF", 65_535, True), ("GIF", 65_536, False), ("WEBP", 16_383, True),
+     ("WEBP", 16_384, False), ("JPEG", 65_500, True), ("JPEG", 65_501, False),
+     ("PNG", 1_000_000, True), ("TIFF", 1_000_000, True)],
+)  # fmt: skip
+def test_each_format_s_largest_side(image_format, side, fits):
+    from kpalette.exceptions import ImageWriteError
+    from kpalette.io import check_dimensions
+
+    if fits:
+        check_dimensions(image_format, 2, side)
+        check_dimensions(image_format, side, 2)
+    else:
+        with pytest.raises(ImageWriteError, match=f"{image_format} holds at most .* a side"):
+            check_dimensions(image_format, side, 2)
+
+
+def test_an_image_too_tall_for_gif_or_webp_is_an_error_not_a_crash():
+    from kpalette.exceptions import ImageWriteError
+    from kpalette.io import encode_truecolor
+
+    indices = np.zeros((70_000, 4), dtype=np.uint8)
+    palette = np.array([[0, 0, 0], [255, 255, 255]], dtype=np.uint8)
+    with pytest.raises(ImageWriteError, match=r"this image is 4x70,000; write .png or .tif"):
+        encode_indexed(palette, indices, "GIF")
+    with pytest.raises(ImageWriteError, match="WEBP holds at most 16,383 pixels a side"):
+        encode_truecolor(palette[indices], "WEBP")
+    assert encode_indexed(palette, indices, "PNG")[:4] == b"\x89PNG"

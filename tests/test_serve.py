@@ -433,3 +433,18 @@ def test_bombs_are_refused_before_they_are_decoded(route):
     response = client.post(route, files={"image": ("bomb.png", small_bomb, "image/png")})
     assert response.status_code == 422 and "out of proportion" in response.json()["error"]
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_format_too_small_for_the_image_is_a_400(client):
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((70_000, 4, 3), dtype=np.uint8)).save(buffer, "PNG")
+    info = client.post("/api/uploads", files={"image": ("tall.png", buffer.getvalue())}).json()
+    for route in ("summary", "download"):
+        for fmt in ("gif", "webp"):
+            response = _get(client, info, route, k=2, format=fmt)
+            assert response.status_code == 400 and "holds at most" in response.json()["error"]
+    assert _get(client, info, "download", k=2, format="png").status_code == 200
+    quantized = _post(client, data=buffer.getvalue(), k=2, format="gif")
+    assert quantized.status_code == 400 and "GIF holds at most 65,535" in quantized.text

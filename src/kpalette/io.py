@@ -79,6 +79,9 @@ class OutputFormat:
         The file's pixels may differ from the image encoded (JPEG).
     alpha : {"full", "binary", "none"}
         Transparency the format holds.
+    max_side : int
+        Most pixels a side the format holds (GIF's are 16-bit numbers, WebP's 14-bit,
+        libjpeg's limit is 65,500).
     """
 
     name: str
@@ -87,16 +90,17 @@ class OutputFormat:
     truecolor: bool
     lossy: bool
     alpha: str
+    max_side: int
 
 
 #: The output formats by short name: the registry the writer, the command line and the
 #: docs use.
 OUTPUT_FORMATS = {
-    "png": OutputFormat("PNG", (".png",), True, True, False, "full"),
-    "gif": OutputFormat("GIF", (".gif",), True, False, False, "binary"),
-    "webp": OutputFormat("WEBP", (".webp",), False, True, False, "full"),
-    "jpeg": OutputFormat("JPEG", (".jpg", ".jpeg"), False, True, True, "none"),
-    "tiff": OutputFormat("TIFF", (".tif", ".tiff"), False, True, False, "full"),
+    "png": OutputFormat("PNG", (".png",), True, True, False, "full", 2**31 - 1),
+    "gif": OutputFormat("GIF", (".gif",), True, False, False, "binary", 65_535),
+    "webp": OutputFormat("WEBP", (".webp",), False, True, False, "full", 16_383),
+    "jpeg": OutputFormat("JPEG", (".jpg", ".jpeg"), False, True, True, "none", 65_500),
+    "tiff": OutputFormat("TIFF", (".tif", ".tiff"), False, True, False, "full", 2**32 - 1),
 }
 
 #: Extensions written as palette (indexed) images, and the Pillow format for each.
@@ -107,6 +111,21 @@ PALETTE_FORMATS = {
 TRUECOLOR_FORMATS = {
     ext: fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.truecolor for ext in fmt.extensions
 }
+
+
+def check_dimensions(image_format: str, height: int, width: int) -> None:
+    """Raise ImageWriteError if ``image_format`` (Pillow's name) cannot hold an image of
+    this size, saying which formats can."""
+    for fmt in OUTPUT_FORMATS.values():
+        if fmt.name == image_format and max(height, width) > fmt.max_side:
+            others = [
+                ext for other in OUTPUT_FORMATS.values() if max(height, width) <= other.max_side
+                for ext in other.extensions[:1]
+            ]  # fmt: skip
+            raise ImageWriteError(
+                f"{image_format} holds at most {fmt.max_side:,} pixels a side and this image "
+                f"is {width:,}x{height:,}; write {' or '.join(others)} instead"
+            )
 
 
 def output_format(path) -> OutputFormat:
@@ -412,6 +431,7 @@ def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str =
     if not 1 <= n_colors <= 256:
         raise ImageWriteError(f"a palette image holds 1 to 256 colours, got {n_colors}")
     indices = np.asarray(indices)
+    check_dimensions(image_format, *indices.shape[:2])
     has_alpha = palette.shape[1] == 4 and bool((palette[:, 3] < 255).any())
     if has_alpha:
         # Translucent entries first, so the tRNS chunk (PNG) stays as short as it can be.
@@ -467,6 +487,7 @@ def encode_truecolor(image: np.ndarray, image_format: str = "PNG") -> bytes:
     image = np.asarray(image, dtype=np.uint8)
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ImageWriteError(f"expected an (H, W, 3) or (H, W, 4) array, got shape {image.shape}")
+    check_dimensions(image_format, *image.shape[:2])
     if image.shape[2] == 4 and bool((image[..., 3] == 255).all()):
         image = image[..., :3]
     if image_format == "JPEG" and image.shape[2] == 4:

@@ -39,7 +39,7 @@ from starlette.routing import Route
 
 from .. import metrics
 from ..choose import KSweep, choose_k
-from ..exceptions import ImageReadError
+from ..exceptions import ImageReadError, KPaletteError
 from ..io import OUTPUT_FORMATS, encode_truecolor
 from ..options import Options
 from ..palette import format_palette
@@ -305,15 +305,15 @@ def create_app(
 
     async def work(limiter, function, *args):
         """``function(*args)`` in a worker thread, the library's errors as API errors: an
-        unreadable image or one too large for memory 422, a bad value or an unmet target
-        400."""
+        unreadable image or one too large for memory 422, a bad value, an unmet target
+        or a format that cannot hold the image 400."""
         try:
             return await anyio.to_thread.run_sync(lambda: function(*args), limiter=limiter)
         except ImageReadError as exc:
             raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
         except MemoryError as exc:
             raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
-        except ValueError as exc:
+        except (ValueError, KPaletteError) as exc:  # e.g. a format that cannot hold it
             raise BadRequest(400, str(exc)) from None
 
     async def read_upload(request: Request) -> tuple[bytes, str, dict]:
