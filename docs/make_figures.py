@@ -1,6 +1,7 @@
 """Make the pictures of the docs and the README from the bundled photo.
 
-python3 docs/make_figures.py        # needs kpalette[plot]
+python3 docs/make_figures.py            # needs kpalette[plot]
+python3 docs/make_figures.py --page     # also the web page (kpalette[web], Playwright, Chromium)
 """
 
 from __future__ import annotations
@@ -45,5 +46,42 @@ def before_after(k: int = 16) -> Path:
     return out
 
 
+def web_page(k: int = 12) -> Path:
+    """A screenshot of ``kpalette serve``'s page with the bundled photo at k colours."""
+    import shutil
+    import sys
+
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from serving import running_server
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    out = HERE / "images" / "serve-page.png"
+    with running_server() as (_, url), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 720})
+        page.goto(url)
+        page.set_input_files("#file", str(kpalette.sample_image_path()))
+        page.wait_for_selector("#palette .swatch", timeout=60_000)
+        page.fill("#k", str(k))
+        page.wait_for_function(
+            f"document.querySelector('#summary').dataset.state === 'full'"
+            f" && document.querySelector('#summary').dataset.k === '{k}'",
+            timeout=60_000,
+        )
+        picture = page.screenshot()
+        browser.close()
+    # The picture itself is a 256-colour palette PNG, written by kpalette.
+    kpalette.quantize(kpalette.load_image(picture), 256).save(out, overwrite=True)
+    return out
+
+
 if __name__ == "__main__":
+    import sys
+
     print(before_after())
+    if "--page" in sys.argv[1:]:
+        print(web_page())
