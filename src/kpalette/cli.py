@@ -294,10 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="a local web page: drop an image, choose the colours, download",
-        description="Serve kpalette's web page and HTTP API (needs kpalette[web]).",
+        description=(
+            "Serve kpalette's web page and HTTP API (needs kpalette[web]): drop an image "
+            "on the page, slide k, compare before and after, download the result and its "
+            "palette. Uploads are kept in memory only."
+        ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    serve.add_argument("--port", type=_whole_number("--port", 0), default=8000, help="port")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--port", type=_whole_number("--port", 0), default=8000, help="port (default 8000)"
+    )
     serve.add_argument("--open", action="store_true", help="open the page in a browser")
     serve.add_argument(
         "--max-upload",
