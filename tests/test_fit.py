@@ -154,3 +154,16 @@ def test_prepared_points_with_transparent_pixels_at_k_1_and_k_3(rng):
         shared = fit_histogram(histogram, Options(k=k), prepared=prepared)
         np.testing.assert_array_equal(alone.palette, shared.palette)
         assert alone.inertia == shared.inertia
+
+
+def test_no_prepared_points_for_histograms_whose_fits_sort_in_place(small_photo, monkeypatch):
+    from kpalette import KSweep, fit
+    from kpalette.fit import prepare_points
+
+    histogram = image_histogram(_pixels(small_photo))
+    monkeypatch.setattr(fit, "SORT_IN_PLACE_FROM", histogram.n_colors)
+    assert prepare_points(histogram, "rgb") is None
+    sweep = KSweep(small_photo)
+    for k in (3, 20):
+        alone = fit_histogram(histogram, Options(k=k))
+        np.testing.assert_array_equal(sweep.fit(k).palette, alone.palette)

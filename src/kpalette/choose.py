@@ -221,7 +221,9 @@ class KSweep:
         self.max_results = max_results
         self._lock = threading.Lock()
         self._coarse = None
-        self._points = None  # the colours' grids and trees, kept between fits
+        # The colours' grids and search trees, kept between fits (None for histograms
+        # whose fits sort their colours in place).
+        self._points = prepare_points(self.prepared.histogram, self.options.color_space)
         self._estimates: dict[int, float] = {}
 
     @property
@@ -243,14 +245,6 @@ class KSweep:
         """The k of every fit kept, least recently used first."""
         with self._lock:
             return list(self._fits)
-
-    def _prepared_points(self):
-        """The colours' grids and search trees, kept for every fit of this sweep."""
-        with self._lock:
-            if self._points is None:
-                histogram = self.prepared.histogram
-                self._points = prepare_points(histogram, self.options.color_space)
-            return self._points
 
     def _cached(self, cache: dict, k: int):
         """The entry at k of a cache, marked as the most recently used (None if absent)."""
@@ -277,7 +271,7 @@ class KSweep:
                 # More colours than the image has: the search itself asked for them.
                 warnings.simplefilter("ignore", KPaletteWarning)
                 fit = fit_histogram(
-                    self.prepared.histogram, self.options_at(k), prepared=self._prepared_points()
+                    self.prepared.histogram, self.options_at(k), prepared=self._points
                 )
             self._keep(self._fits, k, fit, self.max_fits)
         return fit

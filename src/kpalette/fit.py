@@ -132,10 +132,16 @@ class Fit:
         return labels.astype(np.uint8 if self.n_colors <= 256 else np.int32, copy=False)
 
 
-def prepare_points(histogram: ColorHistogram, color_space: str) -> PreparedPoints:
+def prepare_points(histogram: ColorHistogram, color_space: str) -> PreparedPoints | None:
     """The histogram's colours in ``color_space``, weighted by their counts, ready for
     many fits: :func:`fit_histogram` given it keeps the grids and search trees it
-    builds there for the next fit (see :class:`kpalette.kmeans.PreparedPoints`)."""
+    builds there for the next fit (see :class:`kpalette.kmeans.PreparedPoints`).
+
+    None from ``SORT_IN_PLACE_FROM`` distinct colours: each fit then sorts a private
+    copy of them in place, and colours kept prepared would hold the memory that saves.
+    """
+    if histogram.n_colors >= SORT_IN_PLACE_FROM:
+        return None
     return PreparedPoints(histogram.coordinates(color_space), histogram.counts)
 
 

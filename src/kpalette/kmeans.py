@@ -236,15 +236,19 @@ class PreparedPoints:
         for cells_per_axis in (64, 32) if points.shape[1] <= 3 else (32, 64):
             if len(points) < 2 * MIN_CELLS_PER_CENTER * k:
                 break
-            grid = self._grids.get(cells_per_axis)
-            if grid is None:
-                grid = self._grids.setdefault(
-                    cells_per_axis, grid_means(points, weights, cells_per_axis)
-                )
-            grid_points, grid_weights = grid
+            grid_points, grid_weights = self._kept(
+                self._grids, cells_per_axis, grid_means, points, weights, cells_per_axis
+            )
             if len(grid_points) >= MIN_CELLS_PER_CENTER * k and 2 * len(grid_points) <= len(points):
                 return grid_points, grid_weights, cells_per_axis
         return points, weights, None
+
+    @staticmethod
+    def _kept(cache: dict, key, make, *args):
+        """``cache[key]``, made by ``make(*args)`` if absent; of two threads making it at
+        once, both get the first kept."""
+        value = cache.get(key)
+        return cache.setdefault(key, make(*args)) if value is None else value
 
     def _arrays(self, key):
         return (self.points, self.weights) if key is None else self._grids[key]
@@ -259,19 +263,11 @@ class PreparedPoints:
 
         if in_place:
             return PointTree(*self._arrays(key), in_place=True)
-        tree = self._trees.get(key)
-        if tree is None:
-            tree = self._trees.setdefault(key, PointTree(*self._arrays(key)))
-        return tree
+        return self._kept(self._trees, key, PointTree, *self._arrays(key))
 
     def tolerance(self, key, tol: float) -> float:
         """:func:`absolute_tolerance` of the points (key None) or of a grid."""
-        value = self._tolerances.get((key, tol))
-        if value is None:
-            value = self._tolerances.setdefault(
-                (key, tol), absolute_tolerance(*self._arrays(key), tol)
-            )
-        return value
+        return self._kept(self._tolerances, (key, tol), absolute_tolerance, *self._arrays(key), tol)
 
 
 def absolute_tolerance(points, weights, tol) -> float:
