@@ -18,7 +18,7 @@ import numpy as np
 
 from ..choose import KSweep
 from ..options import Options
-from ..palette import to_hex
+from ..palette import order_by_share, to_hex
 from ..quantize import PreparedImage
 
 __all__ = ["View", "Upload", "UploadStore"]
@@ -156,10 +156,10 @@ class Upload:
             flat = pixels.reshape(-1, pixels.shape[-1])
             indices = fit.pixel_labels(flat).reshape(pixels.shape[:2])
         counts = fit.entry_counts()
-        order = np.argsort(-counts, kind="stable")
+        order, _ = order_by_share(counts)  # as the result's palette: unused entries dropped
         numbers = {
             "k": k,
-            "colors": int(np.count_nonzero(counts)),
+            "colors": len(order),
             "palette": to_hex(fit.palette[order]),
             "shares": [round(float(c), 6) for c in counts[order] / max(int(counts.sum()), 1)],
             "mse": None,
