@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import numpy as np
 import pytest
 
+from browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 from kpalette.data import sample_image_path
 from kpalette.explore import build_report
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +55,7 @@ def test_page_works_offline(report):
 
 @pytest.mark.slow
 def test_page_renders_in_chromium(report, tmp_path):
-    import importlib.util
-
-    missing = []
-    if CHROMIUM is None:
-        missing.append("chromium (apt-get install chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("playwright (pip install '.[dev]')")
-    if missing:
-        if os.environ.get("KPALETTE_REQUIRE_BROWSER"):
-            pytest.fail(f"not installed: {', '.join(missing)} (CI installs them: see .ci/run)")
-        pytest.skip(f"not installed: {', '.join(missing)}")
+    require_browser()
     from PIL import Image
     from playwright.sync_api import sync_playwright
 

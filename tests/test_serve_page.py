@@ -5,40 +5,26 @@ here). A screenshot is kept in KPALETTE_ARTIFACTS (default build/artifacts)."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from browser import CHROMIUM, CHROMIUM_ARGS, require_browser
 from kpalette import load_image
 from kpalette.data import sample_image_path
 from serving import answers, running_server
-from test_explore import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).parent / "data"
 
 
-def _needs_browser():
-    missing = []
-    if CHROMIUM is None:
-        missing.append("chromium (apt-get install chromium)")
-    for module in ("playwright", "starlette", "uvicorn"):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"{module} (pip install '.[dev]')")
-    if missing:
-        if os.environ.get("KPALETTE_REQUIRE_BROWSER"):
-            pytest.fail(f"not installed: {', '.join(missing)} (CI installs them: see .ci/run)")
-        pytest.skip(f"not installed: {', '.join(missing)}")
-
-
 @pytest.fixture(scope="module")
 def server():
     """The URL of a kpalette server on loopback."""
-    _needs_browser()
+    require_browser("starlette", "uvicorn")
     given = os.environ.get("KPALETTE_SERVE_URL")
     if given:
         url = given.rstrip("/") + "/"
