@@ -262,11 +262,11 @@ def ssim_map(image_a, image_b, premultiply=False, data_range=255.0):
     )
 
 
-def png_filter_rows(samples):
-    """PNG scanlines (H, W + 1) of one byte per pixel, each row filtered by whichever
-    of the five filters (none, sub, up, average, Paeth) leaves the smallest sum of
-    absolute values read as signed bytes, ties to the lower number; with NumPy,
-    blocks of rows at a time."""
+def png_filter_rows(samples, kind=-1):
+    """PNG scanlines (H, W + 1) of one byte per pixel, every row filtered by filter
+    ``kind`` (0 none, 1 sub, 2 up, 3 average, 4 Paeth), or with ``kind=-1`` each row by
+    whichever of the five leaves the smallest sum of absolute values read as signed
+    bytes, ties to the lower number; with NumPy, blocks of rows at a time."""
     height, width = samples.shape
     rows = np.empty((height, width + 1), dtype=np.uint8)
     block = max(1, (1 << 20) // max(width, 1))  # rows at a time: bounded memory
@@ -294,7 +294,7 @@ def png_filter_rows(samples):
              current - paeth]
         ).astype(np.uint8)  # fmt: skip
         costs = np.abs(candidates.view(np.int8).astype(np.int32)).sum(axis=2)
-        chosen = costs.argmin(axis=0)
+        chosen = costs.argmin(axis=0) if kind < 0 else np.full(stop - start, kind)
         rows[start:stop, 0] = chosen
         rows[start:stop, 1:] = candidates[chosen, np.arange(stop - start)]
     return rows

@@ -649,9 +649,10 @@ def test_filter_kernel_equals_reference(rng, shape):
         (smooth + rng.integers(0, 4, shape)).astype(np.uint8),
         np.full(shape, 200, np.uint8),
     ):
-        out = np.empty((height, width + 1), np.uint8)
-        png_filters.filter_rows(samples, out)
-        np.testing.assert_array_equal(out, reference.png_filter_rows(samples))
+        for kind in (-1, 0, 1, 2, 3, 4):
+            out = np.empty((height, width + 1), np.uint8)
+            png_filters.filter_rows(samples, out, kind)
+            np.testing.assert_array_equal(out, reference.png_filter_rows(samples, kind))
 
 
 def _counted_by_numpy(pixels):
@@ -914,6 +915,10 @@ def _bad_kernel_calls():
     yield (
         "filter_rows out",
         lambda: png_filters.filter_rows(np.zeros((4, 5), np.uint8), np.empty((4, 5), np.uint8)),
+    )
+    yield (
+        "filter_rows kind",
+        lambda: png_filters.filter_rows(np.zeros((4, 5), np.uint8), np.empty((4, 6), np.uint8), 5),
     )
 
 

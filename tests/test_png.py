@@ -33,16 +33,20 @@ def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 def test_every_bit_depth_and_odd_width_reads_back_exactly(rng, k, width):
     palette = rng.integers(0, 256, size=(k, 3), dtype=np.uint8)
     indices = rng.integers(0, k, size=(5, width))
-    data = png.encode_palette_png(palette, indices)
-    kinds = [kind for kind, _ in _chunks(data)]
-    assert kinds[:2] == [b"IHDR", b"PLTE"] and kinds[-1] == b"IEND" and b"tRNS" not in kinds
-    assert data[24] == png.bit_depth_for(k) == min(d for d in (1, 2, 4, 8) if k <= 1 << d)
-    image = Image.open(io.BytesIO(data))
-    assert image.mode == "P" and image.size == (width, 5)
-    np.testing.assert_array_equal(np.asarray(image), indices)
-    np.testing.assert_array_equal(
-        np.frombuffer(bytes(image.getpalette()[: 3 * k]), np.uint8).reshape(k, 3), palette
-    )
+    for reorder in (True, False):
+        data = png.encode_palette_png(palette, indices, reorder=reorder)
+        kinds = [kind for kind, _ in _chunks(data)]
+        assert kinds[:2] == [b"IHDR", b"PLTE"] and kinds[-1] == b"IEND" and b"tRNS" not in kinds
+        assert data[24] == png.bit_depth_for(k) == min(d for d in (1, 2, 4, 8) if k <= 1 << d)
+        image = Image.open(io.BytesIO(data))
+        assert image.mode == "P" and image.size == (width, 5)
+        written = np.frombuffer(bytes(image.getpalette()[: 3 * k]), np.uint8).reshape(k, 3)
+        # The same colour at every pixel; the entries themselves, in some order.
+        np.testing.assert_array_equal(written[np.asarray(image)], palette[indices])
+        assert sorted(map(tuple, written)) == sorted(map(tuple, palette))
+        if not reorder:  # as given
+            np.testing.assert_array_equal(np.asarray(image), indices)
+            np.testing.assert_array_equal(written, palette)
 
 
 def test_translucent_entries_go_into_a_trns_chunk_up_to_the_last_one():
@@ -89,25 +93,39 @@ def test_palette_pngs_have_their_chunks_and_trns_only_when_translucent():
     assert chunk_kinds(translucent) == [b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"]
 
 
-def test_default_level_follows_the_bit_depth():
+def test_small_images_get_libdeflates_slowest_levels_and_large_ones_zlib_ng(rng, monkeypatch):
+    import deflate
+
+    rows = memoryview(rng.integers(0, 8, size=200_000, dtype=np.uint8).tobytes())
+    # Up to the first limit, libdeflate's level 12: smaller than zlib's best.
+    small = png.compress(rows, 8)
+    assert small == deflate.zlib_compress(bytes(rows), png.EFFORT_LEVELS[0][1])
+    assert zlib.decompress(small) == bytes(rows)
+    assert len(small) < len(png.deflate(rows, 9))
+    # Past the last, zlib-ng at the bit depth's level; an explicit level is zlib-ng's.
+    monkeypatch.setattr(png, "EFFORT_LEVELS", ())
+    assert [png.level_for(depth) for depth in (1, 2, 4, 8)] == [9, 9, 9, 6]
+    assert png.compress(rows, 8) == png.deflate(rows, 6)
+    assert png.compress(rows, 4) == png.deflate(rows, 9)
+    assert png.compress(rows, 4, level=3) == png.deflate(rows, 3)
+
+
+def test_photos_are_smaller_than_unfiltered_in_the_given_order():
     from kpalette import load_image, quantize
     from kpalette.data import sample_image_path
 
-    assert [png.level_for(depth) for depth in (1, 2, 4, 8)] == [9, 9, 9, 6]
     photo = load_image(sample_image_path())
-    for k, level in ((16, 9), (64, 6)):
+    for k in (16, 64):
         result = quantize(photo, k)
         default = png.encode_palette_png(result.palette, result.indices)
-        assert default == png.encode_palette_png(result.palette, result.indices, level=level)
-        if k == 16:  # the harder search pays: a smaller file than at zlib's default
-            at_six = png.encode_palette_png(result.palette, result.indices, level=6)
-            assert len(default) < len(at_six)
-        # A photo's stream is well above the graphics ratio: no second pass.
-        raw = photo.shape[0] * (photo.shape[1] * png.bit_depth_for(k) // 8 + 1)
-        assert len(default) > 2 * png.GRAPHICS_RATIO * raw
+        plain = png.encode_palette_png(result.palette, result.indices, level=9)
+        assert len(default) < 0.97 * len(plain)
+        decoded = np.asarray(Image.open(io.BytesIO(default)).convert("RGB"))
+        np.testing.assert_array_equal(decoded, result.palette[result.indices])
 
 
-def test_graphics_are_deflated_again_at_level_nine(rng):
+def test_graphics_are_deflated_again_at_level_nine(rng, monkeypatch):
+    monkeypatch.setattr(png, "EFFORT_LEVELS", ())  # the zlib-ng path of large images
     # A screenshot-like index map: flat panels, rows of repeated glyph-like runs.
     indices = np.zeros((400, 600), np.uint8)
     indices[40:360, 30:570] = 1
@@ -115,33 +133,66 @@ def test_graphics_are_deflated_again_at_level_nine(rng):
     for row in range(60, 340, 20):
         indices[row : row + 12, 50:530] = np.tile(glyphs, 12)[:, :480]
         glyphs = np.roll(glyphs, 7, axis=1)
-    palette = rng.integers(0, 256, size=(64, 3), dtype=np.uint8)
-    default = png.encode_palette_png(palette, indices)
-    at_nine = png.encode_palette_png(palette, indices, level=9)
-    at_six = png.encode_palette_png(palette, indices, level=6)
+    rows = png._filtered_rows(png._packed(indices, 8), 0)
+    stream = png.compress(memoryview(rows.reshape(-1)), 8)
+    at_nine, at_six = png.deflate(rows.reshape(-1), 9), png.deflate(rows.reshape(-1), 6)
     assert len(at_six) < png.GRAPHICS_RATIO * indices.size
-    assert default == at_nine and len(at_nine) < len(at_six)
+    assert stream == at_nine and len(at_nine) < len(at_six)
 
 
-@pytest.mark.parametrize("sample_bytes", [1 << 19, 4096])  # judged whole, on pieces
-def test_grey_palettes_are_written_sorted_and_filtered(rng, monkeypatch, sample_bytes):
+@pytest.mark.parametrize("sample_bytes", [1 << 18, 4096])  # judged whole, on bands
+def test_smooth_images_are_written_in_lightness_order_and_filtered(rng, monkeypatch, sample_bytes):
     monkeypatch.setattr(png, "SAMPLE_BYTES", sample_bytes)
-    # A smooth grey image over 64 greys listed in no order: the filtered stream of
-    # sorted indices wins, the file reads back exactly, and it is smaller than the
-    # same indices over a palette that is not grey (which is written as before).
+    # A smooth grey image over 64 greys listed in no order: sorted and filtered
+    # indices win, the file reads back exactly, and it is smaller than the same
+    # indices written unfiltered in the given order. The same holds for colours.
     height, width = 120, 160
     light = np.add.outer(np.linspace(0, 150, height), np.linspace(0, 100, width))
     light += rng.normal(0, 3, light.shape)
     levels = rng.permutation(np.linspace(0, 255, 64).astype(np.uint8))
     indices = np.abs(levels[None, None, :].astype(float) - light[..., None]).argmin(axis=2)
     grey = np.repeat(levels[:, None], 3, axis=1)
-    data = png.encode_palette_png(grey, indices)
-    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    np.testing.assert_array_equal(decoded, grey[indices])
-    plte = dict(_chunks(data))[b"PLTE"]
-    assert list(plte[::3]) == sorted(levels)
     tinted = grey.copy()
     tinted[:, 2] = np.minimum(tinted[:, 2].astype(int) + 1, 255)
-    plain = png.encode_palette_png(tinted, indices)
-    assert dict(_chunks(plain))[b"PLTE"] == tinted.tobytes()  # colour: kept as given
-    assert len(data) < 0.9 * len(plain)
+    for palette in (grey, tinted):
+        data = png.encode_palette_png(palette, indices)
+        decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        np.testing.assert_array_equal(decoded, palette[indices])
+        plte = dict(_chunks(data))[b"PLTE"]
+        assert list(plte[::3]) == sorted(levels)
+        filters = set(_scanline_filters(data, width))
+        assert filters - {0}, filters
+        kept = png.encode_palette_png(palette, indices, reorder=False)
+        assert dict(_chunks(kept))[b"PLTE"] == palette.tobytes()  # as given
+        plain = png.encode_palette_png(palette, indices, level=9)
+        assert len(data) < 0.9 * len(plain)
+
+
+def _scanline_filters(data: bytes, width: int) -> list[int]:
+    stream = b"".join(payload for kind, payload in _chunks(data) if kind == b"IDAT")
+    raw = zlib.decompress(stream)
+    return list(raw[:: width + 1])
+
+
+def test_neighbour_order_puts_entries_that_touch_side_by_side(rng):
+    # Vertical stripes of entries 5, 0, 7, 2, 6 (and 1, 3, 4 nowhere): each touches
+    # only its stripe neighbours, so the chain is that sequence (or its reverse).
+    stripes = np.array([5, 0, 7, 2, 6])
+    indices = np.repeat(stripes, [3, 4, 5, 2, 6])[None, :].repeat(10, axis=0)
+    order = png.neighbour_order(indices, 8)
+    assert sorted(order) == list(range(8))
+    touching = list(order[:5])
+    assert touching in (list(stripes), list(stripes[::-1]))
+    # A random map: still a permutation.
+    order = png.neighbour_order(rng.integers(0, 200, size=(50, 70)), 200)
+    assert sorted(order) == list(range(200))
+
+
+def test_translucent_palettes_keep_their_order(rng):
+    palette = rng.integers(0, 256, size=(40, 4), dtype=np.uint8)
+    palette[:5, 3] = 0
+    palette[5:, 3] = 255
+    indices = rng.integers(0, 40, size=(30, 30))
+    data = png.encode_palette_png(palette, indices)
+    assert dict(_chunks(data))[b"PLTE"] == palette[:, :3].tobytes()
+    assert dict(_chunks(data))[b"tRNS"] == bytes(5)

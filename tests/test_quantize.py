@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import kpalette
+import kpalette.data
 from conftest import data_image
 from kpalette import QuantizedImage, load_image, quantize
 
@@ -178,3 +180,15 @@ def test_quantize_for_a_format_without_translucency_fits_binary_alpha(small_phot
     assert ((png.palette[:, 3] > 0) & (png.palette[:, 3] < 255)).any()
     sized = quantize_for(small_photo, OUTPUT_FORMATS["gif"], max_bytes=2500)
     assert len(sized.encode("GIF")) <= 2500 and sized.choice["method"] == "max_bytes"
+
+
+def test_a_given_palette_is_written_in_its_order(tmp_path):
+    # remap() results keep the palette as given in the file (images sharing one
+    # palette), where a fitted palette may be listed in the order deflating smallest.
+    photo = kpalette.load_image(kpalette.data.sample_image_path())
+    palette = kpalette.fit_palette([photo], 64)[::-1].copy()
+    result = kpalette.remap(photo, palette)
+    result.save(tmp_path / "mapped.png")
+    written = Image.open(tmp_path / "mapped.png")
+    assert written.getpalette()[: 3 * 64] == palette.reshape(-1).tolist()
+    assert result.keep_order and not kpalette.quantize(photo, 64).keep_order

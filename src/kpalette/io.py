@@ -407,7 +407,13 @@ def format_for_path(path, *, truecolor: bool = False) -> str:
     return fmt.name
 
 
-def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str = "PNG") -> bytes:
+def encode_indexed(
+    palette: np.ndarray,
+    indices: np.ndarray,
+    image_format: str = "PNG",
+    *,
+    keep_order: bool = False,
+) -> bytes:
     """Encode a palette image to bytes.
 
     Parameters
@@ -421,6 +427,10 @@ def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str =
         with a tRNS chunk for translucent entries. GIF gets one transparent index
         (entries with alpha below ``GIF_ALPHA_THRESHOLD`` become transparent, the
         others opaque).
+    keep_order : bool
+        Write the entries in the order given (images that share one palette need
+        it); otherwise a PNG may list them in the order that deflates smallest
+        (:func:`kpalette.png.best_scanlines`). The pixels' colours are the same.
 
     Returns
     -------
@@ -441,7 +451,9 @@ def encode_indexed(palette: np.ndarray, indices: np.ndarray, image_format: str =
         remap[order] = np.arange(n_colors, dtype=np.uint8)
         indices = remap[indices]
     if image_format == "PNG":
-        return png.encode_palette_png(palette if has_alpha else palette[:, :3], indices)
+        return png.encode_palette_png(
+            palette if has_alpha else palette[:, :3], indices, reorder=not keep_order
+        )
     img = _palette_image(indices, palette)
     params: dict = {}
     if image_format == "GIF":
@@ -519,6 +531,7 @@ def save_indexed(
     *,
     overwrite: bool = False,
     protect=(),
+    keep_order: bool = False,
 ) -> int:
     """Write a palette image (format by extension: .png or .gif) atomically.
 
@@ -531,6 +544,8 @@ def save_indexed(
         Replace an existing file. Without it an existing file is an error.
     protect : iterable of paths, optional
         Files that must never be written (the inputs).
+    keep_order : bool, optional
+        Write the palette's entries in the order given (see :func:`encode_indexed`).
 
     Returns
     -------
@@ -544,7 +559,7 @@ def save_indexed(
             "or write it in full colour (truecolor)"
         )
     check_destination(path, overwrite=overwrite, protect=protect)
-    data = encode_indexed(palette, indices, image_format)
+    data = encode_indexed(palette, indices, image_format, keep_order=keep_order)
     return _atomic_write(path, data, overwrite=overwrite)
 
 

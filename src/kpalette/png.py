@@ -1,19 +1,25 @@
-"""Palette PNG encoding: chunks written here, pixels deflated with zlib-ng.
+"""Palette PNG encoding: chunks written here, the encoder a search for the smallest file.
 (Bytes only: :mod:`kpalette.io` writes the files.)
 
-Why zlib-ng (the ``zlib-ng`` package) rather than the zlib that CPython links: on
-palette indices it deflates in about half the time for files of the same size, and
-its wheel carries its own copy, so the bytes written are the same on every machine
-(see docs/benchmarks.md).
+As oxipng does, the encoder tries a few independent ways of writing the same pixels
+and keeps the smallest (:func:`best_scanlines`): the order of the palette's entries
+(as given, dark to light, or entries that touch in the image side by side) and the
+row filters (none, Up, Paeth, each row's cheapest). The winner is deflated with an
+effort chosen for its size (:func:`compress`): libdeflate's near-optimal parsing
+(the ``deflate`` package) for the few megabytes of scanlines most images have,
+zlib-ng in parallel slices past that.
 
-Why not Pillow's PNG writer for palette images: it deflates on one core, in one
-pass, with no choice of filters for grey palettes or second pass for graphics (both
-below). The format is small enough to write directly: IHDR, PLTE, tRNS, IDAT, IEND,
-each with its CRC.
+Why zlib-ng (the ``zlib-ng`` package) rather than the zlib that CPython links for
+large images: it deflates palette indices in about half the time for files of the
+same size, and its wheel carries its own copy, as libdeflate's does, so the bytes
+written are the same on every machine (see docs/benchmarks.md). Its slices of
+``SLICE_BYTES`` are deflated on all cores, each primed with the 32 kB before it (as
+pigz does), so the stream loses almost nothing against one pass, and the bytes never
+depend on the number of cores.
 
-The pixel data is deflated in fixed slices of ``SLICE_BYTES`` on all cores, each
-slice primed with the 32 kB before it (as pigz does), so the stream loses almost
-nothing against one pass, and the bytes written never depend on the number of cores.
+Why not Pillow's PNG writer for palette images: it deflates in one pass at one
+effort with no choice of filters or order. The format is small enough to write
+directly: IHDR, PLTE, tRNS, IDAT, IEND, each with its CRC.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import os
 import struct
 import threading
 
+import deflate as libdeflate
 import numpy as np
 from zlib_ng import zlib_ng
 
@@ -31,10 +38,14 @@ __all__ = [
     "SIGNATURE",
     "SMALL_DEPTH_LEVEL",
     "SLICE_BYTES",
+    "best_scanlines",
     "bit_depth_for",
+    "compress",
     "deflate",
     "encode_palette_png",
     "level_for",
+    "lightness_order",
+    "neighbour_order",
 ]
 
 #: zlib's (and libpng's) default effort, 6 of 0..9: kpalette's for 8-bit samples.
@@ -44,8 +55,16 @@ SMALL_DEPTH_LEVEL = 9
 #: A stream under this fraction of the raw scanlines is a graphic's (screenshots,
 #: charts, flat art), and is deflated again at level 9: see :func:`encode_palette_png`.
 GRAPHICS_RATIO = 0.03
-#: Bytes deflated to choose between two ways of writing the same pixels.
-SAMPLE_BYTES = 1 << 19
+#: Scanline bytes each trial of :func:`best_scanlines` is judged on, at most.
+SAMPLE_BYTES = 1 << 18
+#: zlib-ng's effort for judging trials: fast, and it ranks candidates as the final
+#: deflate does.
+TRIAL_LEVEL = 4
+#: Pixels whose neighbours :func:`neighbour_order` counts, at most (about).
+NEIGHBOUR_PIXELS = 1 << 18
+#: (largest scanline bytes, libdeflate level): the effort of :func:`compress` by size,
+#: so that the deflate of a photo takes a few tenths of a second at most.
+EFFORT_LEVELS = ((600_000, 12), (1_200_000, 11), (2_500_000, 10))
 #: Uncompressed bytes per independently deflated slice.
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
@@ -74,8 +93,8 @@ def level_for(depth: int) -> int:
     return SMALL_DEPTH_LEVEL if depth <= 4 else DEFAULT_LEVEL
 
 
-def _rows(indices: np.ndarray, depth: int) -> memoryview:
-    """The scanlines: a filter byte (0, none) then the samples packed MSB first."""
+def _packed(indices: np.ndarray, depth: int) -> np.ndarray:
+    """(H, ceil(W * depth / 8)) uint8: each row's samples packed MSB first."""
     height, width = indices.shape
     samples = np.ascontiguousarray(indices, dtype=np.uint8)
     if depth < 8:
@@ -88,45 +107,92 @@ def _rows(indices: np.ndarray, depth: int) -> memoryview:
         for position in range(per_byte):
             packed |= groups[:, :, position] << (8 - depth * (position + 1))
         samples = packed
-    rows = np.zeros((height, samples.shape[1] + 1), dtype=np.uint8)
-    rows[:, 1:] = samples
-    return memoryview(rows.reshape(-1))  # deflated in place, not copied to bytes
+    return samples
 
 
-def _filtered_rows(samples: np.ndarray) -> memoryview:
-    """Scanlines of one byte per pixel, each row filtered by whichever of the five PNG
-    filters leaves the smallest sum of absolute values read as signed bytes (the
-    heuristic the PNG specification suggests), compiled
-    (``_kernels.png_filters.filter_rows``): NumPy would build five filtered copies."""
+def _filtered_rows(samples: np.ndarray, kind: int) -> np.ndarray:
+    """(H, W + 1) scanlines of one byte per pixel: every row filtered by PNG filter
+    ``kind``, or with ``kind=-1`` each row by whichever of the five leaves the smallest
+    sum of absolute values read as signed bytes (the heuristic the PNG specification
+    suggests); compiled (``_kernels.png_filters.filter_rows``), as NumPy would build
+    five filtered copies."""
     from ._kernels.png_filters import filter_rows
 
     rows = np.empty((samples.shape[0], samples.shape[1] + 1), dtype=np.uint8)
-    filter_rows(np.ascontiguousarray(samples, dtype=np.uint8), rows)
-    return memoryview(rows.reshape(-1))
+    filter_rows(np.ascontiguousarray(samples, dtype=np.uint8), rows, kind)
+    return rows
 
 
-def _deflates_smaller(candidate: memoryview, incumbent: memoryview, level: int) -> bool:
-    """Whether ``candidate`` deflates smaller than ``incumbent`` (of the same length):
-    judged whole up to ``SAMPLE_BYTES``, else on that many bytes in eight evenly
-    spaced pieces."""
-    if len(candidate) <= SAMPLE_BYTES:
-        return len(zlib_ng.compress(candidate, level)) < len(zlib_ng.compress(incumbent, level))
-    piece = SAMPLE_BYTES // 8
-    starts = np.linspace(0, len(candidate) - piece, 8).astype(np.int64)
-    sizes = [
-        sum(len(zlib_ng.compress(data[start : start + piece], level)) for start in starts)
-        for data in (candidate, incumbent)
-    ]
-    return sizes[0] < sizes[1]
+def _is_opaque(palette: np.ndarray) -> bool:
+    return palette.shape[1] == 3 or bool((palette[:, 3] == 255).all())
 
 
-def _is_opaque_grey(palette: np.ndarray) -> bool:
-    opaque = palette.shape[1] == 3 or bool((palette[:, 3] == 255).all())
-    return (
-        opaque
-        and bool((palette[:, 0] == palette[:, 1]).all())
-        and bool((palette[:, 1] == palette[:, 2]).all())
+def lightness_order(palette: np.ndarray) -> np.ndarray:
+    """(k,) entry order from dark to light (Rec. 601 luma, ties in the given order).
+
+    With entries in this order, an index rises and falls with the image's lightness,
+    so PNG's filters, which predict a byte from its neighbours, can pay.
+    """
+    luma = palette[:, :3].astype(np.int64) @ np.array([299, 587, 114])
+    return np.argsort(luma, kind="stable")
+
+
+def neighbour_order(indices: np.ndarray, n_colors: int) -> np.ndarray:
+    """(k,) entry order in which entries that are often side by side in the image
+    have adjacent indices.
+
+    Counts how often each pair of entries touches (left-right and above-below, on
+    evenly spaced rows of about ``NEIGHBOUR_PIXELS`` pixels in all), then grows one
+    chain from the most frequent pair, adding at either end the unused entry most
+    often beside that end; entries that touch none come last. Deterministic: ties go
+    to the lower index.
+    """
+    height, width = indices.shape
+    step = max(1, height * width // NEIGHBOUR_PIXELS)
+    upper = indices[: height - 1 : step].astype(np.int64)
+    lower = indices[1::step][: len(upper)]
+    rows = indices[::step].astype(np.int64)
+    pairs = np.concatenate(
+        [(rows[:, :-1] * n_colors + rows[:, 1:]).ravel(), (upper * n_colors + lower).ravel()]
     )
+    touching = np.bincount(pairs, minlength=n_colors * n_colors).reshape(n_colors, n_colors)
+    touching = touching + touching.T
+    np.fill_diagonal(touching, 0)
+    first, second = np.unravel_index(int(np.argmax(touching)), touching.shape)
+    chain = [int(first), int(second)] if first != second else [int(first)]
+    free = np.ones(n_colors, dtype=bool)
+    free[chain] = False
+    while free.any():
+        head = np.where(free, touching[chain[0]], -1)
+        tail = np.where(free, touching[chain[-1]], -1)
+        if head.max() > tail.max():
+            chain.insert(0, int(np.argmax(head)))
+        else:
+            chain.append(int(np.argmax(tail)))
+        free[chain[0]] = free[chain[-1]] = False
+    return np.asarray(chain, dtype=np.int64)
+
+
+def _sample_rows(indices: np.ndarray, row_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows the trials are judged on: the whole image when it has at most
+    ``SAMPLE_BYTES`` of scanlines, else eight evenly spaced bands of rows, each with
+    the row above it (which its first row is filtered against).
+
+    Returns
+    -------
+    rows : (R, W) array
+        The sampled rows of ``indices``, bands one after the other.
+    judged : (R,) bool array
+        Which of them count (not the rows above the bands).
+    """
+    height = indices.shape[0]
+    if height * row_bytes <= SAMPLE_BYTES:
+        return indices, np.ones(height, dtype=bool)
+    band = max(1, SAMPLE_BYTES // 8 // row_bytes)
+    starts = np.linspace(1, height - band, 8).astype(np.int64)
+    chosen = np.concatenate([np.arange(start - 1, start + band) for start in starts])
+    judged = np.tile(np.r_[False, np.ones(band, dtype=bool)], len(starts))
+    return indices[chosen], judged
 
 
 def _deflate_slice(data: memoryview, start: int, stop: int, level: int) -> bytes:
@@ -227,14 +293,105 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     )
 
 
+def compress(rows, depth: int, *, level: int | None = None, workers: int | None = None) -> bytes:
+    """The zlib stream of a PNG's scanlines, with the effort chosen for their size.
+
+    Up to ``EFFORT_LEVELS``' sizes, libdeflate's near-optimal parsing (levels 10-12,
+    the ``deflate`` package) on one core: 5-15% smaller than zlib's level 9 on palette
+    photos, at a cost that grows with the bytes, so larger images get a lower level.
+    Past them, zlib-ng in parallel slices (:func:`deflate`) at :func:`level_for` the
+    bit depth, and level 9 again for graphics (under ``GRAPHICS_RATIO`` of the raw
+    bytes). An explicit ``level`` (0..9) is zlib-ng's, always.
+    """
+    size = len(rows)
+    if level is None:
+        for limit, effort in EFFORT_LEVELS:
+            if size <= limit:
+                return libdeflate.zlib_compress(bytes(rows), effort)
+        stream = deflate(rows, level_for(depth), workers=workers)
+        # Screenshots, charts and flat art deflate to 1-3% of their scanlines, photos to
+        # 4% or more even at k = 16. Level 9 finds the long matches of the former
+        # better, and cheaply since they are long.
+        if level_for(depth) < 9 and len(stream) < GRAPHICS_RATIO * size:
+            stream = deflate(rows, 9, workers=workers)
+        return stream
+    return deflate(rows, level, workers=workers)
+
+
+def best_scanlines(
+    palette: np.ndarray, indices: np.ndarray, depth: int, *, reorder: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """The palette order and row filters that deflate smallest, found by trials.
+
+    As oxipng does, a few independent candidates are tried and the smallest kept:
+    the palette as given, from dark to light (:func:`lightness_order`) and in the
+    order of touching entries (:func:`neighbour_order`), each unfiltered, with PNG's
+    Up and Paeth filters on every row, and with each row's cheapest filter. Each
+    candidate is judged by its deflated size (zlib-ng at ``TRIAL_LEVEL``) on the
+    whole image or, past ``SAMPLE_BYTES`` of scanlines, on eight evenly spaced bands
+    of rows.
+
+    Parameters
+    ----------
+    palette : (k, 3) or (k, 4) uint8 array
+    indices : (H, W) integer array
+    depth : int
+        The bit depth (1, 2, 4 or 8). Below 8, only the filters are tried (several
+        samples share a byte, so the order of entries does not help a filter).
+    reorder : bool
+        Whether the entries may be written in another order. Never with translucent
+        entries (which are kept first, for a short tRNS chunk).
+
+    Returns
+    -------
+    palette : (k, C) uint8 array
+        The entries in the chosen order.
+    rows : (H, B + 1) uint8 array
+        The scanlines: each row's filter number, then its filtered bytes.
+    """
+    orders: list[np.ndarray | None] = [None]
+    if reorder and depth == 8 and len(palette) > 2 and _is_opaque(palette):
+        orders += [lightness_order(palette), neighbour_order(indices, len(palette))]
+    kinds = (0, 2, 4, -1) if depth == 8 else (0, -1)
+    row_bytes = (indices.shape[1] * depth + 7) // 8 + 1
+    sample, judged = _sample_rows(indices, row_bytes)
+    best: tuple[int, int, int] | None = None
+    for number, order in enumerate(orders):
+        samples = _packed(sample if order is None else _ranks(order)[sample], depth)
+        for kind in kinds:
+            rows = _filtered_rows(samples, kind)[judged]
+            size = len(zlib_ng.compress(memoryview(rows.reshape(-1)), TRIAL_LEVEL))
+            if best is None or size < best[0]:
+                best = (size, number, kind)
+    assert best is not None
+    _, number, kind = best
+    order = orders[number]
+    if order is not None:
+        palette = palette[order]
+        indices = _ranks(order)[indices]
+    return palette, _filtered_rows(_packed(indices, depth), kind)
+
+
+def _ranks(order: np.ndarray) -> np.ndarray:
+    """The new index of each old entry, for entries written in ``order``."""
+    ranks = np.empty(len(order), dtype=np.uint8)
+    ranks[order] = np.arange(len(order), dtype=np.uint8)
+    return ranks
+
+
 def encode_palette_png(
     palette: np.ndarray,
     indices: np.ndarray,
     *,
     level: int | None = None,
     workers: int | None = None,
+    reorder: bool = True,
 ) -> bytes:
     """Encode a palette PNG at the smallest bit depth that holds the palette.
+
+    The encoder is a search (:func:`best_scanlines`, then :func:`compress`): the
+    palette order and row filters that deflate smallest, then deflate with the
+    effort chosen for the image's size. The pixels read back are always the same.
 
     Parameters
     ----------
@@ -244,10 +401,14 @@ def encode_palette_png(
     indices : (H, W) integer array
         Index into ``palette`` of every pixel.
     level : int, optional
-        zlib effort, 0..9. By default :func:`level_for` the bit depth, and level 9
-        when that stream is under ``GRAPHICS_RATIO`` of the raw scanlines.
+        zlib effort, 0..9, and no trials: the palette as given, rows unfiltered. By
+        default the search above.
     workers : int, optional
         Threads for deflate (the bytes do not depend on it).
+    reorder : bool, default=True
+        Whether the file's palette may list the entries in another order (the
+        pixels' colours are the same). False keeps the given order, as images that
+        share one palette need.
 
     Returns
     -------
@@ -267,27 +428,11 @@ def encode_palette_png(
         )
     height, width = indices.shape
     depth = bit_depth_for(len(palette))
-    automatic = level is None
-    level = level_for(depth) if automatic else level
-    rows = _rows(indices, depth)
-    if depth == 8 and _is_opaque_grey(palette):
-        # Grey images: with the palette in order of lightness, indices rise and fall
-        # with the image, and PNG's filters (which predict a byte from its neighbours)
-        # pay, as they do not for the arbitrary indices of colour palettes. The stream
-        # that deflates smaller on a sample is kept (deflating both whole would double
-        # the time).
-        order = np.argsort(palette[:, 0], kind="stable")
-        rank = np.empty(len(palette), dtype=np.uint8)
-        rank[order] = np.arange(len(palette), dtype=np.uint8)
-        filtered_rows = _filtered_rows(rank[indices])
-        if _deflates_smaller(filtered_rows, rows, level):
-            palette, rows = palette[order], filtered_rows
-    stream = deflate(rows, level, workers=workers)
-    # Screenshots, charts and flat art deflate to 1-3% of their scanlines, photos to
-    # 4% or more even at k = 16. Level 9 finds the long matches of the former
-    # better, and cheaply since they are long.
-    if automatic and level < 9 and len(stream) < GRAPHICS_RATIO * len(rows):
-        stream = deflate(rows, 9, workers=workers)
+    if level is None:
+        palette, rows = best_scanlines(palette, indices, depth, reorder=reorder)
+    else:
+        rows = _filtered_rows(_packed(indices, depth), 0)
+    stream = compress(memoryview(rows.reshape(-1)), depth, level=level, workers=workers)
     header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
     parts = [SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette[:, :3].tobytes())]
     if palette.shape[1] == 4:

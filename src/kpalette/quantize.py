@@ -61,10 +61,13 @@ class QuantizedImage:
         Pixels of each palette colour (counted from ``indices`` when not given).
     choice : dict, optional
         How k was chosen (``method``, ``k``, ``reason``), when it was.
+    keep_order : bool, optional
+        Files list the palette in this order (a palette shared by many images);
+        otherwise a PNG lists it in the order that deflates smallest.
 
     Attributes
     ----------
-    palette, indices, original, source, seconds, options, inertia, choice
+    palette, indices, original, source, seconds, options, inertia, choice, keep_order
         As given.
     counts : (k,) int64 array
         Pixels of each palette colour.
@@ -88,6 +91,7 @@ class QuantizedImage:
         inertia=None,
         counts=None,
         choice=None,
+        keep_order=False,
     ):
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.indices = np.asarray(indices)
@@ -97,6 +101,7 @@ class QuantizedImage:
         self.options = Options(k=len(self.palette)) if options is None else options
         self.inertia = inertia
         self.choice = choice
+        self.keep_order = bool(keep_order)
         self._color_table = color_table
         self.counts = (
             np.bincount(self.indices.ravel(), minlength=len(self.palette)).astype(np.int64)
@@ -207,7 +212,9 @@ class QuantizedImage:
         """The image as file bytes: a palette PNG/GIF, or a full-colour file."""
         if truecolor or image_format not in io.PALETTE_FORMATS.values():
             return io.encode_truecolor(self.to_array(), image_format)
-        return io.encode_indexed(self.palette, self.indices, image_format)
+        return io.encode_indexed(
+            self.palette, self.indices, image_format, keep_order=self.keep_order
+        )
 
     @cached_property
     def png_bytes(self) -> int:
@@ -263,7 +270,12 @@ class QuantizedImage:
                     "write it in full colour (truecolor, .webp, .tif)"
                 )
             n_bytes = io.save_indexed(
-                path, self.palette, self.indices, overwrite=overwrite, protect=protect
+                path,
+                self.palette,
+                self.indices,
+                overwrite=overwrite,
+                protect=protect,
+                keep_order=self.keep_order,
             )
         self.output_path = Path(path)
         self.output_bytes = n_bytes
@@ -517,6 +529,7 @@ def from_fit(
         color_table=color_table,
         options=options.replace(k=fit.n_colors) if options.choice else options,
         inertia=fit.inertia,
+        keep_order=keep_order,
     )
 
 

@@ -41,8 +41,27 @@ cdef inline uint8_t _filtered(int kind, uint8_t value, uint8_t left, uint8_t abo
 
 
 cdef void _filter_row(const uint8_t* row, const uint8_t* previous, Py_ssize_t width,
-                      uint8_t* out) noexcept nogil:
-    """One scanline: ``previous`` is NULL for the first row (PNG reads it as zeros)."""
+                      int fixed, uint8_t* out) noexcept nogil:
+    """One scanline: ``previous`` is NULL for the first row (PNG reads it as zeros);
+    ``fixed`` is the filter to use, or -1 for the one of smallest cost."""
+    cdef Py_ssize_t x
+    cdef int best_kind
+    cdef uint8_t left, above, upper_left
+    if fixed >= 0:
+        best_kind = fixed
+    else:
+        best_kind = _cheapest_filter(row, previous, width)
+    out[0] = best_kind
+    for x in range(width):
+        left = row[x - 1] if x > 0 else 0
+        above = previous[x] if previous != NULL else 0
+        upper_left = previous[x - 1] if previous != NULL and x > 0 else 0
+        out[x + 1] = _filtered(best_kind, row[x], left, above, upper_left)
+
+
+cdef int _cheapest_filter(const uint8_t* row, const uint8_t* previous,
+                          Py_ssize_t width) noexcept nogil:
+    """The filter whose bytes, read as signed, have the smallest sum of absolute values."""
     cdef int64_t cost[5]
     cdef int64_t best
     cdef Py_ssize_t x
@@ -61,26 +80,25 @@ cdef void _filter_row(const uint8_t* row, const uint8_t* previous, Py_ssize_t wi
         if cost[kind] < best:
             best = cost[kind]
             best_kind = kind
-    out[0] = best_kind
-    for x in range(width):
-        left = row[x - 1] if x > 0 else 0
-        above = previous[x] if previous != NULL else 0
-        upper_left = previous[x - 1] if previous != NULL and x > 0 else 0
-        out[x + 1] = _filtered(best_kind, row[x], left, above, upper_left)
+    return best_kind
 
 
-def filter_rows(const uint8_t[:, ::1] samples, uint8_t[:, ::1] out):
-    """PNG scanlines of one byte per pixel, each row filtered by the PNG filter (0
-    none, 1 sub, 2 up, 3 average, 4 Paeth) whose bytes, read as signed, have the
-    smallest sum of absolute values (ties to the lower number), rows in parallel.
+def filter_rows(const uint8_t[:, ::1] samples, uint8_t[:, ::1] out, int kind=-1):
+    """PNG scanlines of one byte per pixel, rows in parallel: every row filtered by
+    the PNG filter ``kind`` (0 none, 1 sub, 2 up, 3 average, 4 Paeth), or with
+    ``kind=-1`` each row by the filter whose bytes, read as signed, have the smallest
+    sum of absolute values (ties to the lower number).
 
     Parameters
     ----------
     samples : (H, W) uint8 array
     out : (H, W + 1) uint8 array
         Written: the filter number, then the filtered bytes, of every row.
+    kind : int in -1..4
     """
     cdef Py_ssize_t height = samples.shape[0], width = samples.shape[1], y
+    if not -1 <= kind <= 4:
+        raise ValueError(f"kind must be -1 (each row's cheapest) or a filter 0..4, got {kind}")
     if out.shape[0] != height or out.shape[1] != width + 1:
         raise ValueError(
             f"out must have shape ({height}, {width + 1}), got ({out.shape[0]}, {out.shape[1]})"
@@ -90,5 +108,5 @@ def filter_rows(const uint8_t[:, ::1] samples, uint8_t[:, ::1] out):
     with nogil:
         for y in prange(height, schedule="static"):
             _filter_row(&samples[y, 0], &samples[y - 1, 0] if y > 0 else NULL, width,
-                        &out[y, 0])
+                        kind, &out[y, 0])
 
