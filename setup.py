@@ -47,6 +47,7 @@ extensions = [
         "kpalette._kernels.measures",
         "kpalette._kernels.dithering",
         "kpalette._kernels.png_filters",
+        "kpalette._kernels.runs",
     )
 ]
 setup(

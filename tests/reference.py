@@ -332,3 +332,32 @@ def png_unfilter_rows(scanlines, height, width, step):
         out[y] = current
         previous = current
     return out.astype(np.uint8)
+
+
+def map_with_runs(color_ids, points, nearest, centers, tolerance):
+    """Each pixel's entry, as ``_kernels.runs.map_with_runs`` chooses it: of the left
+    and upper neighbours' entries (as already chosen) that are at most ``tolerance``
+    farther from its colour than its nearest entry, the closer, left on a tie; none:
+    the nearest. Pixels of colour -1 get -1 and are no one's neighbour. Plain loops."""
+    height, width = color_ids.shape
+    out = np.full((height, width), -1, dtype=np.int64)
+    for y in range(height):
+        for x in range(width):
+            colour = color_ids[y, x]
+            if colour < 0:
+                continue
+
+            def distance(entry, colour=colour):
+                return float(np.sqrt(((points[colour] - centers[entry]) ** 2).sum()))
+
+            best = int(nearest[colour])
+            limit = distance(best) + tolerance
+            left = out[y, x - 1] if x > 0 else -1
+            above = out[y - 1, x] if y > 0 else -1
+            options = [
+                (distance(entry), order, entry)
+                for order, entry in enumerate((left, above))
+                if entry >= 0 and tolerance > 0 and distance(entry) <= limit
+            ]
+            out[y, x] = min(options)[2] if options else best
+    return out

@@ -56,7 +56,7 @@ def test_target_psnr_with_dithering_is_measured_on_the_dithered_image(small_phot
     assert quantize(small_photo, choice.k - 1, dither=True).psnr < 26
 
 
-@pytest.mark.parametrize("max_bytes", [1500, 4000])
+@pytest.mark.parametrize("max_bytes", [1000, 2500])
 def test_max_bytes_fits_and_one_more_colour_would_not(small_photo, max_bytes):
     choice = choose_k(small_photo, max_bytes=max_bytes)
     assert len(choice.result.encode("PNG")) <= max_bytes

@@ -95,6 +95,8 @@ def test_colour_space_and_dither_options(photo, tmp_path, capsys, colorspace):
     status, out, _ = _run([*argv, "--dither", "0.25", "--force"], capsys)
     assert json.loads(out)["dither"] == 0.25
     status, out, _ = _run(["compress", photo, "-k", "6", "-o", output, "--force"], capsys)
+    assert "mean CIEDE2000" in out and "(oklab)" in out  # the eye's default
+    status, out, _ = _run([*argv[:6], "--force", "--tune", "mse"], capsys)
     assert "mean CIEDE2000" in out and "(rgb)" in out
 
 

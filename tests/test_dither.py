@@ -132,7 +132,7 @@ def test_damped_diffusion_beats_plain_floyd_steinberg_on_a_photo(small_photo):
 
 
 def test_strength_zero_is_the_nearest_colour(small_photo):
-    q = quantize(small_photo, 8)
+    q = quantize(small_photo, 8, tune="mse")
     np.testing.assert_array_equal(
         q.palette[dither(small_photo, q.palette, strength=0)], q.to_array()
     )
@@ -141,7 +141,7 @@ def test_strength_zero_is_the_nearest_colour(small_photo):
 def test_transparent_pixels_keep_the_transparent_entry(small_photo):
     rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
     rgba[:, :30] = [10, 200, 10, 0]
-    q = quantize(rgba, 5, dither=True)
+    q = quantize(rgba, 5, dither=True, tune="mse")
     assert q.dither == 1.0
     transparent = q.palette[q.indices[:, :30]]
     assert (transparent == 0).all()

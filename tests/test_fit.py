@@ -25,7 +25,7 @@ def test_the_fit_is_the_estimators(small_photo, color_space):
 
 def test_labels_are_the_nearest_rounded_entries_and_inertia_is_the_objective(small_photo):
     histogram = image_histogram(_pixels(small_photo))
-    fit = fit_histogram(histogram, Options(k=9, seed=0))
+    fit = fit_histogram(histogram, Options(k=9, seed=0, tune="mse"))
     colors = histogram.colors.astype(np.float64)
     d2 = ((colors[:, None] - fit.palette[None].astype(np.float64)) ** 2).sum(axis=2)
     np.testing.assert_array_equal(d2[np.arange(len(colors)), fit.labels], d2.min(axis=1))
@@ -40,7 +40,7 @@ def test_labels_are_the_nearest_rounded_entries_and_inertia_is_the_objective(sma
 
 
 def test_one_colour_is_the_column_means(small_photo):
-    fit = fit_histogram(image_histogram(_pixels(small_photo)), Options(k=1))
+    fit = fit_histogram(image_histogram(_pixels(small_photo)), Options(k=1, tune="mse"))
     np.testing.assert_allclose(fit.centers[0], _pixels(small_photo).mean(axis=0), rtol=1e-12)
 
 
@@ -61,7 +61,7 @@ def test_transparent_pixels_get_an_entry_of_their_own(small_photo):
 def test_one_colour_over_transparent_pixels_is_their_premultiplied_mean(small_photo):
     rgba = np.dstack([small_photo, np.full(small_photo.shape[:2], 255, np.uint8)])
     rgba[:, :20] = [255, 0, 255, 0]  # hidden magenta: counts as (0, 0, 0, 0)
-    fit = fit_histogram(image_histogram(_pixels(rgba)), Options(k=1))
+    fit = fit_histogram(image_histogram(_pixels(rgba)), Options(k=1, tune="mse"))
     expected = premultiply(_pixels(rgba)).mean(axis=0)
     np.testing.assert_allclose(fit.centers[0], expected, rtol=1e-12)
     assert (fit.pixel_labels(_pixels(rgba)) == 0).all()
@@ -95,7 +95,7 @@ def test_a_fit_that_would_not_fit_in_memory_is_refused_before_it_starts(rng, mon
 def test_many_colours_fit_past_the_centre_table(rng):
     pixels = rng.integers(0, 256, (12_000, 3), dtype=np.uint8)
     histogram = image_histogram(pixels)
-    result = fit_histogram(histogram, Options(k=5000, n_init=1, max_iter=3))
+    result = fit_histogram(histogram, Options(k=5000, n_init=1, max_iter=3, tune="mse"))
     colors = histogram.colors.astype(np.float64)
     palette = result.palette.astype(np.float64)
     chosen = ((colors - palette[result.labels]) ** 2).sum(axis=1)
@@ -150,8 +150,8 @@ def test_prepared_points_with_transparent_pixels_at_k_1_and_k_3(rng):
     histogram = image_histogram(pixels)
     prepared = prepare_points(histogram, "rgb")
     for k in (1, 3):
-        alone = fit_histogram(histogram, Options(k=k))
-        shared = fit_histogram(histogram, Options(k=k), prepared=prepared)
+        alone = fit_histogram(histogram, Options(k=k, tune="mse"))
+        shared = fit_histogram(histogram, Options(k=k, tune="mse"), prepared=prepared)
         np.testing.assert_array_equal(alone.palette, shared.palette)
         assert alone.inertia == shared.inertia
 

@@ -916,6 +916,21 @@ def _bad_kernel_calls():
         "filter_rows out",
         lambda: png_filters.filter_rows(np.zeros((4, 5), np.uint8), np.empty((4, 5), np.uint8)),
     )
+    from kpalette._kernels import runs
+
+    # (Names of their own: the lambdas above read theirs when called.)
+    r_ids, r_points = np.zeros((2, 2), np.int32), np.zeros((3, 3))
+    r_nearest, r_centers = np.zeros(3, np.int32), np.zeros((2, 3))
+    r_out = np.zeros((2, 2), np.int32)
+
+    def run_map(ids=r_ids, nearest=r_nearest, centers=r_centers, tolerance=1.0, out=r_out):
+        return lambda: runs.map_with_runs(ids, r_points, nearest, centers, tolerance, out)
+
+    yield "runs ids", run_map(ids=r_ids + 3)
+    yield "runs nearest", run_map(nearest=r_nearest + 2)
+    yield "runs out", run_map(out=r_out[:1])
+    yield "runs centers", run_map(centers=r_centers[:, :2])
+    yield "runs tolerance", run_map(tolerance=-1.0)
     yield (
         "filter_rows kind",
         lambda: png_filters.filter_rows(np.zeros((4, 5), np.uint8), np.empty((4, 6), np.uint8), 5),
@@ -940,3 +955,28 @@ def test_assign_past_the_centre_table_compares_every_centre(rng):
     expected_labels, expected_d2 = reference.assign(points, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_allclose(dist2, expected_d2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 3.0, 12.0, 40.0])
+def test_map_with_runs_equals_reference(rng, tolerance):
+    from kpalette._kernels import runs
+
+    points = rng.uniform(0, 100, size=(60, 3))
+    centers = rng.uniform(0, 100, size=(7, 3))
+    nearest = ((points[:, None] - centers[None]) ** 2).sum(-1).argmin(1).astype(np.int32)
+    # Smooth regions of a few colours, some transparent (-1) pixels among them.
+    ids = (np.add.outer(np.arange(23) // 4, np.arange(31) // 5) * 3 % 60).astype(np.int32)
+    ids[rng.random(ids.shape) < 0.3] = rng.integers(0, 60, size=1)[0]
+    ids[rng.random(ids.shape) < 0.05] = -1
+    out = np.full(ids.shape, -1, np.int32)
+    runs.map_with_runs(ids, points, nearest, centers, tolerance, out)
+    np.testing.assert_array_equal(
+        out, reference.map_with_runs(ids, points, nearest, centers, tolerance)
+    )
+    visible = ids >= 0
+    if tolerance == 0:
+        np.testing.assert_array_equal(out[visible], nearest[ids[visible]])
+    else:  # never more than tolerance farther than the nearest
+        chosen = np.sqrt(((points[ids[visible]] - centers[out[visible]]) ** 2).sum(-1))
+        best = np.sqrt(((points[ids[visible]] - centers[nearest[ids[visible]]]) ** 2).sum(-1))
+        assert (chosen <= best + tolerance + 1e-9).all()

@@ -53,7 +53,7 @@ def test_k_grid_reuses_one_histogram(small_photo, monkeypatch):
 
 
 def test_cloud_marker_colours_are_the_pixel_colours(small_photo):
-    figure = color_cloud(small_photo, color_by="pixel", n_colors=4)
+    figure = color_cloud(small_photo, color_by="pixel", n_colors=4, space="rgb")
     dots = figure.data[0]
     xyz = np.column_stack([dots.x, dots.y, dots.z])
     np.testing.assert_array_equal(_rgb(dots.marker.color), xyz)
@@ -65,7 +65,7 @@ def test_cloud_marker_colours_are_the_pixel_colours(small_photo):
 
 
 def test_cloud_by_cluster_uses_the_centroid_colours(small_photo):
-    result = quantize(small_photo, 3)
+    result = quantize(small_photo, 3, tune="mse")  # nearest in RGB, as the cloud draws
     figure = color_cloud(small_photo, color_by="cluster", result=result)
     dots, centroids = figure.data
     xyz = np.column_stack([dots.x, dots.y, dots.z])

@@ -168,10 +168,16 @@ def test_an_upload_is_counted_once_then_previewed_and_downloaded_at_any_k(client
     info = created.json()
     assert (info["width"], info["height"]) == (600, 400) and len(info["id"]) >= 24
     for k in (4, 12):
-        preview = client.get(f"/api/uploads/{info['id']}/preview", params={"k": k})
+        preview = client.get(f"/api/uploads/{info['id']}/preview", params={"k": k, "tune": "mse"})
         assert preview.status_code == 200
         numbers = json.loads(preview.headers["X-Kpalette-Summary"])
         assert numbers["k"] == k and numbers["mse"] > 0
+        # Tuned for the eye (the default), the view is mapped on its own, its
+        # measures left to the full-size result.
+        eye = client.get(f"/api/uploads/{info['id']}/preview", params={"k": k})
+        eye_numbers = json.loads(eye.headers["X-Kpalette-Summary"])
+        assert eye_numbers["k"] == k and eye_numbers["mse"] is None
+        assert len(np.unique(load_image(eye.content).reshape(-1, 3), axis=0)) <= k
         path = tmp_path / f"preview{k}.png"
         path.write_bytes(preview.content)
         assert len(np.unique(load_image(path).reshape(-1, 3), axis=0)) <= k
@@ -221,24 +227,27 @@ def _array(data: bytes) -> np.ndarray:
 
 
 def test_the_preview_is_a_subsample_of_the_full_size_result(client, uploaded):
-    full = _array(_get(client, uploaded, "download", k=9).content)
+    # Each colour its nearest entry (tune=mse, no dithering): previews are exact.
+    full = _array(_get(client, uploaded, "download", k=9, tune="mse").content)
     original = load_image(sample_image_path())
     for params, step in (({"side": 300}, 2), ({"side": 800}, 1), ({"side": 100}, 6)):
-        preview = _get(client, uploaded, "preview", k=9, **params)
+        preview = _get(client, uploaded, "preview", k=9, tune="mse", **params)
         view = json.loads(preview.headers["X-Kpalette-Summary"])["view"]
         assert view == {"x": 0, "y": 0, "width": 600, "height": 400, "step": step}
         np.testing.assert_array_equal(_array(preview.content), full[::step, ::step])
         before = _get(client, uploaded, "original", **params)
         np.testing.assert_array_equal(_array(before.content), original[::step, ::step])
     # A 1:1 crop, as the zoom asks for; a region past the edge is clipped to the image.
-    crop = _get(client, uploaded, "preview", k=9, x=500, y=350, w=300, h=300)
+    crop = _get(client, uploaded, "preview", k=9, tune="mse", x=500, y=350, w=300, h=300)
     np.testing.assert_array_equal(_array(crop.content), full[350:, 500:])
 
 
 def test_the_preview_numbers_are_the_full_size_file_s(client, uploaded):
-    preview = json.loads(_get(client, uploaded, "preview", k=7).headers["X-Kpalette-Summary"])
-    summary = _get(client, uploaded, "summary", k=7, format="webp").json()
-    download = _get(client, uploaded, "download", k=7, format="webp")
+    preview = json.loads(
+        _get(client, uploaded, "preview", k=7, tune="mse").headers["X-Kpalette-Summary"]
+    )
+    summary = _get(client, uploaded, "summary", k=7, tune="mse", format="webp").json()
+    download = _get(client, uploaded, "download", k=7, tune="mse", format="webp")
     assert download.headers["content-type"] == "image/webp"
     assert download.headers["content-disposition"] == 'attachment; filename="my-photo-k7.webp"'
     assert summary["output_bytes"] == len(download.content)
@@ -412,8 +421,8 @@ def test_a_translucent_image_s_preview_keeps_its_alpha(client):
     Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
     files = {"image": ("alpha.png", buffer.getvalue(), "image/png")}
     info = client.post("/api/uploads", files=files).json()
-    full = _array(_get(client, info, "download", k=12).content)
-    preview = _array(_get(client, info, "preview", k=12, side=80).content)
+    full = _array(_get(client, info, "download", k=12, tune="mse").content)
+    preview = _array(_get(client, info, "preview", k=12, side=80, tune="mse").content)
     assert preview.shape == (60, 80, 4)
     np.testing.assert_array_equal(preview, full[::2, ::2])
     assert (preview[:20, :, 3] == 0).all() and (preview[20:40, :, 3] == 128).any()

@@ -22,6 +22,7 @@ from .exceptions import (
     KPaletteError,
     KPaletteWarning,
     OutputExistsError,
+    QualityTooLow,
 )
 from .fit import Fit, fit_histogram
 from .histogram import ColorHistogram, color_histogram, image_histogram
@@ -37,6 +38,7 @@ from .quantize import (
     quantize_many,
     remap,
 )
+from .ssimulacra2 import ssimulacra2
 
 #: The package's version: its one source (pyproject.toml reads it from here).
 __version__ = "0.2.0.dev0"
@@ -56,6 +58,7 @@ __all__ = [
     "Options",
     "OutputExistsError",
     "PreparedImage",
+    "QualityTooLow",
     "QuantizedImage",
     "__version__",
     "choose_k",
@@ -71,4 +74,5 @@ __all__ = [
     "quantize_many",
     "remap",
     "sample_image_path",
+    "ssimulacra2",
 ]

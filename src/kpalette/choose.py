@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from .exceptions import KPaletteWarning
+from .exceptions import KPaletteWarning, QualityTooLow
 from .fit import Fit, fit_histogram, prepare_points
 from .io import OUTPUT_FORMATS
 from .options import Options
@@ -161,6 +161,8 @@ def choose_k(
     search = image if isinstance(image, KSweep) else KSweep(image, options=options)
     if options.target_psnr is not None:
         choice = _for_psnr(float(options.target_psnr), search, max_k)
+    elif options.quality is not None:
+        choice = _for_quality(*options.quality, search, max_k)
     elif options.max_bytes is not None:
         choice = _for_size(int(options.max_bytes), search, max_k, image_format, truecolor)
     elif method == "knee":
@@ -225,6 +227,7 @@ class KSweep:
         # whose fits sort their colours in place).
         self._points = prepare_points(self.prepared.histogram, self.options.color_space)
         self._estimates: dict[int, float] = {}
+        self._sampled_original: np.ndarray | None = None
 
     @property
     def original(self) -> np.ndarray:
@@ -306,12 +309,23 @@ class KSweep:
             )
         return result
 
+    @property
+    def _measured_by_table(self) -> bool:
+        """Whether a fit's colour table measures the result: each colour mapped to its
+        nearest entry (no dithering, no runs: ``Options.run_tolerance``), and the
+        image fitted is the one measured."""
+        options, prepared = self.options, self.prepared
+        return (
+            options.dither == 0
+            and options.run_tolerance == 0
+            and prepared.fitted is prepared.original
+        )
+
     def point(self, k: int) -> dict:
-        """Inertia, MSE and PSNR at k; from the colour table alone when not dithering
-        (and the image fitted is the one measured)."""
+        """Inertia, MSE and PSNR at k; from the colour table alone when it measures the
+        result (:attr:`_measured_by_table`), else from the result itself."""
         if k not in self.curve:
-            prepared = self.prepared
-            if self.options.dither > 0 or prepared.fitted is not prepared.original:
+            if not self._measured_by_table:
                 self.result(k)
             else:
                 fit = self.fit(k)
@@ -367,8 +381,7 @@ class KSweep:
         """Mean CIEDE2000 difference at k (from the colour table when not dithering)."""
         point = self.point(k)
         if "delta_e" not in point:
-            prepared = self.prepared
-            if self.options.dither > 0 or prepared.fitted is not prepared.original:
+            if not self._measured_by_table:
                 point["delta_e"] = self.result(k).delta_e
             else:
                 fit = self.fit(k)
@@ -384,6 +397,22 @@ class KSweep:
         if image_format == "PNG" and not truecolor:
             return "bytes"
         return f"bytes {image_format}{' truecolor' if truecolor else ''}"
+
+    def ssimulacra2(self, k: int) -> float:
+        """SSIMULACRA2 score of the result at k against the image (0-100), measured on
+        :func:`kpalette.ssimulacra2.sample` of both (the whole image up to half a
+        megapixel), once per k."""
+        point = self.curve.get(k, {})
+        if "ssimulacra2" not in point:
+            from .ssimulacra2 import sample, ssimulacra2
+
+            result = self.result(k)
+            if self._sampled_original is None:
+                self._sampled_original = sample(self.prepared.original)
+            status(f"scoring k={k}")
+            score = ssimulacra2(self._sampled_original, sample(result.to_array()))
+            self.curve.setdefault(k, {})["ssimulacra2"] = score
+        return self.curve[k]["ssimulacra2"]
 
     def size(self, k: int, image_format: str = "PNG", truecolor: bool = False) -> int:
         """Bytes of the file at k in ``image_format``, really encoded (once per format)."""
@@ -438,6 +467,80 @@ def _for_psnr(target: float, search: KSweep, max_k: int) -> KChoice:
     below = "" if k == 1 else f"; k={k - 1} reaches {search.point(k - 1)['psnr']:.3f} dB"
     reason = f"the fewest colours reaching PSNR {target:g} dB ({shown}{below})"
     return KChoice(k, "target_psnr", reason, result, search.curve)
+
+
+def _first_reaching(score, target: float, low: int, high: int) -> int | None:
+    """Smallest k in low..high whose ``score(k)`` reaches ``target``, assuming scores
+    rise with k: a bracketing search on log k, each probe where the two scores around
+    the target would meet on a straight line (halving when that does not narrow the
+    bracket enough). SSIMULACRA2 rises smoothly with log k, so a handful of probes
+    find the answer where halving from the ends would take about eight."""
+    import math as _math
+
+    def at(k):
+        return score(k)
+
+    probe = min(high, max(low, 32))
+    below: tuple[int, float] | None = None  # (k, score) under the target
+    above: tuple[int, float] | None = None  # (k, score) at or over it
+    while True:
+        value = at(probe)
+        if value >= target:
+            above = (probe, value)
+        else:
+            below = (probe, value)
+        if above is None:
+            if probe >= high:
+                return None
+            step = 4 if below[1] < target - 20 else 2
+            probe = min(high, probe * step)
+            continue
+        if below is None:
+            if above[0] <= low:
+                return low
+            probe = max(low, above[0] // 4 if above[1] > target + 20 else above[0] // 2)
+            if probe == above[0]:
+                return probe
+            continue
+        if above[0] - below[0] <= 1:
+            return above[0]
+        lo_k, lo_v = below
+        hi_k, hi_v = above
+        share = (target - lo_v) / (hi_v - lo_v) if hi_v > lo_v else 0.5
+        guess = _math.exp(_math.log(lo_k) + share * (_math.log(hi_k) - _math.log(lo_k)))
+        # Lean to the upper side so that a probe often closes the bracket.
+        probe = int(_math.ceil(guess))
+        span = hi_k - lo_k
+        probe = min(hi_k - 1, max(lo_k + 1, probe))
+        if span > 4 and not (lo_k + span // 8 <= probe <= hi_k - span // 8):
+            probe = (lo_k + hi_k) // 2
+
+
+def _for_quality(low: float, high: float, search: KSweep, max_k: int) -> KChoice:
+    """The fewest colours whose SSIMULACRA2 score reaches ``high``; else the most
+    searched, if they reach ``low``; else :class:`QualityTooLow`."""
+    k = _first_reaching(search.ssimulacra2, high, 2, max_k)
+    if k is not None:
+        while k > 2 and search.ssimulacra2(k - 1) >= high:  # not monotonic by law
+            k -= 1
+        below = f"; k={k - 1} scores {search.ssimulacra2(k - 1):.1f}" if k > 2 else ""
+        reason = (
+            f"the fewest colours reaching SSIMULACRA2 {high:g} ({search.ssimulacra2(k):.1f}{below})"
+        )
+        return KChoice(k, "quality", reason, search.result(k), search.curve)
+    best = search.ssimulacra2(max_k)
+    if best < low:
+        raise QualityTooLow(
+            f"SSIMULACRA2 {low:g} is not reached with {max_k} colours, the most searched "
+            f"(best {best:.1f}); ask for less, or keep more colours in full colour",
+            best=best,
+            k=max_k,
+        )
+    reason = (
+        f"{max_k} colours, the most searched: SSIMULACRA2 {best:.1f}, under the {high:g} "
+        f"asked for and over the minimum {low:g}"
+    )
+    return KChoice(max_k, "quality", reason, search.result(max_k), search.curve)
 
 
 def _for_delta_e(target: float, search: KSweep, max_k: int) -> KChoice:

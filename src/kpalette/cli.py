@@ -23,7 +23,7 @@ from .batch import BATCH_FORMATS
 from .colorspace import COLOR_SPACES
 from .data import sample_image_path
 from .exceptions import KPaletteError
-from .options import Options
+from .options import TUNES, Options
 from .palette import PALETTE_FORMATS, read_palette
 from .quantize import quantize, quantize_for
 
@@ -159,15 +159,25 @@ def _add_engine_options(
 
 
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
-    """--seed, --colorspace, --max-pixels: shared by every command that fits a palette."""
+    """--seed, --tune, --colorspace, --max-pixels: shared by every command that fits a
+    palette."""
     parser.add_argument(
         "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
     )
     parser.add_argument(
+        "--tune",
+        choices=tuple(TUNES),
+        default="eye",
+        help="eye (default): the best-looking file for its bytes (clustered in OKLab, "
+        "pixels may share a neighbour's colour where the eye cannot tell, so the file "
+        "deflates smaller); mse: the lowest RGB mean squared error at every k",
+    )
+    parser.add_argument(
         "--colorspace",
         choices=COLOR_SPACES,
-        default="rgb",
-        help="space to cluster in: rgb (lowest MSE), lab or oklab (perceptual; default rgb)",
+        default=None,
+        help="space to cluster in: rgb (lowest MSE), lab or oklab (perceptual); "
+        "default: the tune's (oklab for eye, rgb for mse)",
     )
     parser.add_argument(
         "--max-pixels",
@@ -375,6 +385,7 @@ def _options(args, **fields) -> Options:
     """The library's options from the parsed arguments; a bad combination is a usage error."""
     given = {
         "seed": args.seed,
+        "tune": args.tune,
         "color_space": args.colorspace,
         "max_pixels": args.max_pixels or io.DEFAULT_MAX_PIXELS,
     }

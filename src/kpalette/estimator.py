@@ -119,6 +119,7 @@ class KMeansQuantizer(_Parameters):
         try:
             return Options(
                 k=self.n_colors,
+                tune="mse",  # scikit-learn's objective: each pixel its nearest centre
                 color_space=self.color_space,
                 seed=self.random_state,
                 n_init=self.n_init,

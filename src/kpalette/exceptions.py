@@ -22,6 +22,25 @@ class OutputExistsError(ImageWriteError):
     """The output file exists and overwriting was not asked for."""
 
 
+class QualityTooLow(KPaletteError, ValueError):
+    """Even the most colours searched stay under the quality asked for as a minimum
+    (``Options.quality``); the command line exits with status 99, as pngquant does,
+    and writes nothing.
+
+    Attributes
+    ----------
+    best : float
+        The best score reached (SSIMULACRA2).
+    k : int
+        The number of colours that reached it.
+    """
+
+    def __init__(self, message: str, *, best: float, k: int):
+        super().__init__(message)
+        self.best = best
+        self.k = k
+
+
 class KPaletteWarning(UserWarning):
     """A non-fatal problem: fewer distinct colours than requested, no convergence,
     frames left out of an animated input, a translucent palette written to GIF."""

@@ -104,7 +104,9 @@ class Fit:
         colors, counts, entries = self.color_table()
         return np.bincount(entries, weights=counts, minlength=self.n_colors).astype(np.int64)
 
-    def pixel_labels(self, pixels: np.ndarray, remap=None) -> np.ndarray:
+    def pixel_labels(
+        self, pixels: np.ndarray, remap=None, *, tolerance: float = 0.0, width: int | None = None
+    ) -> np.ndarray:
         """Palette entry of every pixel of the pixels counted, through ``remap`` if given.
 
         Parameters
@@ -113,6 +115,14 @@ class Fit:
             The pixels the histogram was made of.
         remap : (m,) integer array, optional
             New index of each entry (a palette sorted by share).
+        tolerance : float, default=0
+            0: each pixel gets its colour's nearest entry (``labels``). Above 0, the
+            pixels are an image ``width`` wide, and each may take the entry of its
+            left or upper neighbour when that is at most ``tolerance`` farther from
+            its colour, in the clustering space (``_kernels.runs.map_with_runs``):
+            runs of one index that deflate finds, for a little more error.
+        width : int, optional
+            The image's width (needed with ``tolerance``).
 
         Returns
         -------
@@ -123,13 +133,50 @@ class Fit:
         if transparent is None and self.histogram.colors.shape[1] == 4 and pixels.shape[1] == 4:
             # k = 1 over transparent pixels: they share the one entry, whatever their colour.
             transparent = int(self.labels[0]) if self.histogram.colors[0, 3] == 0 else None
+        dtype = np.uint8 if self.n_colors <= 256 else np.int32
+        if tolerance > 0 and self.n_colors > 1:
+            if width is None or width < 1 or len(pixels) % width:
+                raise ValueError(f"tolerance needs the image's width, got {width!r}")
+            entries = self._entries_with_runs(pixels, tolerance, width, transparent)
+            return entry_of[entries].astype(dtype, copy=False)
         labels = labels_for_pixels(
             pixels,
             self.histogram,
             entry_of[self.labels],
             transparent_label=None if transparent is None else int(entry_of[transparent]),
         )
-        return labels.astype(np.uint8 if self.n_colors <= 256 else np.int32, copy=False)
+        return labels.astype(dtype, copy=False)
+
+    def _entries_with_runs(
+        self, pixels: np.ndarray, tolerance: float, width: int, transparent: int | None
+    ) -> np.ndarray:
+        from ._kernels.runs import map_with_runs
+
+        n = self.histogram.n_colors
+        ids = labels_for_pixels(
+            pixels,
+            self.histogram,
+            np.arange(n, dtype=np.int32),
+            transparent_label=None if transparent is None else n,
+        ).astype(np.int32, copy=False)
+        out = np.zeros((len(pixels) // width, width), dtype=np.int32)
+        if transparent is not None:
+            hidden = ids == n
+            ids = np.where(hidden, np.int32(-1), ids)
+            out.reshape(-1)[hidden] = transparent
+        points = np.ascontiguousarray(self.histogram.coordinates(self.color_space))
+        # The entries as the colours are (RGB when the histogram counted opaque RGBA).
+        entries = self.palette[:, : points.shape[1]]
+        centers = np.ascontiguousarray(to_space(entries, self.color_space))
+        map_with_runs(
+            ids.reshape(out.shape),
+            points,
+            np.ascontiguousarray(self.labels, dtype=np.int32),
+            centers,
+            float(tolerance),
+            out,
+        )
+        return out.reshape(-1)
 
 
 def prepare_points(histogram: ColorHistogram, color_space: str) -> PreparedPoints | None:

@@ -18,13 +18,52 @@ from typing import Any
 from .colorspace import COLOR_SPACES
 from .dither import MAX_DITHER_COLORS
 
-__all__ = ["DEFAULT_K", "DEFAULT_MAX_PIXELS", "Options"]
+__all__ = ["DEFAULT_K", "DEFAULT_MAX_PIXELS", "Options", "RUN_TOLERANCE", "TUNES"]
 
 #: Number of colours when neither ``k`` nor a way of choosing it is given.
 DEFAULT_K = 16
 #: Pillow's decompression-bomb limit (its default ``Image.MAX_IMAGE_PIXELS``), the
 #: default largest image kpalette decodes.
 DEFAULT_MAX_PIXELS = 89_478_485
+#: What a result is tuned for, and the colour space each clusters in by default.
+TUNES = {"eye": "oklab", "mse": "rgb"}
+#: With ``tune="eye"``, how much farther (in the clustering space's units) a
+#: neighbour's palette entry may be than a pixel's nearest one for the pixel to
+#: take it (:func:`kpalette.fit.Fit.pixel_labels`): longer runs of one index, which
+#: deflate finds. About half a just-noticeable difference in each space
+#: (OKLab's 0.02, CIELAB's 2.3, about 5 of 255 in RGB); chosen on
+#: rate-distortion curves of photos (bench/rd.py, docs/benchmarks.md).
+RUN_TOLERANCE = {"oklab": 0.01, "lab": 1.0, "rgb": 2.6}
+
+
+def _quality_range(value) -> tuple[float, float]:
+    """``(min, max)`` from a pair, a number, or text such as "60-80" or "70"."""
+    text = value
+    if isinstance(value, str):
+        parts = value.split("-")
+        try:
+            numbers_given = [float(part) for part in parts]
+        except ValueError:
+            numbers_given = []
+        value = numbers_given if 1 <= len(numbers_given) <= 2 else None
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = [value]
+    elif isinstance(value, tuple | list) and len(value) == 2:
+        value = list(value)
+    else:
+        value = None
+    if value is not None and len(value) == 1:
+        value = [0.0, value[0]]
+    if (
+        value is None
+        or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in value)
+        or not 0 <= value[0] <= value[1] <= 100
+    ):
+        raise ValueError(
+            f"quality must be MIN-MAX or MAX on the SSIMULACRA2 scale, 0 <= MIN <= MAX <= 100, "
+            f"got {text!r}"
+        )
+    return float(value[0]), float(value[1])
 
 
 def _whole(value, name: str, minimum: int) -> int:
@@ -46,9 +85,23 @@ class Options:
         Choose the fewest colours whose PSNR reaches this many dB.
     max_bytes : int, optional
         Choose the most colours whose encoded file fits in this many bytes.
-    color_space : {"rgb", "lab", "oklab"}, default="rgb"
-        Space the colours are clustered in: "rgb" minimises the MSE, "lab" and "oklab"
-        a perceptual difference (lower mean CIEDE2000).
+    quality : (min, max), "min-max", number or str, optional
+        A perceptual target with pngquant's meaning, on the SSIMULACRA2 scale (0-100,
+        :mod:`kpalette.ssimulacra2`): the fewest colours whose score reaches ``max``;
+        when even 256 colours stay under ``min``, :func:`kpalette.choose_k` raises
+        :class:`kpalette.QualityTooLow`. One number Q is ``(0, Q)``. Stored as a
+        ``(min, max)`` tuple of floats.
+    tune : {"eye", "mse"}, default="eye"
+        What the result is best at. "eye": the best-looking file for its bytes, as
+        SSIMULACRA2 and butteraugli judge it: colours clustered in OKLab, and each
+        pixel may take a neighbour's entry when it is barely farther than its
+        nearest (``RUN_TOLERANCE``), so the file deflates smaller. "mse": the lowest
+        RGB mean squared error at every k (clustered in RGB, each pixel its nearest
+        entry), as scikit-learn's ``KMeans`` on the pixels would aim for.
+    color_space : {"rgb", "lab", "oklab"}, optional
+        Space the colours are clustered in (default: the tune's, ``TUNES``): "rgb"
+        minimises the MSE, "lab" and "oklab" a perceptual difference (lower mean
+        CIEDE2000). Set, it is kept when the tune changes.
     dither : bool or float, default=0.0
         Floyd-Steinberg error diffusion strength in [0, 1]; ``True`` is 1. Stored as a
         float.
@@ -84,7 +137,9 @@ class Options:
     k: int | str | None = None
     target_psnr: float | None = None
     max_bytes: int | None = None
-    color_space: str = "rgb"
+    quality: Any = None
+    tune: str = "eye"
+    color_space: str | None = None
     dither: float = 0.0
     seed: Any = 0
     n_init: int | str = "auto"
@@ -102,6 +157,7 @@ class Options:
                 ("k='auto'", self.k == "auto"),
                 ("target_psnr", self.target_psnr is not None),
                 ("max_bytes", self.max_bytes is not None),
+                ("quality", self.quality is not None),
             )
             if given
         ]
@@ -109,7 +165,8 @@ class Options:
             asked.insert(0, f"k={self.k}")
         if len(asked) > 1:
             raise ValueError(
-                f"choose one of k, k='auto', target_psnr and max_bytes; got {' and '.join(asked)}"
+                "choose one of k, k='auto', target_psnr, max_bytes and quality; got "
+                + " and ".join(asked)
             )
         if self.target_psnr is not None:
             value = self.target_psnr
@@ -121,6 +178,12 @@ class Options:
                 raise ValueError(f"target_psnr must be a positive number of dB, got {value!r}")
         if self.max_bytes is not None:
             _whole(self.max_bytes, "max_bytes", 1)
+        if self.quality is not None:
+            object.__setattr__(self, "quality", _quality_range(self.quality))
+        if self.tune not in TUNES:
+            raise ValueError(f"tune must be one of {', '.join(TUNES)}, got {self.tune!r}")
+        if self.color_space is None:
+            object.__setattr__(self, "color_space", TUNES[self.tune])
         if self.color_space not in COLOR_SPACES:
             raise ValueError(
                 f"color_space must be one of {', '.join(COLOR_SPACES)}, got {self.color_space!r}"
@@ -161,14 +224,26 @@ class Options:
             _whole(self.max_pixels, "max_pixels", 1)
 
     @property
+    def run_tolerance(self) -> float:
+        """How much farther a neighbour's entry may be for a pixel to take it (0: each
+        pixel its nearest entry): ``RUN_TOLERANCE`` of the space with ``tune="eye"``
+        and no dithering, else 0."""
+        if self.tune != "eye" or self.dither > 0:
+            return 0.0
+        return RUN_TOLERANCE[self.color_space]
+
+    @property
     def choice(self) -> str | None:
-        """How k is chosen: None for a given k, else "auto", "target_psnr" or "max_bytes"."""
+        """How k is chosen: None for a given k, else "auto", "target_psnr", "max_bytes"
+        or "quality"."""
         if self.k == "auto":
             return "auto"
         if self.target_psnr is not None:
             return "target_psnr"
         if self.max_bytes is not None:
             return "max_bytes"
+        if self.quality is not None:
+            return "quality"
         return None
 
     @property
@@ -189,6 +264,11 @@ class Options:
         if "k" in changes and changes["k"] not in (None, "auto"):
             changes.setdefault("target_psnr", None)
             changes.setdefault("max_bytes", None)
+            changes.setdefault("quality", None)
+        # A colour space that was the old tune's default follows the new tune.
+        follows = self.color_space == TUNES.get(self.tune)
+        if "tune" in changes and "color_space" not in changes and follows:
+            changes["color_space"] = None
         return dataclasses.replace(self, **changes)
 
     @classmethod

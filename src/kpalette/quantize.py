@@ -511,12 +511,25 @@ def from_fit(
             order = remap = np.arange(fit.n_colors)
         else:
             order, remap = order_by_share(entry_counts.astype(np.int64))
-        palette = fit.palette[order]
-        counts = entry_counts[order].astype(np.int64)
-        indices = fit.pixel_labels(prepared.pixels, remap).reshape(prepared.shape)
-        # The table maps the fitted image's colours: it measures only that image.
-        measured = prepared.fitted is prepared.original
-        color_table = (colors, color_counts, remap[entries]) if measured else None
+        tolerance = options.run_tolerance
+        if tolerance and fit.n_colors > 1:
+            # Pixels may take a neighbour's entry: a colour can have several, so the
+            # shares are counted from the pixels (and the measures from them too).
+            labels = fit.pixel_labels(prepared.pixels, tolerance=tolerance, width=prepared.shape[1])
+            labels = labels.reshape(prepared.shape)
+            if keep_order:
+                palette, indices = fit.palette, labels
+                counts = np.bincount(labels.ravel(), minlength=fit.n_colors).astype(np.int64)
+            else:
+                palette, indices, counts, _ = sort_by_share(fit.palette, labels)
+            color_table = None
+        else:
+            palette = fit.palette[order]
+            counts = entry_counts[order].astype(np.int64)
+            indices = fit.pixel_labels(prepared.pixels, remap).reshape(prepared.shape)
+            # The table maps the fitted image's colours: it measures only that image.
+            measured = prepared.fitted is prepared.original
+            color_table = (colors, color_counts, remap[entries]) if measured else None
     if options.alpha_threshold is not None and palette.shape[1] == 4:
         palette = binary_alpha(palette[None], options.alpha_threshold)[0]
     return QuantizedImage(

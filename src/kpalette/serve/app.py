@@ -128,6 +128,8 @@ def _options(fields, max_pixels: int) -> tuple[Options, str]:
     ):
         if (value := _field(fields, name, kind)) is not None:
             values[key] = value
+    if fields.get("tune") not in (None, ""):
+        values["tune"] = fields["tune"]
     if fields.get("colorspace") not in (None, ""):
         values["color_space"] = fields["colorspace"]
     dither = fields.get("dither")

@@ -121,7 +121,7 @@ class Upload:
     def sweep_for(self, options: Options) -> KSweep:
         """The sweep of these options' colour space, seed and dithering (made once, on the
         same counted image)."""
-        key = (options.color_space, repr(options.seed), options.dither)
+        key = (options.tune, options.color_space, repr(options.seed), options.dither)
         with self.lock:
             sweep = self.sweeps.pop(key, None)
             if sweep is None:
@@ -139,22 +139,30 @@ class Upload:
     def preview(self, options: Options, view: View) -> tuple[np.ndarray, np.ndarray, dict]:
         """The view mapped onto the fit at ``options.k``: (palette, indices, numbers).
 
-        ``numbers`` has k, the colours, the palette by share and, when not dithering,
-        the MSE and PSNR of the whole image (exact, from the colour table). The mean
-        CIEDE2000 (some 15-20 ms on a photo's colours) and, with dithering, every
-        measure come with the full-size result instead: the slider stays quick.
+        ``numbers`` has k, the colours, the palette by share and, when each colour
+        takes its nearest entry (no dithering, ``tune="mse"``), the MSE and PSNR of
+        the whole image (exact, from the colour table); the view is then a subsample
+        of the full-size result. The mean CIEDE2000 (some 15-20 ms on a photo's
+        colours) and, otherwise, every measure come with the full-size result: the
+        slider stays quick. (Dithering and the runs of ``tune="eye"`` map the view on
+        its own: the same method, at the view's scale.)
         """
         k = options.n_colors
         sweep = self.sweep_for(options)
         fit = sweep.fit(k)
         pixels = view.of(self.prepared.fitted)
+        flat = pixels.reshape(-1, pixels.shape[-1])
         if options.dither > 0:
             from ..dither import dither
 
             indices = dither(pixels, fit.palette, strength=options.dither)
         else:
-            flat = pixels.reshape(-1, pixels.shape[-1])
-            indices = fit.pixel_labels(flat).reshape(pixels.shape[:2])
+            indices = fit.pixel_labels(
+                flat, tolerance=options.run_tolerance, width=pixels.shape[1]
+            ).reshape(pixels.shape[:2])
+        # Mapped on its own (dithering, runs), the view is not a subsample of the
+        # full-size result: its measures come with that result.
+        exact = options.dither == 0 and options.run_tolerance == 0
         counts = fit.entry_counts()
         order, _ = order_by_share(counts)  # as the result's palette: unused entries dropped
         numbers = {
@@ -166,7 +174,7 @@ class Upload:
             "psnr": None,
             "delta_e": None,
         }
-        if options.dither == 0:
+        if exact:
             point = sweep.point(k)
             numbers["mse"] = round(point["mse"], 4)
             numbers["psnr"] = None if not np.isfinite(point["psnr"]) else round(point["psnr"], 3)

@@ -8,7 +8,7 @@ const els = {
   file: $("file"), k: $("k"), kValue: $("k-value"), compare: $("compare"), hint: $("hint"),
   before: $("before"), preview: $("preview"), clip: $("after-clip"), divider: $("divider"),
   zoom: $("zoom"), status: $("status"), auto: $("auto"), psnr: $("psnr"), psnrGo: $("psnr-go"),
-  size: $("size"), sizeGo: $("size-go"), why: $("why"), colorspace: $("colorspace"),
+  size: $("size"), sizeGo: $("size-go"), why: $("why"), colorspace: $("colorspace"), tune: $("tune"),
   dither: $("dither"), strength: $("strength"), seed: $("seed"), summary: $("summary"),
   palette: $("palette"), format: $("format"), download: $("download"), error: $("error"),
   cloudDetails: $("cloud-details"), cloud: $("cloud"), dropzone: $("dropzone"),
@@ -47,6 +47,7 @@ async function errorOf(response) {
 function fitParams(extra = {}) {
   const params = new URLSearchParams({
     k: els.k.value,
+    tune: els.tune.value,
     colorspace: els.colorspace.value,
     dither: els.dither.checked ? els.strength.value : "0",
     seed: els.seed.value || "0",
@@ -418,7 +419,7 @@ async function drawCloud() {
 // -- wiring ---------------------------------------------------------------------------------
 els.file.addEventListener("change", () => upload(els.file.files[0]));
 els.k.addEventListener("input", () => { els.why.textContent = ""; requestPreview(); });
-for (const el of [els.colorspace, els.seed]) el.addEventListener("change", () => requestPreview(0));
+for (const el of [els.tune, els.colorspace, els.seed]) el.addEventListener("change", () => requestPreview(0));
 els.dither.addEventListener("change", () => { els.strength.disabled = !els.dither.checked; requestPreview(0); });
 els.strength.addEventListener("change", () => requestPreview(0));
 els.format.addEventListener("change", () => { markDownloads(); scheduleDetails(); });
