@@ -143,3 +143,29 @@ def test_a_bounded_sweep_keeps_the_most_recent_fits_and_remakes_the_others(small
 def test_a_sweep_refuses_a_bad_cache_limit(small_photo, limit):
     with pytest.raises(ValueError, match="max_fits must be a whole number"):
         KSweep(small_photo, max_fits=limit)
+
+
+def test_quality_is_reached_by_few_colours_and_measured_as_the_package_does(small_photo):
+    from kpalette import ssimulacra2
+
+    search = KSweep(small_photo)
+    choice = choose_k(search, quality=(40, 60))
+    assert choice.method == "quality" and 2 <= choice.k < 256
+    score = ssimulacra2(small_photo, choice.result.to_array())
+    assert score >= 60 and score == pytest.approx(choice.curve[choice.k]["ssimulacra2"])
+    assert quantize(small_photo, choice.k).to_array().tolist() == choice.result.to_array().tolist()
+    # One colour fewer scores under, as the search's quick fit measures it (a full fit
+    # there may differ a little: K-means is not monotonic in k by law).
+    assert search.ssimulacra2_estimate(choice.k - 1) < 60
+    assert "SSIMULACRA2 60" in choice.reason
+
+
+def test_quality_under_the_minimum_is_an_error_that_says_what_was_reached(small_photo):
+    from kpalette import QualityTooLow
+
+    with pytest.raises(QualityTooLow, match="SSIMULACRA2 99.5 is not reached") as caught:
+        choose_k(small_photo, quality="99.5-100", max_k=8)
+    assert caught.value.k == 8 and caught.value.best < 99.5
+    # Between the minimum and the maximum: the most colours searched.
+    choice = choose_k(small_photo, quality=(0, 99.9), max_k=8)
+    assert choice.k == 8 and "the most searched" in choice.reason

@@ -500,3 +500,31 @@ def test_an_output_format_too_small_for_the_image_is_one_line(tmp_path, capsys):
         status, _, err = _run(["compress", tall, "-o", tmp_path / name, "-k", "2"], capsys)
         assert status == 1 and err.count("\n") == 1 and "holds at most" in err, err
         assert "internal error" not in err and not (tmp_path / name).exists()
+
+
+def test_quality_writes_the_fewest_colours_reaching_it(photo, tmp_path, capsys):
+    from kpalette import load_image, ssimulacra2
+
+    output = tmp_path / "q.png"
+    status, out, err = _run(
+        ["compress", photo, "--quality", "50-65", "-o", output, "--json"], capsys
+    )
+    assert status == 0, err
+    report = json.loads(out)
+    assert (
+        report["choice"]["method"] == "quality" and "SSIMULACRA2 65" in report["choice"]["reason"]
+    )
+    assert ssimulacra2(load_image(photo), load_image(output)) >= 65
+
+
+def test_quality_under_the_minimum_exits_99_and_writes_nothing(photo, tmp_path, capsys):
+    output = tmp_path / "never.png"
+    status, out, err = _run(["compress", photo, "--quality", "99.5-100", "-o", output], capsys)
+    assert status == 99 and not output.exists() and out == ""
+    assert (
+        err.startswith("kpalette: error: SSIMULACRA2 99.5 is not reached") and err.count("\n") == 1
+    )
+    status, _, err = _run(["compress", photo, "--quality", "80-60", "-o", output], capsys)
+    assert status == 2 and "--quality must be MIN-MAX" in err
+    status, _, err = _run(["compress", photo, "--quality", "70", "-o", tmp_path / "x.jpg"], capsys)
+    assert status == 2 and "--quality cannot be met through a lossy JPEG" in err

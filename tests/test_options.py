@@ -82,3 +82,33 @@ def test_quantize_takes_options_or_keywords_alike(small_photo):
     b = quantize(small_photo, 6, color_space="oklab", seed=4)
     np.testing.assert_array_equal(a.palette, b.palette)
     assert a.options == b.options and a.color_space == "oklab"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("60-80", (60.0, 80.0)), ("70", (0.0, 70.0)), (70, (0.0, 70.0)), ((5, 5.5), (5.0, 5.5))],
+)
+def test_quality_is_a_range_on_the_ssimulacra2_scale(given, expected):
+    options = Options(quality=given)
+    assert options.quality == expected and options.choice == "quality"
+    assert options.replace(k=8).quality is None  # a number of colours clears it
+
+
+@pytest.mark.parametrize("bad", ["80-60", "x", "1-2-3", 101, -1, True, (1,), "60-"])
+def test_bad_qualities_are_refused_with_what_was_received(bad):
+    with pytest.raises(ValueError, match="quality must be MIN-MAX"):
+        Options(quality=bad)
+
+
+def test_the_tune_chooses_the_colour_space_unless_one_is_set():
+    assert Options().tune == "eye" and Options().color_space == "oklab"
+    assert Options().run_tolerance > 0
+    mse = Options(tune="mse")
+    assert mse.color_space == "rgb" and mse.run_tolerance == 0
+    assert Options().replace(tune="mse").color_space == "rgb"
+    assert Options(color_space="lab").replace(tune="mse").color_space == "lab"
+    assert Options(dither=0.5).run_tolerance == 0  # dithering maps pixels itself
+    with pytest.raises(ValueError, match="tune must be one of eye, mse, got 'fast'"):
+        Options(tune="fast")
+    with pytest.raises(ValueError, match="choose one of .* and quality"):
+        Options(k=8, quality=70)

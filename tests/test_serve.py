@@ -303,8 +303,14 @@ def test_choosing_k_says_why_and_the_choice_holds(client, uploaded):
     assert len(_get(client, uploaded, "download", k=size["k"] + 1, format="gif").content) > 40000
     unmet = _get(client, uploaded, "choose", target_psnr=150)
     assert unmet.status_code == 400 and "not reached" in unmet.json()["error"]
+    quality = _get(client, uploaded, "choose", quality=60).json()
+    assert quality["method"] == "quality" and "SSIMULACRA2 60" in quality["reason"]
+    too_high = _get(client, uploaded, "choose", quality="99.9-100")
+    assert too_high.status_code == 400 and "not reached" in too_high.json()["error"]
     nothing = _get(client, uploaded, "choose", k=5)
-    assert nothing.status_code == 400 and "k=auto, target_psnr or max_bytes" in nothing.text
+    assert (
+        nothing.status_code == 400 and "k=auto, target_psnr, max_bytes or quality" in nothing.text
+    )
 
 
 def test_the_cloud_is_a_weighted_sample_and_the_centroids(client, uploaded):

@@ -22,12 +22,14 @@ from . import __version__, io
 from .batch import BATCH_FORMATS
 from .colorspace import COLOR_SPACES
 from .data import sample_image_path
-from .exceptions import KPaletteError
+from .exceptions import KPaletteError, QualityTooLow
 from .options import TUNES, Options
 from .palette import PALETTE_FORMATS, read_palette
 from .quantize import quantize, quantize_for
 
 PROG = "kpalette"
+#: Exit status when --quality MIN is not reached (as pngquant exits).
+QUALITY_TOO_LOW_STATUS = 99
 
 
 class UsageError(Exception):
@@ -140,6 +142,14 @@ def _add_engine_options(
             type=parse_size,
             metavar="SIZE",
             help="the most colours whose output file fits in SIZE (200000, 200k, 1.5M, 64KiB)",
+        )
+        parser.add_argument(
+            "--quality",
+            metavar="MIN-MAX",
+            help="a perceptual target on the SSIMULACRA2 scale (0-100; 70 is high quality), "
+            "as pngquant's: the fewest colours whose score reaches MAX; if even 256 colours "
+            "stay under MIN, nothing is written and the exit status is 99. "
+            "One number Q means 0-Q",
         )
     _add_fit_options(parser)
     parser.add_argument(
@@ -392,12 +402,12 @@ def _options(args, **fields) -> Options:
     for name, field in (("n_init", "n_init"), ("max_iter", "max_iter"), ("dither", "dither")):
         if getattr(args, name, None) is not None:
             given[field] = getattr(args, name)
-    for name in ("target_psnr", "max_bytes"):
+    for name in ("target_psnr", "max_bytes", "quality"):
         if getattr(args, name, None) is not None:
             given[name] = getattr(args, name)
     if getattr(args, "k", None) is not None:
         given["k"] = args.k
-    elif "target_psnr" not in given and "max_bytes" not in given and hasattr(args, "default_k"):
+    elif not {"target_psnr", "max_bytes", "quality"} & set(given) and hasattr(args, "default_k"):
         given["k"] = args.default_k
     given.update(fields)
     try:
@@ -412,6 +422,8 @@ def _option_names(message: str) -> str:
         ("k='auto'", "-k auto"),
         ("target_psnr", "--target-psnr"),
         ("max_bytes", "--max-bytes"),
+        ("quality must", "--quality must"),
+        (" and quality;", " and --quality;"),
         ("k=", "-k "),
         ("choose one of k,", "choose one of -k N,"),
     ):
@@ -460,8 +472,10 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
 
 def _refuse_lossy_targets(fmt, options: Options) -> None:
     """A quality or size target cannot be met through a lossy output: a usage error."""
-    if fmt.lossy and options.choice in ("target_psnr", "max_bytes"):
-        option = "--target-psnr" if options.choice == "target_psnr" else "--max-bytes"
+    if fmt.lossy and options.choice in ("target_psnr", "max_bytes", "quality"):
+        option = {"target_psnr": "--target-psnr", "max_bytes": "--max-bytes"}.get(
+            options.choice, "--quality"
+        )
         raise UsageError(
             f"{option} cannot be met through a lossy {fmt.name} output: its quality and size "
             "do not follow the number of colours; write .png, .gif, .webp or .tif"
@@ -832,6 +846,8 @@ def _run_reporting_errors(argv) -> int:
             _warn_line(line)
     except UsageError as exc:
         return _fail(exc, 2)
+    except QualityTooLow as exc:  # pngquant's status for a quality under the minimum
+        return _fail(exc, QUALITY_TOO_LOW_STATUS)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:

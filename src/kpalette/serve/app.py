@@ -1,7 +1,8 @@
 """The web app's routes: the page, its static files, the quantize API and the uploads API.
 
 ``POST /api/quantize`` takes a multipart form (``image`` and optional ``k`` (a number
-or ``auto``), ``target_psnr``, ``max_bytes``, ``colorspace``, ``dither``, ``seed``,
+or ``auto``), ``target_psnr``, ``max_bytes``, ``quality``, ``tune``, ``colorspace``,
+``dither``, ``seed``,
 ``format``) and answers with the encoded image and its summary as JSON in the
 ``X-Kpalette-Summary`` header: one call, as with curl.
 
@@ -128,6 +129,8 @@ def _options(fields, max_pixels: int) -> tuple[Options, str]:
     ):
         if (value := _field(fields, name, kind)) is not None:
             values[key] = value
+    if fields.get("quality") not in (None, ""):
+        values["quality"] = fields["quality"]
     if fields.get("tune") not in (None, ""):
         values["tune"] = fields["tune"]
     if fields.get("colorspace") not in (None, ""):
@@ -478,7 +481,7 @@ def create_app(
         upload = upload_of(request)
         options, image_format = _options(request.query_params, max_pixels)
         if options.choice is None:
-            raise BadRequest(400, "give k=auto, target_psnr or max_bytes")
+            raise BadRequest(400, "give k=auto, target_psnr, max_bytes or quality")
         return JSONResponse(await work(long, _choose, upload, options, image_format))
 
     @api

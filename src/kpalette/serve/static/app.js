@@ -8,7 +8,8 @@ const els = {
   file: $("file"), k: $("k"), kValue: $("k-value"), compare: $("compare"), hint: $("hint"),
   before: $("before"), preview: $("preview"), clip: $("after-clip"), divider: $("divider"),
   zoom: $("zoom"), status: $("status"), auto: $("auto"), psnr: $("psnr"), psnrGo: $("psnr-go"),
-  size: $("size"), sizeGo: $("size-go"), why: $("why"), colorspace: $("colorspace"), tune: $("tune"),
+  size: $("size"), sizeGo: $("size-go"), quality: $("quality"), qualityGo: $("quality-go"),
+  qualityValue: $("quality-value"), why: $("why"), colorspace: $("colorspace"), tune: $("tune"),
   dither: $("dither"), strength: $("strength"), seed: $("seed"), summary: $("summary"),
   palette: $("palette"), format: $("format"), download: $("download"), error: $("error"),
   cloudDetails: $("cloud-details"), cloud: $("cloud"), dropzone: $("dropzone"),
@@ -114,7 +115,7 @@ async function upload(file) {
   state.beforeKey = "";
   els.hint.hidden = true;
   els.compare.hidden = false;
-  for (const el of [els.k, els.auto, els.psnrGo, els.sizeGo, els.zoom]) el.disabled = false;
+  for (const el of [els.k, els.auto, els.psnrGo, els.sizeGo, els.qualityGo, els.zoom]) el.disabled = false;
   els.why.textContent = "";
   els.summary.dataset.state = "pending";
   setStatus(`${info.name || "image"}: ${info.width}×${info.height}, ${info.colors.toLocaleString()} colours, ${kB(info.bytes)}`);
@@ -304,7 +305,7 @@ async function choose(extra, label) {
   if (!state.upload) return;
   const params = fitParams({ format: els.format.value, ...extra });
   els.why.textContent = `${label}: searching…`;
-  for (const el of [els.auto, els.psnrGo, els.sizeGo]) el.disabled = true;
+  for (const el of [els.auto, els.psnrGo, els.sizeGo, els.qualityGo]) el.disabled = true;
   try {
     const response = await fetch(api("choose", params));
     if (!response.ok) { els.why.textContent = `${label}: ${await errorOf(response)}`; return; }
@@ -315,7 +316,7 @@ async function choose(extra, label) {
   } catch (err) {
     els.why.textContent = `${label}: ${err.message}`;
   } finally {
-    for (const el of [els.auto, els.psnrGo, els.sizeGo]) el.disabled = !state.upload;
+    for (const el of [els.auto, els.psnrGo, els.sizeGo, els.qualityGo]) el.disabled = !state.upload;
   }
 }
 
@@ -424,6 +425,8 @@ els.dither.addEventListener("change", () => { els.strength.disabled = !els.dithe
 els.strength.addEventListener("change", () => requestPreview(0));
 els.format.addEventListener("change", () => { markDownloads(); scheduleDetails(); });
 els.auto.addEventListener("click", () => choose({ k: "auto" }, "Auto"));
+els.quality.addEventListener("input", () => { els.qualityValue.textContent = els.quality.value; });
+els.qualityGo.addEventListener("click", () => choose({ k: "", quality: els.quality.value }, `Quality ≥ ${els.quality.value}`));
 els.psnrGo.addEventListener("click", () => choose({ k: "", target_psnr: els.psnr.value }, `PSNR ≥ ${els.psnr.value} dB`));
 els.sizeGo.addEventListener("click", () => choose({ k: "", max_bytes: String(Math.round(Number(els.size.value) * 1000)) }, `At most ${els.size.value} kB`));
 els.palette.addEventListener("click", (event) => {
