@@ -265,7 +265,7 @@ def plot(records: list[dict], path: Path, names: list[str]) -> None:
     figure.savefig(path, dpi=80)
 
 
-def image_paths(folders: list[str], limit: int | None) -> list[Path]:
+def image_paths(folders: list[str], limit: int | None, max_pixels: int | None = None) -> list[Path]:
     paths: list[Path] = []
     for folder in folders:
         base = Path(folder)
@@ -275,13 +275,23 @@ def image_paths(folders: list[str], limit: int | None) -> list[Path]:
             if p.suffix.lower() in (".png", ".jpg", ".jpeg")
         )
         paths.extend(found)
+    if max_pixels:
+        paths = [p for p in paths if _pixels(p) <= max_pixels]
     return paths[:limit] if limit else paths
+
+
+def _pixels(path: Path) -> int:
+    with Image.open(path) as image:
+        return image.width * image.height
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", nargs="+", default=[str(SHARED / "cq100")])
     parser.add_argument("--limit", type=int, help="the first N images only")
+    parser.add_argument(
+        "--max-pixels", type=int, default=1_500_000, help="skip larger images (default 1.5 MP)"
+    )
     parser.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument(
@@ -302,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         for tool in ("pngquant", "butteraugli_main"):
             if shutil.which(tool) is None:
                 parser.error(f"{tool} is not on PATH")
-        paths = image_paths(args.images, args.limit)
+        paths = image_paths(args.images, args.limit, args.max_pixels)
         jobs = [(str(path), tuple(args.ks), tuple(args.extra)) for path in paths]
         records = []
         with ProcessPoolExecutor(args.jobs) as pool:

@@ -81,6 +81,13 @@ class Fit:
         """Number of palette entries."""
         return len(self.palette)
 
+    @property
+    def rms_error(self) -> float:
+        """Root-mean-square distance from the pixels to their centres, in the
+        clustering space (``sqrt(inertia / pixels)``): the size of the fit's error."""
+        weight = float(self.histogram.counts.sum())
+        return float(np.sqrt(self.inertia / weight)) if weight > 0 else 0.0
+
     def color_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(colors, counts, entries) over every pixel fitted: the exact mapping.
 

@@ -27,13 +27,14 @@ DEFAULT_K = 16
 DEFAULT_MAX_PIXELS = 89_478_485
 #: What a result is tuned for, and the colour space each clusters in by default.
 TUNES = {"eye": "oklab", "mse": "rgb"}
-#: With ``tune="eye"``, how much farther (in the clustering space's units) a
-#: neighbour's palette entry may be than a pixel's nearest one for the pixel to
-#: take it (:func:`kpalette.fit.Fit.pixel_labels`): longer runs of one index, which
-#: deflate finds. About half a just-noticeable difference in each space
-#: (OKLab's 0.02, CIELAB's 2.3, about 5 of 255 in RGB); chosen on
-#: rate-distortion curves of photos (bench/rd.py, docs/benchmarks.md).
-RUN_TOLERANCE = {"oklab": 0.01, "lab": 1.0, "rgb": 2.6}
+#: With ``tune="eye"``, how much farther than a pixel's nearest palette entry a
+#: neighbour's entry may be for the pixel to take it (:meth:`kpalette.Fit.pixel_labels`),
+#: as a fraction of the fit's root-mean-square error (:attr:`kpalette.Fit.rms_error`):
+#: longer runs of one index, which deflate finds, for an error of the size the fit
+#: already makes. Relative, so that it shrinks as k grows and a large palette keeps
+#: its detail. Chosen on rate-distortion curves of photos (bench/rd.py,
+#: docs/benchmarks.md).
+RUN_TOLERANCE = 0.8
 
 
 def _quality_range(value) -> tuple[float, float]:
@@ -95,7 +96,7 @@ class Options:
         What the result is best at. "eye": the best-looking file for its bytes, as
         SSIMULACRA2 and butteraugli judge it: colours clustered in OKLab, and each
         pixel may take a neighbour's entry when it is barely farther than its
-        nearest (``RUN_TOLERANCE``), so the file deflates smaller. "mse": the lowest
+        nearest (:data:`RUN_TOLERANCE`), so the file deflates smaller. "mse": the lowest
         RGB mean squared error at every k (clustered in RGB, each pixel its nearest
         entry), as scikit-learn's ``KMeans`` on the pixels would aim for.
     color_space : {"rgb", "lab", "oklab"}, optional
@@ -225,12 +226,12 @@ class Options:
 
     @property
     def run_tolerance(self) -> float:
-        """How much farther a neighbour's entry may be for a pixel to take it (0: each
-        pixel its nearest entry): ``RUN_TOLERANCE`` of the space with ``tune="eye"``
-        and no dithering, else 0."""
+        """How much farther a neighbour's entry may be for a pixel to take it, as a
+        fraction of the fit's root-mean-square error (0: each pixel its nearest
+        entry): :data:`RUN_TOLERANCE` with ``tune="eye"`` and no dithering, else 0."""
         if self.tune != "eye" or self.dither > 0:
             return 0.0
-        return RUN_TOLERANCE[self.color_space]
+        return RUN_TOLERANCE
 
     @property
     def choice(self) -> str | None:

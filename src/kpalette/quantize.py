@@ -511,7 +511,7 @@ def from_fit(
             order = remap = np.arange(fit.n_colors)
         else:
             order, remap = order_by_share(entry_counts.astype(np.int64))
-        tolerance = options.run_tolerance
+        tolerance = options.run_tolerance * fit.rms_error
         if tolerance and fit.n_colors > 1:
             # Pixels may take a neighbour's entry: a colour can have several, so the
             # shares are counted from the pixels (and the measures from them too).
