@@ -2,8 +2,9 @@
 
 For each photo (converted to PNG once) and each k it measures, in the same run:
 
-- end to end, as fresh processes on the same PNG: ``kpalette compress in.png -k K -o out.png``
-  against ``pngquant --nofs --speed 4 K`` (best of ``--repeat`` runs each, the two tools
+- end to end, as fresh processes on the same PNG: ``kpalette compress in.png -k K -o out.png
+  --tune T`` (``--tune``, default mse) against ``pngquant --nofs --speed 4 K`` (or, with
+  ``--pngquant default``, ``pngquant K``) (best of ``--repeat`` runs each, the two tools
   alternated), and the MSE of both outputs against the input;
 - the median MSE over ``random_state`` 0..4 of scikit-learn's ``KMeans`` fitted on the
   weighted colour histogram (``--sklearn``; slow at k = 256);
@@ -80,6 +81,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sklearn", action="store_true", help="also the scikit-learn median")
     parser.add_argument(
+        "--tune",
+        choices=("eye", "mse"),
+        default="mse",
+        help="kpalette's tune (default mse: the MSE comparison; eye: the default's speed)",
+    )
+    parser.add_argument(
+        "--pngquant",
+        choices=("nofs", "default"),
+        default="nofs",
+        help="pngquant --nofs --speed 4 (default), or pngquant as it runs by default",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="PYTHON",
         help="also time the kpalette installed for this interpreter (another version), "
@@ -114,28 +127,16 @@ def main() -> None:
                 str(k),
                 "-o",
                 str(kp_out),
+                "--tune",
+                args.tune,
                 "--force",
             ]
-            pq_command = [
-                pngquant,
-                "--nofs",
-                "--speed",
-                "4",
-                "--force",
-                "-o",
-                str(pq_out),
-                str(k),
-                str(png),
-            ]
+            pq_options = ["--nofs", "--speed", "4"] if args.pngquant == "nofs" else []
+            pq_command = [pngquant, *pq_options, "--force", "-o", str(pq_out), str(k), str(png)]
+            # (An older kpalette may not know --tune: its own default then.)
             base_command = (
-                [
-                    args.baseline,
-                    "-m",
-                    "kpalette",
-                    *kp_command[3:-2],
-                    str(work / f"base{k}.png"),
-                    "--force",
-                ]
+                [args.baseline, "-m", "kpalette", "compress", str(png), "-k", str(k), "-o"]
+                + [str(work / f"base{k}.png"), "--force"]
                 if args.baseline
                 else None
             )
@@ -154,7 +155,9 @@ def main() -> None:
             for _ in range(3):  # alternated too
                 decode_runs.append(best_time(lambda path=source: Image.open(path).convert("RGB")))
                 quantize_runs.append(
-                    best_time(lambda image=original, k=k: kpalette.quantize(image, k))
+                    best_time(
+                        lambda image=original, k=k: kpalette.quantize(image, k, tune=args.tune)
+                    )
                 )
             decode_seconds, quantize_s = min(decode_runs), min(quantize_runs)
             sk = sklearn_median_mse(original, k) if args.sklearn else float("nan")
