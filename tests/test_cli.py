@@ -273,7 +273,7 @@ BAD_ARGUMENTS = {
     "two targets": (
         lambda f, p: ["--target-psnr", "30", "--max-bytes", "9k"],
         2,
-        "choose one of -k N, -k auto, --target-psnr and --max-bytes; got --target-psnr and",
+        "choose one of -k N, -k auto, --target-psnr, --max-bytes and --quality; got --target-psnr",
     ),
     "bad size": (lambda f, p: ["--max-bytes", "12x"], 2, "such as 200000, 200k, 1.5M or 64KiB"),
     "zero size": (lambda f, p: ["--max-bytes", "0"], 2, "--max-bytes must be a size"),

@@ -104,6 +104,8 @@ def test_small_images_get_libdeflates_slowest_levels_and_large_ones_zlib_ng(rng,
     assert len(small) < len(png.deflate(rows, 9))
     # Past the last, zlib-ng at the bit depth's level; an explicit level is zlib-ng's.
     monkeypatch.setattr(png, "EFFORT_LEVELS", ())
+    assert png.compress(rows, 8) == png.deflate(rows, 9)  # up to LEVEL_9_BYTES
+    monkeypatch.setattr(png, "LEVEL_9_BYTES", 0)
     assert [png.level_for(depth) for depth in (1, 2, 4, 8)] == [9, 9, 9, 6]
     assert png.compress(rows, 8) == png.deflate(rows, 6)
     assert png.compress(rows, 4) == png.deflate(rows, 9)
@@ -126,6 +128,7 @@ def test_photos_are_smaller_than_unfiltered_in_the_given_order():
 
 def test_graphics_are_deflated_again_at_level_nine(rng, monkeypatch):
     monkeypatch.setattr(png, "EFFORT_LEVELS", ())  # the zlib-ng path of large images
+    monkeypatch.setattr(png, "LEVEL_9_BYTES", 0)
     # A screenshot-like index map: flat panels, rows of repeated glyph-like runs.
     indices = np.zeros((400, 600), np.uint8)
     indices[40:360, 30:570] = 1

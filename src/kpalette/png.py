@@ -63,8 +63,12 @@ TRIAL_LEVEL = 4
 #: Pixels whose neighbours :func:`neighbour_order` counts, at most (about).
 NEIGHBOUR_PIXELS = 1 << 18
 #: (largest scanline bytes, libdeflate level): the effort of :func:`compress` by size,
-#: so that the deflate of a photo takes a few tenths of a second at most.
-EFFORT_LEVELS = ((600_000, 12), (1_200_000, 11), (2_500_000, 10))
+#: so that the deflate of a photo takes a few tenths of a second at most (levels 11
+#: and 12 gain 0.5-3% over 10 for two to three times its time).
+EFFORT_LEVELS = ((400_000, 12), (800_000, 11), (1_500_000, 10))
+#: Scanline bytes up to which zlib-ng's level 9 follows (4% smaller than level 6 on
+#: 8-bit photos, a tenth of a second on 2 MB); past them, :func:`level_for`.
+LEVEL_9_BYTES = 4_000_000
 #: Uncompressed bytes per independently deflated slice.
 SLICE_BYTES = 1 << 19
 _WINDOW = 1 << 15
@@ -299,15 +303,18 @@ def compress(rows, depth: int, *, level: int | None = None, workers: int | None 
     Up to ``EFFORT_LEVELS``' sizes, libdeflate's near-optimal parsing (levels 10-12,
     the ``deflate`` package) on one core: 5-15% smaller than zlib's level 9 on palette
     photos, at a cost that grows with the bytes, so larger images get a lower level.
-    Past them, zlib-ng in parallel slices (:func:`deflate`) at :func:`level_for` the
-    bit depth, and level 9 again for graphics (under ``GRAPHICS_RATIO`` of the raw
-    bytes). An explicit ``level`` (0..9) is zlib-ng's, always.
+    Past them, zlib-ng in parallel slices (:func:`deflate`): level 9 up to
+    ``LEVEL_9_BYTES``, then :func:`level_for` the bit depth, and level 9 again for
+    graphics (under ``GRAPHICS_RATIO`` of the raw bytes). An explicit ``level``
+    (0..9) is zlib-ng's, always.
     """
     size = len(rows)
     if level is None:
         for limit, effort in EFFORT_LEVELS:
             if size <= limit:
                 return libdeflate.zlib_compress(bytes(rows), effort)
+        if size <= LEVEL_9_BYTES:
+            return deflate(rows, 9, workers=workers)
         stream = deflate(rows, level_for(depth), workers=workers)
         # Screenshots, charts and flat art deflate to 1-3% of their scanlines, photos to
         # 4% or more even at k = 16. Level 9 finds the long matches of the former
