@@ -492,10 +492,18 @@ def from_fit(
     """
     start = time.perf_counter() if start is None else start
     status(f"{'dithering' if options.dither > 0 else 'mapping'} the pixels, k={fit.n_colors}")
-    if options.dither > 0:
-        from .dither import dither
+    tolerance = options.run_tolerance * fit.rms_error if fit.n_colors > 1 else 0.0
+    if options.dither > 0 or tolerance:
+        # Each pixel mapped on its own (error diffusion, or runs of a neighbour's
+        # entry): a colour may take several entries, so the shares are counted from
+        # the pixels, and the measures made from them too.
+        if options.dither > 0:
+            from .dither import dither
 
-        labels = dither(prepared.fitted, fit.palette, strength=options.dither)
+            labels = dither(prepared.fitted, fit.palette, strength=options.dither)
+        else:
+            labels = fit.pixel_labels(prepared.pixels, tolerance=tolerance, width=prepared.shape[1])
+            labels = labels.reshape(prepared.shape)
         if keep_order:
             palette, indices = fit.palette, labels
             counts = np.bincount(labels.ravel(), minlength=fit.n_colors).astype(np.int64)
@@ -511,25 +519,12 @@ def from_fit(
             order = remap = np.arange(fit.n_colors)
         else:
             order, remap = order_by_share(entry_counts.astype(np.int64))
-        tolerance = options.run_tolerance * fit.rms_error
-        if tolerance and fit.n_colors > 1:
-            # Pixels may take a neighbour's entry: a colour can have several, so the
-            # shares are counted from the pixels (and the measures from them too).
-            labels = fit.pixel_labels(prepared.pixels, tolerance=tolerance, width=prepared.shape[1])
-            labels = labels.reshape(prepared.shape)
-            if keep_order:
-                palette, indices = fit.palette, labels
-                counts = np.bincount(labels.ravel(), minlength=fit.n_colors).astype(np.int64)
-            else:
-                palette, indices, counts, _ = sort_by_share(fit.palette, labels)
-            color_table = None
-        else:
-            palette = fit.palette[order]
-            counts = entry_counts[order].astype(np.int64)
-            indices = fit.pixel_labels(prepared.pixels, remap).reshape(prepared.shape)
-            # The table maps the fitted image's colours: it measures only that image.
-            measured = prepared.fitted is prepared.original
-            color_table = (colors, color_counts, remap[entries]) if measured else None
+        palette = fit.palette[order]
+        counts = entry_counts[order].astype(np.int64)
+        indices = fit.pixel_labels(prepared.pixels, remap).reshape(prepared.shape)
+        # The table maps the fitted image's colours: it measures only that image.
+        measured = prepared.fitted is prepared.original
+        color_table = (colors, color_counts, remap[entries]) if measured else None
     if options.alpha_threshold is not None and palette.shape[1] == 4:
         palette = binary_alpha(palette[None], options.alpha_threshold)[0]
     return QuantizedImage(
