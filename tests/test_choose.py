@@ -115,7 +115,11 @@ def test_auto_is_the_fewest_colours_whose_difference_is_not_seen_at_a_glance(sma
     choice = choose_k(sweep, k="auto")
     assert choice.method == "delta_e" and "not seen at a glance" in choice.reason
     assert choice.result.delta_e <= AUTO_DELTA_E
-    assert sweep.delta_e_estimate(choice.k - 1) > AUTO_DELTA_E  # one fewer is seen
+    # One fewer is seen: by the quick fit the search probes, or else by the full fit
+    # (which decides, and may score a little above its quick fit: with tune="eye" a
+    # small distinct colour can take an entry, for a little more mean difference).
+    k = choice.k - 1
+    assert sweep.delta_e_estimate(k) > AUTO_DELTA_E or sweep.delta_e(k) > AUTO_DELTA_E
     assert choice.result.choice["k"] == choice.k == choice.result.n_colors
 
 

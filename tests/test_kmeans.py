@@ -53,3 +53,57 @@ def test_sorting_in_place_gives_the_same_fit(rng, monkeypatch, k):
     assert not np.array_equal(points, kept[0])
     rows, kept_rows = np.column_stack([points, weights]), np.column_stack(kept)
     np.testing.assert_array_equal(rows[np.lexsort(rows.T)], kept_rows[np.lexsort(kept_rows.T)])
+
+
+def _blobs_and_a_distant_few(rng):
+    """Three heavy blobs side by side and a light group far from them."""
+    centres = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0], [20, 0, 0]])
+    points = np.vstack([c + rng.normal(0, 0.1, (50, 3)) for c in centres])
+    weights = np.concatenate([np.full(150, 20.0), np.full(50, 0.2)])  # 1000 each, 10
+    return points, weights
+
+
+def test_swap_in_distant_gives_a_distant_group_its_centre_and_lowers_the_objective(rng):
+    from kpalette._kernels.clustering import assign
+
+    from kpalette.kmeans import swap_in_distant
+
+    points, weights = _blobs_and_a_distant_few(rng)
+    centers = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
+    labels = np.zeros(len(points), np.int32)
+    assign(points, centers, labels, np.empty(len(points)))
+
+    def objective(c, assigned):
+        return float(weights @ ((points - c[assigned]) ** 2).sum(axis=1))
+
+    new_centers, new_labels = swap_in_distant(
+        points, weights, centers, labels, max_swaps=2, salience=1.0
+    )
+    assert np.abs(new_centers[:, 0] - 20).min() < 0.1  # the far group has its centre
+    assert (new_labels[150:] == np.argmin(np.abs(new_centers[:, 0] - 20))).all()
+    assert objective(new_centers, new_labels) < objective(centers, labels)
+    d2 = ((points[:, None] - new_centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(new_labels, d2.argmin(axis=1))  # each its nearest
+    # Without distant colours, or with salience 0, nothing changes.
+    same = swap_in_distant(points, weights, centers, labels, max_swaps=2, salience=0.0)
+    assert same[0] is centers and same[1] is labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_swap_in_distant_at_salience_one_never_raises_the_objective(seed):
+    from kpalette._kernels.clustering import assign
+
+    from kpalette.kmeans import swap_in_distant
+
+    rng = np.random.default_rng(seed)
+    points = rng.standard_t(2, size=(400, 3))  # heavy tails: distant points
+    weights = rng.uniform(0.5, 2, 400)
+    centers = points[rng.choice(400, 6, replace=False)].copy()
+    labels = np.zeros(400, np.int32)
+    assign(points, centers, labels, np.empty(400))
+    before = float(weights @ ((points - centers[labels]) ** 2).sum(axis=1))
+    new_centers, new_labels = swap_in_distant(
+        points, weights, centers, labels, max_swaps=3, salience=1.0
+    )
+    after = float(weights @ ((points - new_centers[new_labels]) ** 2).sum(axis=1))
+    assert after <= before + 1e-9

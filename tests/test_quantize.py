@@ -196,3 +196,27 @@ def test_a_given_palette_is_written_in_its_order(tmp_path):
     written = Image.open(tmp_path / "mapped.png")
     assert written.getpalette()[: 3 * 64] == palette.reshape(-1).tolist()
     assert result.keep_order and not kpalette.quantize(photo, 64).keep_order
+
+
+@pytest.mark.parametrize("colour", [(30, 90, 200), (40, 170, 60)])
+def test_a_small_distinct_colour_keeps_an_entry_at_k_8(colour, monkeypatch):
+    # A patch of 0.25% of the photo, far from its warm colours: without the swap it
+    # shares an entry with them (mean CIEDE2000 over it above 40); kept, it is under
+    # 10, for at most a tenth more difference over the whole image.
+    from kpalette import kmeans
+    from kpalette.colorspace import delta_e_ciede2000
+
+    photo = load_image(kpalette.data.sample_image_path()).copy()
+    rng = np.random.default_rng(0)
+    patch = np.clip(np.array(colour) + rng.normal(0, 6, (24, 25, 3)), 0, 255)
+    photo[100:124, 300:325] = patch.astype(np.uint8)
+
+    def patch_error(result):
+        written = result.to_array()[100:124, 300:325].reshape(-1, 3)
+        return float(delta_e_ciede2000(photo[100:124, 300:325].reshape(-1, 3), written).mean())
+
+    kept = quantize(photo, 8)
+    monkeypatch.setattr(kmeans, "SALIENCE", 0.0)
+    lost = quantize(photo, 8)
+    assert patch_error(kept) < 10 < 40 < patch_error(lost)
+    assert kept.delta_e <= 1.1 * lost.delta_e

@@ -18,7 +18,7 @@ import numpy as np
 from .colorspace import ALPHA_SCALE, from_space, to_space
 from .exceptions import KPaletteWarning
 from .histogram import ColorHistogram, labels_for_pixels
-from .kmeans import PreparedPoints, kmeans_weighted
+from .kmeans import PreparedPoints, kmeans_weighted, swap_in_distant
 from .options import Options
 
 __all__ = [
@@ -292,6 +292,12 @@ def fit_histogram(
         if sort_in_place:  # the copy came back reordered: converted again, once freed
             del points, weights
             points = to_space(histogram.colors, color_space)
+            weights = histogram.counts.astype(np.float64)
+        if options.tune == "eye" and not hold_transparent:
+            # Small, distinct colours keep an entry where that lowers the objective.
+            centers, color_labels = swap_in_distant(
+                points, weights, centers, color_labels, max_swaps=min(4, max(1, k_fit // 8))
+            )
         if hold_transparent:  # held first in the fit, last in the palette
             centers = centers[1:]
             color_labels = np.where(color_labels == 0, k_fit, color_labels - 1).astype(np.int32)
