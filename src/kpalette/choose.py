@@ -488,16 +488,11 @@ def _first_reaching(score, target: float, low: int, high: int) -> int | None:
     the target would meet on a straight line (halving when that does not narrow the
     bracket enough). SSIMULACRA2 rises smoothly with log k, so a handful of probes
     find the answer where halving from the ends would take about eight."""
-    import math as _math
-
-    def at(k):
-        return score(k)
-
     probe = min(high, max(low, 32))
     below: tuple[int, float] | None = None  # (k, score) under the target
     above: tuple[int, float] | None = None  # (k, score) at or over it
     while True:
-        value = at(probe)
+        value = score(probe)
         if value >= target:
             above = (probe, value)
         else:
@@ -512,17 +507,15 @@ def _first_reaching(score, target: float, low: int, high: int) -> int | None:
             if above[0] <= low:
                 return low
             probe = max(low, above[0] // 4 if above[1] > target + 20 else above[0] // 2)
-            if probe == above[0]:
-                return probe
             continue
         if above[0] - below[0] <= 1:
             return above[0]
         lo_k, lo_v = below
         hi_k, hi_v = above
         share = (target - lo_v) / (hi_v - lo_v) if hi_v > lo_v else 0.5
-        guess = _math.exp(_math.log(lo_k) + share * (_math.log(hi_k) - _math.log(lo_k)))
+        guess = math.exp(math.log(lo_k) + share * (math.log(hi_k) - math.log(lo_k)))
         # Lean to the upper side so that a probe often closes the bracket.
-        probe = int(_math.ceil(guess))
+        probe = math.ceil(guess)
         span = hi_k - lo_k
         probe = min(hi_k - 1, max(lo_k + 1, probe))
         if span > 4 and not (lo_k + span // 8 <= probe <= hi_k - span // 8):

@@ -473,9 +473,11 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
 def _refuse_lossy_targets(fmt, options: Options) -> None:
     """A quality or size target cannot be met through a lossy output: a usage error."""
     if fmt.lossy and options.choice in ("target_psnr", "max_bytes", "quality"):
-        option = {"target_psnr": "--target-psnr", "max_bytes": "--max-bytes"}.get(
-            options.choice, "--quality"
-        )
+        option = {
+            "target_psnr": "--target-psnr",
+            "max_bytes": "--max-bytes",
+            "quality": "--quality",
+        }[options.choice]
         raise UsageError(
             f"{option} cannot be met through a lossy {fmt.name} output: its quality and size "
             "do not follow the number of colours; write .png, .gif, .webp or .tif"

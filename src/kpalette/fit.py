@@ -294,7 +294,7 @@ def fit_histogram(
             points = to_space(histogram.colors, color_space)
             weights = histogram.counts.astype(np.float64)
         if options.tune == "eye" and not hold_transparent:
-            # Small, distinct colours keep an entry where that lowers the objective.
+            # Small, distinct colours keep an entry of their own (kmeans.SALIENCE).
             centers, color_labels = swap_in_distant(
                 points, weights, centers, color_labels, max_swaps=min(4, max(1, k_fit // 8))
             )

@@ -53,7 +53,7 @@ DEFAULT_LEVEL = 6
 #: Deflate effort for samples of 1, 2 or 4 bits (16 colours or fewer): see :func:`level_for`.
 SMALL_DEPTH_LEVEL = 9
 #: A stream under this fraction of the raw scanlines is a graphic's (screenshots,
-#: charts, flat art), and is deflated again at level 9: see :func:`encode_palette_png`.
+#: charts, flat art), and is deflated again at level 9: see :func:`compress`.
 GRAPHICS_RATIO = 0.03
 #: Scanline bytes each trial of :func:`best_scanlines` is judged on, at most.
 SAMPLE_BYTES = 1 << 18
@@ -362,21 +362,24 @@ def best_scanlines(
     kinds = (0, 2, 4, -1) if depth == 8 else (0, -1)
     row_bytes = (indices.shape[1] * depth + 7) // 8 + 1
     sample, judged = _sample_rows(indices, row_bytes)
-    best: tuple[int, int, int] | None = None
+    whole = sample is indices  # the trials' rows are then the file's
+    best: tuple[int, int, int, np.ndarray | None] | None = None
     for number, order in enumerate(orders):
         samples = _packed(sample if order is None else _ranks(order)[sample], depth)
         for kind in kinds:
             rows = _filtered_rows(samples, kind)[judged]
             size = len(zlib_ng.compress(memoryview(rows.reshape(-1)), TRIAL_LEVEL))
             if best is None or size < best[0]:
-                best = (size, number, kind)
+                best = (size, number, kind, rows if whole else None)
     assert best is not None
-    _, number, kind = best
+    _, number, kind, rows = best
     order = orders[number]
     if order is not None:
         palette = palette[order]
-        indices = _ranks(order)[indices]
-    return palette, _filtered_rows(_packed(indices, depth), kind)
+    if rows is None:
+        ranked = indices if order is None else _ranks(order)[indices]
+        rows = _filtered_rows(_packed(ranked, depth), kind)
+    return palette, rows
 
 
 def _ranks(order: np.ndarray) -> np.ndarray:
