@@ -44,7 +44,7 @@ def test_k_grid_reuses_one_histogram(small_photo, monkeypatch):
     calls = []
     original = histogram.image_histogram
     monkeypatch.setattr(
-        sys.modules["kpalette.quantize"],
+        sys.modules["kpalette.prepare"],
         "image_histogram",
         lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
     )

@@ -106,11 +106,11 @@ def test_alpha_quality_from_the_table_equals_the_pixels(small_photo):
     rgba[:20, :20] = [200, 30, 30, 0]
     rgba[40:, 40:, 3] = 90
     result = quantize(rgba, 6, tune="mse")
-    assert result._color_table is not None
+    assert result.color_table is not None
     assert result.mse == pytest.approx(mean_squared_error(rgba, result.to_array()), rel=1e-12)
     # Tuned for the eye, a colour may take several entries: measured from the pixels.
     eye = quantize(rgba, 6)
-    assert eye._color_table is None
+    assert eye.color_table is None
     assert eye.mse == pytest.approx(mean_squared_error(rgba, eye.to_array()), rel=1e-12)
 
 

@@ -29,15 +29,9 @@ from .histogram import ColorHistogram, color_histogram, image_histogram
 from .io import load_image
 from .options import Options
 from .palette import format_palette
-from .quantize import (
-    PreparedImage,
-    QuantizedImage,
-    fit_palette,
-    prepare,
-    quantize,
-    quantize_many,
-    remap,
-)
+from .prepare import PreparedImage, prepare
+from .quantize import fit_palette, quantize, quantize_many, remap
+from .result import QuantizedImage
 from .ssimulacra2 import ssimulacra2
 
 #: The package's version: its one source (pyproject.toml reads it from here).

@@ -7,6 +7,7 @@ checked at its neighbour (k - 1 reaches less; k + 1 does not fit) before it is g
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -19,9 +20,11 @@ from . import metrics
 from .exceptions import KPaletteWarning, QualityTooLow
 from .fit import Fit, fit_histogram, prepare_points
 from .io import OUTPUT_FORMATS
+from .mapping import from_fit
 from .options import Options
+from .prepare import prepare
 from .progress import status
-from .quantize import QuantizedImage, from_fit, prepare
+from .result import QuantizedImage
 
 __all__ = ["AUTO_DELTA_E", "DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
@@ -170,9 +173,13 @@ def choose_k(
         choice = KChoice(k, "knee", reason, search.result(k), search.curve)
     else:
         choice = _for_delta_e(AUTO_DELTA_E, search, max_k)
-    choice.result.choice = {"method": choice.method, "k": choice.k, "reason": choice.reason}
-    choice.result.seconds = time.perf_counter() - start  # the whole search, read included
-    return choice
+    return dataclasses.replace(
+        choice,
+        result=choice.result.replace(
+            choice={"method": choice.method, "k": choice.k, "reason": choice.reason},
+            seconds=time.perf_counter() - start,  # the whole search, read included
+        ),
+    )
 
 
 class KSweep:

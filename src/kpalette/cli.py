@@ -465,7 +465,7 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     if named:
         output = _default_output(input_path, default_dir, result.n_colors)
-    result.save(output, truecolor=args.truecolor, overwrite=args.force)
+    result = result.save(output, truecolor=args.truecolor, overwrite=args.force)
     report = result.summary(with_ssim=args.json)
     return (json.dumps(report) if args.json else _human_summary(report)) + "\n"
 
@@ -508,11 +508,11 @@ def _compress_piped(args, input_path: Path, options: Options) -> str:
     result = quantize_for(image, fmt, truecolor=args.truecolor, options=options)
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     if to_stdout:
-        data = result.file_bytes(image_format, truecolor=args.truecolor or not fmt.palette)
+        data, result = result.encode_file(image_format, truecolor=args.truecolor or not fmt.palette)
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        result.save(args.output, truecolor=args.truecolor, overwrite=args.force)
+        result = result.save(args.output, truecolor=args.truecolor, overwrite=args.force)
     report = result.summary(with_ssim=args.json)
     text = (json.dumps(report) if args.json else _human_summary(report)) + "\n"
     if to_stdout:

@@ -18,7 +18,7 @@ import numpy as np
 from .choose import DEFAULT_KNEE_KS, KSweep, knee_point
 from .exceptions import require_extra
 from .io import load_image
-from .quantize import QuantizedImage
+from .result import QuantizedImage
 
 __all__ = [
     "DEFAULT_GRID_KS",

@@ -38,7 +38,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import metrics
 from ..choose import KSweep, choose_k
 from ..exceptions import ImageReadError, KPaletteError
 from ..io import OUTPUT_FORMATS, encode_truecolor
@@ -178,7 +177,7 @@ def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, 
     """The encoded image and its summary (``POST /api/quantize``)."""
     fmt = OUTPUT_FORMATS[image_format]
     result = quantize_for(data, fmt, options=options)
-    encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
+    encoded, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
     summary = result.summary(with_ssim=False)
     summary["format"] = image_format
     return encoded, summary
@@ -215,18 +214,14 @@ def _full_result(upload: Upload, options: Options, image_format: str) -> tuple[b
     """The full-size result at ``options.k``, encoded, and its summary."""
     fmt = OUTPUT_FORMATS[image_format]
     result = upload.sweep_for(options).result(options.n_colors)
-    # file_bytes: the summary then reads this size rather than encode a PNG to measure
-    # one; the sizes are set again from ``encoded`` below, since the result is shared
-    # with other requests (another format may be asked for at the same time).
-    encoded = result.file_bytes(fmt.name, truecolor=not fmt.palette)
+    # The shared result stays as it is: the value for this file is a new one, whose
+    # summary reads this size rather than encode a PNG to measure one.
+    encoded, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
     summary = result.summary(with_ssim=False)
-    height, width = result.shape
     summary.update(
         input=upload.name or None,
         input_bytes=upload.data_bytes,
-        output_bytes=len(encoded),
         ratio=round(upload.data_bytes / len(encoded), 4),
-        bits_per_pixel=round(metrics.bits_per_pixel(len(encoded), width * height), 4),
         format=image_format,
         file_name=_file_name(upload.name, options.n_colors, image_format),
     )

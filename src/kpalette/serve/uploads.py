@@ -19,7 +19,7 @@ import numpy as np
 from ..choose import KSweep
 from ..options import Options
 from ..palette import order_by_share, to_hex
-from ..quantize import PreparedImage
+from ..prepare import PreparedImage
 
 __all__ = ["View", "Upload", "UploadStore"]
 
