@@ -173,3 +173,29 @@ def test_quality_under_the_minimum_is_an_error_that_says_what_was_reached(small_
     # Between the minimum and the maximum: the most colours searched.
     choice = choose_k(small_photo, quality=(0, 99.9), max_k=8)
     assert choice.k == 8 and "the most searched" in choice.reason
+
+
+def test_one_sweep_serves_many_threads(small_photo):
+    import threading
+
+    sweep = KSweep(small_photo, max_results=3)
+    failures = []
+
+    def work(offset):
+        try:
+            for k in range(2, 10):
+                k = 2 + (k + offset) % 8
+                assert sweep.result(k).n_colors <= k
+                snapshot = sweep.curve  # a copy: others keep adding points
+                assert all("inertia" in point for point in snapshot.values())
+        except Exception as exc:  # noqa: BLE001 (reported below, from the main thread)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(sweep.curve) == list(range(2, 10))
+    assert len(sweep.results) <= 3

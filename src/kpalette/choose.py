@@ -17,14 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
+from .colorspace import from_space
 from .exceptions import KPaletteWarning, QualityTooLow
-from .fit import Fit, fit_histogram, prepare_points
+from .fit import Fit, fit_histogram, nearest_entries, prepare_points
 from .io import OUTPUT_FORMATS
+from .kmeans import grid_means, kmeans_weighted
 from .mapping import from_fit
 from .options import Options
 from .prepare import prepare
 from .progress import status
 from .result import QuantizedImage
+from .ssimulacra2 import sample, ssimulacra2
 
 __all__ = ["AUTO_DELTA_E", "DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
@@ -41,7 +44,7 @@ AUTO_DELTA_E = 2.0
 LOSSY_FORMATS = frozenset(fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.lossy)
 
 
-@dataclass
+@dataclass(frozen=True)
 class KChoice:
     """What :func:`choose_k` chose and why.
 
@@ -223,7 +226,7 @@ class KSweep:
                 raise ValueError(f"{name} must be a whole number >= 1 or None, got {value!r}")
         self.options = Options.of(options, **changes)
         self.prepared = prepare(image, self.options)
-        self.curve: dict[int, dict] = {}
+        self._curve: dict[int, dict] = {}
         self.results: dict[int, QuantizedImage] = {}
         self._fits: dict[int, Fit] = {}
         self.max_fits = max_fits
@@ -273,6 +276,18 @@ class KSweep:
                 del cache[next(iter(cache))]
         return value
 
+    @property
+    def curve(self) -> dict[int, dict]:
+        """k -> what was measured there, a copy taken at once (other threads may be
+        adding to the sweep)."""
+        with self._lock:
+            return {k: dict(point) for k, point in sorted(self._curve.items())}
+
+    def _record(self, k: int, **values) -> None:
+        """Add ``values`` to the point at k (each point only grows)."""
+        with self._lock:
+            self._curve[k] = {**self._curve.get(k, {}), **values}
+
     def fit(self, k: int) -> Fit:
         """The fit at k (made once, unless dropped by ``max_fits``)."""
         fit = self._cached(self._fits, k)
@@ -312,9 +327,7 @@ class KSweep:
             fit = self.fit(k)
             result = from_fit(fit, self.prepared, self.options_at(k), start=start)
             self._keep(self.results, k, result, self.max_results)
-            self.curve.setdefault(k, {}).update(
-                {"inertia": result.inertia, "mse": result.mse, "psnr": result.psnr}
-            )
+            self._record(k, inertia=result.inertia, mse=result.mse, psnr=result.psnr)
         return result
 
     @property
@@ -332,7 +345,7 @@ class KSweep:
     def point(self, k: int) -> dict:
         """Inertia, MSE and PSNR at k; from the colour table alone when it measures the
         result (:attr:`_measured_by_table`), else from the result itself."""
-        if k not in self.curve:
+        if k not in self._curve:
             if not self._measured_by_table:
                 self.result(k)
             else:
@@ -340,8 +353,8 @@ class KSweep:
                 colors, counts, entries = fit.color_table()
                 mse = metrics.mean_squared_error_from_entries(colors, counts, fit.palette, entries)
                 psnr = metrics.peak_signal_noise_ratio(None, None, mse=mse)
-                self.curve[k] = {"inertia": fit.inertia, "mse": mse, "psnr": psnr}
-        return self.curve[k]
+                self._record(k, inertia=fit.inertia, mse=mse, psnr=psnr)
+        return self._curve[k]
 
     def delta_e_estimate(self, k: int) -> float:
         """Mean CIEDE2000 at k of a quick fit: one start on the colours merged on a
@@ -362,10 +375,6 @@ class KSweep:
         if not quick:
             return self.delta_e(k)
         if k not in self._estimates:
-            from .colorspace import from_space
-            from .fit import nearest_entries
-            from .kmeans import grid_means, kmeans_weighted
-
             space = self.options.color_space
             points = histogram.coordinates(space)
             if self._coarse is None:
@@ -410,11 +419,11 @@ class KSweep:
         """SSIMULACRA2 score of the result at k against the image (0-100), measured on
         :func:`kpalette.ssimulacra2.sample` of both (the whole image up to half a
         megapixel), once per k."""
-        point = self.curve.get(k, {})
+        point = self._curve.get(k, {})
         if "ssimulacra2" not in point:
             score = self._score(self.result(k))
-            self.curve.setdefault(k, {})["ssimulacra2"] = score
-        return self.curve[k]["ssimulacra2"]
+            self._record(k, ssimulacra2=score)
+        return self._curve[k]["ssimulacra2"]
 
     def ssimulacra2_estimate(self, k: int) -> float:
         """SSIMULACRA2 at k of a quick fit (one k-means++ start, the full fit's other
@@ -428,8 +437,6 @@ class KSweep:
         return self._quality_estimates[k]
 
     def _score(self, result: QuantizedImage) -> float:
-        from .ssimulacra2 import sample, ssimulacra2
-
         if self._sampled_original is None:
             self._sampled_original = sample(self.prepared.original)
         return ssimulacra2(self._sampled_original, sample(result.to_array()))
@@ -437,14 +444,14 @@ class KSweep:
     def size(self, k: int, image_format: str = "PNG", truecolor: bool = False) -> int:
         """Bytes of the file at k in ``image_format``, really encoded (once per format)."""
         key = self.size_key(image_format, truecolor)
-        if key not in self.curve.get(k, {}):
+        if key not in self._curve.get(k, {}):
             result = self.result(k)
             if key == "bytes":
                 n_bytes = result.png_bytes  # cached on the result, shared with its report
             else:
                 n_bytes = len(result.encode(image_format, truecolor=truecolor))
-            self.curve[k][key] = n_bytes
-        return self.curve[k][key]
+            self._record(k, **{key: n_bytes})
+        return self._curve[k][key]
 
 
 def _first_true(predicate, low: int, high: int) -> int | None:

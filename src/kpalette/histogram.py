@@ -8,6 +8,7 @@ cheap way to do the same job.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ColorHistogram:
     """Distinct colours of a set of pixels and how often each occurs.
 
@@ -54,8 +55,13 @@ class ColorHistogram:
     _coordinates: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # A value: its arrays are read-only views, shared safely by fits and threads.
+        for name in ("colors", "counts", "codes"):
+            view = np.asarray(getattr(self, name)).view()
+            view.flags.writeable = False
+            object.__setattr__(self, name, view)
         if not self.channels:
-            self.channels = self.colors.shape[1]
+            object.__setattr__(self, "channels", self.colors.shape[1])
 
     @property
     def n_colors(self) -> int:
@@ -75,8 +81,10 @@ class ColorHistogram:
         if color_space not in self._coordinates:
             from .colorspace import to_space
 
+            coordinates = to_space(self.colors, color_space)
+            coordinates.flags.writeable = False
             # setdefault: of two threads converting at once, both get the first kept.
-            return self._coordinates.setdefault(color_space, to_space(self.colors, color_space))
+            return self._coordinates.setdefault(color_space, coordinates)
         return self._coordinates[color_space]
 
     def with_transparent(self) -> ColorHistogram:
@@ -262,9 +270,7 @@ def image_histogram(pixels: np.ndarray) -> ColorHistogram:
     left_out = n_transparent if leave_out else 0
     dims = 3 if n_opaque + left_out == len(pixels) else 4
     histogram = color_histogram(pixels, dims, skip_transparent=leave_out)
-    histogram.n_transparent = left_out
-    histogram.channels = 4
-    return histogram
+    return dataclasses.replace(histogram, n_transparent=left_out, channels=4)
 
 
 def rgb_histogram(pixels: np.ndarray) -> ColorHistogram:
