@@ -48,6 +48,7 @@ extensions = [
         "kpalette._kernels.dithering",
         "kpalette._kernels.png_filters",
         "kpalette._kernels.runs",
+        "kpalette._kernels.threads",
     )
 ]
 setup(

@@ -348,3 +348,25 @@ def test_cluster_tasks_hold_several_small_files_when_there_are_many():
     assert batch.chunk_size(10, 2) == 1  # few files: one a task, spread evenly
     assert batch.chunk_size(200, 2) == 12  # 200 files on 2 threads: 17 tasks
     assert batch.chunk_size(100_000, 200) == batch.MAX_CHUNK
+
+
+def test_workers_get_their_threads_as_an_argument(monkeypatch):
+    import os
+
+    from kpalette import batch
+    from kpalette._kernels.threads import max_threads
+
+    if max_threads() < 2:
+        pytest.skip("one thread only here (no OpenMP, or one core): nothing to divide")
+    # Two cores for two workers: one thread each, where a process left alone has two.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    before = dict(os.environ)
+    threads = list(batch._map(_threads_in_worker, range(4), 2))
+    assert dict(os.environ) == before  # nothing written in this process's environment
+    assert threads == [1, 1, 1, 1]
+
+
+def _threads_in_worker(_):
+    from kpalette._kernels.threads import max_threads
+
+    return max_threads()

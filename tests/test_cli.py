@@ -443,18 +443,18 @@ def test_library_noise_is_held_back_and_a_failing_run_prints_one_line(monkeypatc
     from kpalette import cli
     from kpalette.exceptions import ImageReadError
 
-    def noisy(argv):
+    def noisy(args):
         os.write(2, b"ZIPDecode: Decoding error at scanline 0\n")  # as libtiff does
         warnings.warn("Truncated File Read", UserWarning, stacklevel=1)
-        if argv == ["fail"]:
+        if args.input == "fail.tif":
             raise ImageReadError("cannot decode x.tif: broken data stream")
         return 0
 
-    monkeypatch.setattr(cli, "run", noisy)
-    assert cli.main(["fail"]) == 1
+    monkeypatch.setattr(cli, "_execute", noisy)
+    assert cli.main(["compress", "fail.tif"]) == 1
     err = capfd.readouterr().err
     assert err == "kpalette: error: cannot decode x.tif: broken data stream\n"
-    assert cli.main(["succeed"]) == 0
+    assert cli.main(["compress", "succeed.tif"]) == 0
     err = capfd.readouterr().err
     assert err.splitlines() == [
         "kpalette: warning: Truncated File Read",
@@ -528,3 +528,32 @@ def test_quality_under_the_minimum_exits_99_and_writes_nothing(photo, tmp_path, 
     assert status == 2 and "--quality must be MIN-MAX" in err
     status, _, err = _run(["compress", photo, "--quality", "70", "-o", tmp_path / "x.jpg"], capsys)
     assert status == 2 and "--quality cannot be met through a lossy JPEG" in err
+
+
+def test_long_running_commands_leave_the_process_as_they_found_it(monkeypatch, tmp_path):
+    """serve and batch keep the collector on, file descriptor 2 where it was, and
+    Python's sys.stderr; only the short commands pause the collector."""
+    import gc
+    import os
+
+    from kpalette import cli
+
+    seen = {}
+    before = os.fstat(2)
+
+    def record(args):
+        after = os.fstat(2)
+        seen[args.command] = (
+            gc.isenabled(),
+            (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino),
+        )
+        return 0
+
+    monkeypatch.setattr(cli, "_execute", record)
+    assert gc.isenabled()
+    cli.main(["serve"])
+    cli.main(["batch", str(tmp_path), "-o", str(tmp_path / "out")])
+    cli.main(["compress", "x.png"])
+    assert seen["serve"] == (True, True) and seen["batch"] == (True, True)
+    assert seen["compress"][0] is False  # the collector paused for a short command
+    assert gc.isenabled()

@@ -13,18 +13,26 @@ from __future__ import annotations
 
 import glob
 import math
+import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from . import io
-from .exceptions import KPaletteError
+from ._kernels.threads import max_threads, set_max_threads
+from .exceptions import KPaletteError, KPaletteWarning
+from .fit import fit_histogram
+from .histogram import ColorHistogram, rgb_histogram, sum_histograms, unpack_colors
 from .options import Options
+from .prepare import prepare
+from .quantize import quantize_for, remap
 
 __all__ = [
     "BATCH_FORMATS",
@@ -122,8 +130,6 @@ def _is_image(path: Path) -> bool:
     """Whether a file is taken as an image: its content is one Pillow reads (its header
     only), or its extension is an image format's (a damaged image is then an input
     that fails with a reason, not a file passed over)."""
-    from PIL import Image, UnidentifiedImageError
-
     if path.suffix.lower() in Image.registered_extensions():
         return True
     try:
@@ -263,10 +269,6 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
 
 
 def _result(job: Job, options: Options, settings: Settings):
-    import warnings
-
-    from .exceptions import KPaletteWarning
-    from .quantize import quantize_for, remap
 
     fmt = io.output_format(f"x.{settings.extension}")
     with warnings.catch_warnings():
@@ -280,9 +282,6 @@ def _result(job: Job, options: Options, settings: Settings):
 
 def _histogram(source: Path, options: Options):
     """(codes, counts) of an image's visible RGB colours: the map step of a shared palette."""
-    from .histogram import rgb_histogram
-    from .quantize import prepare
-
     try:
         prepared = prepare(source, options)
     except (KPaletteError, ValueError, OSError, MemoryError):
@@ -292,25 +291,23 @@ def _histogram(source: Path, options: Options):
 
 
 # --------------------------------------------------------------------------- many inputs
-def _pool(jobs: int):
+def _pool(jobs: int) -> ProcessPoolExecutor:
     """Processes of their own (spawned: the OpenMP runtime of this one is not forked),
-    each with ``cores // jobs`` threads for the compiled loops, so that the machine is
-    not oversubscribed."""
-    import multiprocessing
-
+    each told to use ``cores // jobs`` threads for the compiled loops, so that the
+    machine is not oversubscribed."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = max(1, (cores or 1) // jobs)
-    saved = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by each worker as it starts
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-    return pool, saved
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(threads,),
+    )
 
 
-def _restore_threads(saved) -> None:
-    if saved is None:
-        os.environ.pop("OMP_NUM_THREADS", None)
-    else:
-        os.environ["OMP_NUM_THREADS"] = saved
+def _start_worker(threads: int) -> None:
+    """A batch worker's start: its share of the cores, given as an argument."""
+    set_max_threads(min(threads, max_threads()))
 
 
 def _map(function, items, jobs: int, *args) -> Iterator:
@@ -320,7 +317,7 @@ def _map(function, items, jobs: int, *args) -> Iterator:
         for item in items:
             yield function(item, *args)
         return
-    pool, saved = _pool(jobs)
+    pool = _pool(jobs)
     try:
         pending = set()
         items = iter(items)
@@ -334,14 +331,11 @@ def _map(function, items, jobs: int, *args) -> Iterator:
             yield from (future.result() for future in done)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        _restore_threads(saved)
 
 
 def _sum_counted(a, b):
     """Two (codes, counts) histograms added (None: an input that could not be read):
     the reduce step of a shared palette."""
-    from .histogram import ColorHistogram, sum_histograms, unpack_colors
-
     if a is None or b is None:
         return b if a is None else a
     histograms = [ColorHistogram(unpack_colors(c, 3), n, c) for c, n in (a, b)]
@@ -362,9 +356,6 @@ def shared_palette(
     -------
     (k, 3) uint8 array, most used colour first
     """
-    from .fit import fit_histogram
-    from .histogram import ColorHistogram, unpack_colors
-
     sources = [job.source for job in jobs]
     if client is not None:
         level = client.map(_histogram, sources, options=options, retries=RETRIES, pure=False)

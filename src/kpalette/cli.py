@@ -744,7 +744,10 @@ def _explore(args, input_path: Path) -> str:
 
 def run(argv=None) -> int:
     """Run the command line; returns the exit status (raises on errors)."""
-    args = build_parser().parse_args(argv)
+    return _execute(build_parser().parse_args(argv))
+
+
+def _execute(args) -> int:
     with _status_line(enabled=not args.quiet and args.command != "batch" and _stderr_is_terminal()):
         text = _run_command(args)
     sys.stdout.write(text)  # once the status line is gone
@@ -810,39 +813,29 @@ def _run_command(args) -> str:
     return _palette(args, input_path)
 
 
+#: The commands that run once and end: only they hold back the standard error and pause
+#: the garbage collector. ``serve`` runs for hours and ``batch`` for many files, and
+#: each keeps the process as it found it.
+SHORT_COMMANDS = frozenset({"demo", "compress", "palette", "explore"})
+
+
 def main(argv=None) -> int:
     """Entry point: errors become one line on stderr and an exit status.
 
     ``argv`` None means the process's own arguments: this process is the command line.
     """
-    # The cycle collector finds nothing to free in a run but walks every object the
-    # imports made, at each collection and at exit: 8% of a run on a 2 MP photo
-    # (bench/startup.py). Off for the command; what is left is frozen before exit.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _run_reporting_errors(argv)
-    finally:
-        if argv is None:
-            gc.freeze()
-        if collecting:
-            gc.enable()
-
-
-def _run_reporting_errors(argv) -> int:
-    """:func:`run`, its errors reported as one line each.
-
-    What the libraries say on the way (Python warnings, and lines that C decoders
-    such as libtiff write to the standard error themselves) is held back: after a run
-    that succeeds each is one ``kpalette: warning:`` line; after one that fails, only
-    the error line is printed.
-    """
     held: list[str] = []
     try:
-        with warnings.catch_warnings(record=True) as caught, _held_stderr(held):
+        args = build_parser().parse_args(argv)
+        short = args.command in SHORT_COMMANDS
+        with warnings.catch_warnings(record=args.command != "serve") as caught:
             warnings.simplefilter("default")
-            status = run(argv)
-        for warning in caught:
+            with (
+                _held_stderr(held) if short else contextlib.nullcontext(),
+                _collector_paused(process=argv is None) if short else contextlib.nullcontext(),
+            ):
+                status = _execute(args)
+        for warning in caught or ():
             _warn_line(str(warning.message))
         for line in held:
             _warn_line(line)
@@ -867,6 +860,22 @@ def _run_reporting_errors(argv) -> int:
         return _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 70)
     sys.stdout.flush()
     return status
+
+
+@contextlib.contextmanager
+def _collector_paused(*, process: bool):
+    """The cycle collector off for a short command: it finds nothing to free in one run
+    but walks every object the imports made (docs/benchmarks.md, "Process settings").
+    When the command is the process (``process``), what is left is frozen as it ends."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if process:
+            gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def _warn_line(message: str) -> None:

@@ -4,7 +4,9 @@
 - :mod:`.clustering`: the grid histogram, the points' tree, Lloyd and k-means++;
 - :mod:`.measures`: CIELAB, CIEDE2000, the table sums of the quality measures, SSIM;
 - :mod:`.dithering`: Floyd-Steinberg error diffusion onto a palette;
-- :mod:`.png_filters`: the PNG writer's scanline filters.
+- :mod:`.png_filters`: the PNG writer's scanline filters;
+- :mod:`.runs`: pixels mapped along runs of a neighbour's entry;
+- :mod:`.threads`: how many threads this process's parallel regions use.
 
 Each ``def`` function checks the shapes, dtypes and value ranges of its arguments
 before its unchecked loops run, and each has a plain NumPy twin in
