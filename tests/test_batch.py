@@ -353,8 +353,9 @@ def test_cluster_tasks_hold_several_small_files_when_there_are_many():
 def test_workers_get_their_threads_as_an_argument(monkeypatch):
     import os
 
-    from kpalette import batch
     from kpalette._kernels.threads import max_threads
+
+    from kpalette import batch
 
     if max_threads() < 2:
         pytest.skip("one thread only here (no OpenMP, or one core): nothing to divide")

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from kpalette._kernels.threads import max_threads, set_max_threads
 
 
