@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fuzzing import FORMATS, mutate, seed_files  # noqa: E402
-from serving import answers, running_server  # noqa: E402
-from test_fuzz import check_one  # noqa: E402
+from fuzzing import FORMATS, mutate, seed_files
+from serving import answers, running_server
+from test_fuzz import check_one
 
 
 class Hang(Exception):

@@ -38,7 +38,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from serving import running_server  # noqa: E402
+from serving import running_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 OUT = Path(__file__).resolve().parent / "out"

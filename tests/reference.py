@@ -130,7 +130,7 @@ def lloyd_weighted(
     base_means = None
     squared_norms = float((weights * (points**2).sum(axis=1)).sum())
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007
+    for n_iter in range(1, max_iter + 1):
         new_labels, dist2 = assign(points, centers)
         unchanged = labels is not None and np.array_equal(new_labels, labels)
         if means_of_labels and unchanged:

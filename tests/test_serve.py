@@ -14,9 +14,9 @@ from kpalette.palette import to_hex
 
 pytest.importorskip("starlette")
 pytest.importorskip("multipart")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from kpalette.serve import create_app  # noqa: E402
+from kpalette.serve import create_app
 
 PHOTO = sample_image_path().read_bytes()
 

@@ -212,7 +212,8 @@ def plan(found, out_dir, extension: str = "png") -> list[Job]:
         one folder), named in the message.
     """
     out_dir = Path(out_dir)
-    jobs, seen = [], {}
+    jobs: list[Job] = []
+    seen: dict[tuple[Path, str], Path] = {}
     for source, base in found:
         relative = source.relative_to(base) if base in source.parents else Path(source.name)
         job = Job(source=source, folder=out_dir / relative.parent, stem=source.stem)

@@ -168,7 +168,8 @@ def choose_k(
     if options.target_psnr is not None:
         choice = _for_psnr(float(options.target_psnr), search, max_k)
     elif options.quality is not None:
-        choice = _for_quality(*options.quality, search, max_k)
+        low, high = options.quality
+        choice = _for_quality(low, high, search, max_k)
     elif options.max_bytes is not None:
         choice = _for_size(int(options.max_bytes), search, max_k, image_format, truecolor)
     elif method == "knee":
@@ -232,7 +233,7 @@ class KSweep:
         self.max_fits = max_fits
         self.max_results = max_results
         self._lock = threading.Lock()
-        self._coarse = None
+        self._coarse: tuple[np.ndarray, np.ndarray] | None = None
         # The colours' grids and search trees, kept between fits (None for histograms
         # whose fits sort their colours in place).
         self._points = prepare_points(self.prepared.histogram, self.options.color_space)
@@ -308,7 +309,7 @@ class KSweep:
 
     def suggest(self, ks=DEFAULT_KNEE_KS) -> tuple[int, str]:
         """The knee of the inertia over ``ks``, and a sentence saying why."""
-        ks = sorted(set(int(k) for k in ks))
+        ks = sorted({int(k) for k in ks})
         inertia = [self.point(k)["inertia"] for k in ks]
         k = knee_point(ks, inertia)
         total = inertia[0] - inertia[-1]
@@ -514,6 +515,7 @@ def _first_reaching(score, target: float, low: int, high: int) -> int | None:
         if above is None:
             if probe >= high:
                 return None
+            assert below is not None  # this probe was under the target
             step = 4 if below[1] < target - 20 else 2
             probe = min(high, probe * step)
             continue

@@ -39,7 +39,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse with errors as one line, no usage dump."""
 
-    def error(self, message):  # noqa: D401 (argparse's name)
+    def error(self, message):
         raise UsageError(message)
 
 

@@ -446,6 +446,7 @@ class KMeans(_Parameters):
                 result = run(points[chosen])
                 if best is None or result[2] < best[2]:
                     best = result
+            assert best is not None  # n_init >= 1 starts were run
             return best[0], best[3]
         start = init(rows.original, k, self.random_state) if callable(init) else init
         start = np.array(start, dtype=np.float64)
@@ -610,7 +611,7 @@ class _DistinctRows:
             self.fit_points = histogram.colors.astype(np.float64)
             self.points = self.fit_points / scale if scale != 1 else self.fit_points
             if weights is None:
-                self.weights = histogram.counts.astype(np.float64)
+                self.weights: np.ndarray = histogram.counts.astype(np.float64)
             else:
                 index = labels_for_pixels(self.pixels, histogram, np.arange(len(self.points)))
                 self.weights = np.bincount(index, weights=weights, minlength=len(self.points))

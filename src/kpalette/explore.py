@@ -158,7 +158,7 @@ def build_report(
     options = Options.of(options, **changes)
     color_space, seed = options.color_space, options.seed
     sweep = KSweep(image, options=options)
-    knee_ks = sorted(set(int(k) for k in knee_ks))
+    knee_ks = sorted({int(k) for k in knee_ks})
     grid_ks = [int(k) for k in grid_ks]
     suggested, reason = sweep.suggest(knee_ks)
     chosen = sweep.result(suggested)

@@ -201,7 +201,7 @@ def load_image(
     path = Path(path)
     with _open_image(path, max_pixels, max_expansion, data) as img:
         try:
-            n_frames = img.n_frames if getattr(img, "is_animated", False) else 1
+            n_frames = getattr(img, "n_frames", 1) if getattr(img, "is_animated", False) else 1
         except Exception as exc:  # noqa: BLE001 (counting frames reads the whole file)
             raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
         if n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
@@ -317,9 +317,10 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 def _is_16_bit_colour_png(img: Image.Image) -> bool:
     """Whether Pillow reads ``img`` as 16-bit RGB(A) PNG samples, of which it keeps
     only the high byte."""
-    if img.format != "PNG" or not img.tile:
+    tiles = getattr(img, "tile", None)  # an ImageFile's, read from a file
+    if img.format != "PNG" or not tiles:
         return False
-    tile = img.tile[0]
+    tile = tiles[0]
     rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
     return rawmode in ("RGB;16B", "RGBA;16B")
 
@@ -381,7 +382,8 @@ def _to_uint8_array(img: Image.Image) -> np.ndarray:
         grey = np.clip(np.rint(samples * scale), 0, 255).astype(np.uint8)
         return np.repeat(grey[..., None], 3, axis=2)
     has_alpha = mode in ("LA", "La", "PA", "RGBa") or (
-        mode == "P" and ("transparency" in img.info or img.palette.mode == "RGBA")
+        mode == "P"
+        and ("transparency" in img.info or (img.palette is not None and img.palette.mode == "RGBA"))
     )
     if mode == "L" and "transparency" in img.info:
         has_alpha = True

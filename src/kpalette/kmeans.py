@@ -488,7 +488,7 @@ def lloyd_plain(points, weights, centers, *, max_iter=300, tol=0.0):
     labels = np.zeros(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is read after the loop)
+    for n_iter in range(1, max_iter + 1):
         previous = labels.copy()
         assign(points, centers, labels, dist2)
         totals = np.bincount(labels, weights=weights, minlength=k)

@@ -290,9 +290,17 @@ def mean_delta_e(original: np.ndarray, other: np.ndarray) -> float:
     return mean_delta_e_from_table(colors, counts, mapped)
 
 
-def peak_signal_noise_ratio(original: np.ndarray, other: np.ndarray, *, mse=None) -> float:
-    """PSNR in dB for 8-bit images: ``10 log10(255^2 / MSE)``; ``inf`` when identical."""
-    mse = mean_squared_error(original, other) if mse is None else mse
+def peak_signal_noise_ratio(
+    original: np.ndarray | None, other: np.ndarray | None, *, mse: float | None = None
+) -> float:
+    """PSNR in dB for 8-bit images: ``10 log10(255^2 / MSE)``; ``inf`` when identical.
+
+    Of the two images, or of ``mse`` when it is given (the images are then not read).
+    """
+    if mse is None:
+        if original is None or other is None:
+            raise ValueError("peak_signal_noise_ratio needs two images, or mse")
+        mse = mean_squared_error(original, other)
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 

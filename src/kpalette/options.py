@@ -140,7 +140,8 @@ class Options:
     max_bytes: int | None = None
     quality: Any = None
     tune: str = "eye"
-    color_space: str | None = None
+    # None when made: the tune's space, set in __post_init__ (a str from then on).
+    color_space: str = None  # type: ignore[assignment]
     dither: float = 0.0
     seed: Any = 0
     n_init: int | str = "auto"
@@ -282,7 +283,7 @@ class Options:
         base = cls() if options is None else options
         if not isinstance(base, Options):
             raise TypeError(f"options must be an Options, got {type(base).__name__}")
-        changes = {name: value for name, value in changes.items()}
+        changes = dict(changes.items())
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise TypeError(

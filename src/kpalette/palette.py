@@ -218,7 +218,7 @@ def read_palette(path) -> np.ndarray:
                 f"the palette image {path} has {histogram.n_colors} colours; a palette "
                 f"holds at most {MAX_PALETTE_FILE_COLORS}"
             )
-        colors = [tuple(int(v) for v in c[:3]) for c in histogram.colors]
+        colors = [(int(c[0]), int(c[1]), int(c[2])) for c in histogram.colors]
     elif suffix == ".gpl":
         lines = text.splitlines()
         if not lines or lines[0].strip() != "GIMP Palette":

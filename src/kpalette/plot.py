@@ -100,7 +100,7 @@ def original_facts(original, source, n_colors: int | None = None) -> str:
     from .histogram import color_histogram
 
     if source is not None:
-        size = f"{_kilobytes(io.file_size(source))} ({source.suffix.lstrip('.').upper()})"
+        size = f"{_kilobytes(io.file_size(source) or 0)} ({source.suffix.lstrip('.').upper()})"
     else:
         size = f"{_kilobytes(len(io.encode_truecolor(original, 'PNG')))} as PNG"
     if n_colors is None:
@@ -361,6 +361,7 @@ def color_cloud(
     coordinates = to_space(colors, space)
     names = _AXES[space]
     if color_by == "cluster":
+        assert result is not None  # quantized above
         palette = result.palette[:, :3]
         visible = palette if result.palette.shape[1] == 3 else palette[result.palette[:, 3] > 0]
         labels = nearest_entries(to_space(colors, result.color_space), visible, result.color_space)
@@ -440,7 +441,7 @@ def elbow(image, ks=DEFAULT_KNEE_KS, *, sizes: bool = True, **sweep_options):
         inertia) is a dashed line in each, named in the title.
     """
     sweep = _as_sweep(image, sweep_options)
-    ks = sorted(set(int(k) for k in ks))
+    ks = sorted({int(k) for k in ks})
     inertia = [sweep.point(k)["inertia"] for k in ks]
     psnr = [sweep.point(k)["psnr"] for k in ks]
     suggested = knee_point(ks, inertia)

@@ -312,7 +312,7 @@ def compress(rows, depth: int, *, level: int | None = None, workers: int | None 
     if level is None:
         for limit, effort in EFFORT_LEVELS:
             if size <= limit:
-                return libdeflate.zlib_compress(bytes(rows), effort)
+                return bytes(libdeflate.zlib_compress(bytes(rows), effort))
         if size <= LEVEL_9_BYTES:
             return deflate(rows, 9, workers=workers)
         stream = deflate(rows, level_for(depth), workers=workers)
@@ -442,7 +442,7 @@ def encode_palette_png(
         palette, rows = best_scanlines(palette, indices, depth, reorder=reorder)
     else:
         rows = _filtered_rows(_packed(indices, depth), 0)
-    stream = compress(memoryview(rows.reshape(-1)), depth, level=level, workers=workers)
+    stream = compress(rows.reshape(-1).data, depth, level=level, workers=workers)
     header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
     parts = [SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette[:, :3].tobytes())]
     if palette.shape[1] == 4:

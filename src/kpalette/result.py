@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,9 +100,11 @@ class QuantizedImage:
     source: Path | None = None
     seconds: float | None = None
     color_table: tuple | None = field(default=None, repr=False)
-    options: Options | None = None
+    # None when made: ``Options(k=len(palette))``, set in __post_init__.
+    options: Options = None  # type: ignore[assignment]
     inertia: float | None = None
-    counts: np.ndarray | None = None
+    # None when made: counted from ``indices`` in __post_init__.
+    counts: np.ndarray = None  # type: ignore[assignment]
     choice: dict | None = None
     keep_order: bool = False
     output_path: Path | None = None
@@ -377,7 +380,7 @@ class QuantizedImage:
         height, width = self.shape
         output_bytes = self.output_bytes if self.output_bytes is not None else self.png_bytes
         input_bytes = self.input_bytes
-        report = {
+        report: dict[str, Any] = {
             "input": None if self.source is None else str(self.source),
             "output": None if self.output_path is None else str(self.output_path),
             "width": width,
