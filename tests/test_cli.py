@@ -434,6 +434,21 @@ def test_a_tiny_file_declaring_a_huge_image_is_refused_unless_asked(tmp_path, ca
         ["compress", bomb, "-o", tmp_path / "o.png", "--max-pixels", "1000"], capsys
     )
     assert status == 1 and "over the limit of 1000" in err
+    # Raising the pixel limit leaves the other half of the guard on; only its own
+    # option lifts it (the file then fails as the damaged file it is).
+    status, _, err = _run(
+        ["compress", bomb, "-o", tmp_path / "o.png", "--max-pixels", "200000000"], capsys
+    )
+    assert status == 1 and "out of proportion" in err and "--max-expansion" in err
+    status, _, err = _run(
+        ["compress", bomb, "-o", tmp_path / "o.png", "--max-expansion", "1e9"], capsys
+    )
+    assert status == 1 and "out of proportion" not in err and err.count("\n") == 1
+    status, _, err = _run(
+        ["compress", bomb, "-o", tmp_path / "o.png", "--max-expansion", "0"], capsys
+    )
+    assert status == 2 and "--max-expansion must be a number > 0" in err
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_library_noise_is_held_back_and_a_failing_run_prints_one_line(monkeypatch, capfd):

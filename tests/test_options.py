@@ -59,6 +59,8 @@ def test_a_way_of_choosing_k(fields, choice):
         ({"tol": -1e-3}, "tol must be a number >= 0, got -0.001"),
         ({"alpha_threshold": 0}, "alpha_threshold must be a whole number in 1..255, got 0"),
         ({"max_pixels": 0}, "max_pixels must be a whole number >= 1, got 0"),
+        ({"max_expansion": 0}, "max_expansion must be a number > 0 or None, got 0"),
+        ({"max_expansion": "big"}, "max_expansion must be a number > 0 or None, got 'big'"),
     ],
 )
 def test_bad_values_are_refused_with_what_was_received(fields, message):
@@ -112,3 +114,21 @@ def test_the_tune_chooses_the_colour_space_unless_one_is_set():
         Options(tune="fast")
     with pytest.raises(ValueError, match="choose one of .* and quality"):
         Options(k=8, quality=70)
+
+
+def test_one_default_for_the_largest_image_everywhere():
+    import inspect
+
+    from kpalette import io
+    from kpalette.options import DEFAULT_MAX_PIXELS, MAX_EXPANSION, Options
+    from kpalette.serve import create_app
+
+    assert Options().max_pixels == DEFAULT_MAX_PIXELS == 89_478_485
+    assert Options().max_expansion == MAX_EXPANSION
+    load = inspect.signature(io.load_image).parameters
+    assert load["max_pixels"].default == DEFAULT_MAX_PIXELS
+    assert load["max_expansion"].default == MAX_EXPANSION
+    assert inspect.signature(create_app).parameters["max_pixels"].default == DEFAULT_MAX_PIXELS
+    # Lowering or raising the pixel limit leaves the expansion guard as it was.
+    assert Options(max_pixels=1000).max_expansion == MAX_EXPANSION
+    assert Options(max_pixels=10**9).max_expansion == MAX_EXPANSION

@@ -23,7 +23,7 @@ from .batch import BATCH_FORMATS
 from .colorspace import COLOR_SPACES
 from .data import sample_image_path
 from .exceptions import KPaletteError, QualityTooLow
-from .options import TUNES, Options
+from .options import DEFAULT_MAX_PIXELS, TUNES, Options
 from .palette import PALETTE_FORMATS, read_palette
 from .quantize import quantize, quantize_for
 
@@ -196,6 +196,14 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="largest image to decode (default: Pillow's decompression-bomb limit)",
     )
+    parser.add_argument(
+        "--max-expansion",
+        type=float,  # checked by Options, as every option is
+        default=None,
+        metavar="X",
+        help="refuse images over 4 MP that decode to more than X times their file's bytes "
+        "(default 1100: more than deflate packs; a bomb or damaged)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -341,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_whole_number("--max-pixels", 1),
         default=None,
         metavar="N",
-        help="largest image to decode (default 50,000,000)",
+        help="largest image to decode (default: Pillow's decompression-bomb limit)",
     )
     serve.set_defaults(quiet=True)
     return parser
@@ -397,8 +405,10 @@ def _options(args, **fields) -> Options:
         "seed": args.seed,
         "tune": args.tune,
         "color_space": args.colorspace,
-        "max_pixels": args.max_pixels or io.DEFAULT_MAX_PIXELS,
     }
+    for name in ("max_pixels", "max_expansion"):  # the library's defaults, unless given
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
     for name, field in (("n_init", "n_init"), ("max_iter", "max_iter"), ("dither", "dither")):
         if getattr(args, name, None) is not None:
             given[field] = getattr(args, name)
@@ -421,6 +431,7 @@ def _option_names(message: str) -> str:
     for library, option in (
         ("k='auto'", "-k auto"),
         ("target_psnr", "--target-psnr"),
+        ("max_expansion", "--max-expansion"),
         ("max_bytes", "--max-bytes"),
         ("quality must", "--quality must"),
         (" and quality;", " and --quality;"),
@@ -639,7 +650,7 @@ def _serve(args) -> str:
         require_extra(module, "web")
     import uvicorn
 
-    from .serve import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD, create_app
+    from .serve import DEFAULT_MAX_UPLOAD, create_app
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         _warn_line(
@@ -648,7 +659,7 @@ def _serve(args) -> str:
         )
     app = create_app(
         max_upload=args.max_upload or DEFAULT_MAX_UPLOAD,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,  # the library's default
     )
     url = f"http://{args.host}:{args.port}/"
     print(f"{PROG}: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)

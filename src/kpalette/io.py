@@ -24,7 +24,7 @@ import numpy as np
 
 from . import png
 from .exceptions import ImageReadError, ImageWriteError, KPaletteWarning, OutputExistsError
-from .options import DEFAULT_MAX_PIXELS
+from .options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -147,11 +147,6 @@ def output_format(path) -> OutputFormat:
     )
 
 
-#: Most decoded bytes (4 a pixel) per byte of the file before an image is refused as
-#: out of proportion: deflate, PNG's compression, packs at most 1,032 bytes into one,
-#: so a PNG that declares more is damaged or a bomb; flat images in other formats
-#: (WebP, GIF) can pack more, and are read when the caller sets ``max_expansion=None``.
-MAX_EXPANSION = 1100
 #: Images of at most this many pixels are read whatever their expansion.
 EXPANSION_CHECKED_FROM = 4_000_000
 
@@ -283,7 +278,7 @@ def _open_image(
             f"image out of proportion: {path} is {file_bytes:,} bytes and declares "
             f"{width}x{height} pixels ({decoded / 1e6:,.0f} MB decoded, over "
             f"{max_expansion:g} times the file; decompression-bomb guard); "
-            "give --max-pixels to read it anyway"
+            "raise --max-expansion to read it anyway"
         )
     return img
 

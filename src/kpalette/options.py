@@ -18,13 +18,26 @@ from typing import Any
 from .colorspace import COLOR_SPACES
 from .dither import MAX_DITHER_COLORS
 
-__all__ = ["DEFAULT_K", "DEFAULT_MAX_PIXELS", "Options", "RUN_TOLERANCE", "TUNES"]
+__all__ = [
+    "DEFAULT_K",
+    "DEFAULT_MAX_PIXELS",
+    "MAX_EXPANSION",
+    "Options",
+    "RUN_TOLERANCE",
+    "TUNES",
+]
 
 #: Number of colours when neither ``k`` nor a way of choosing it is given.
 DEFAULT_K = 16
 #: Pillow's decompression-bomb limit (its default ``Image.MAX_IMAGE_PIXELS``), the
 #: default largest image kpalette decodes.
 DEFAULT_MAX_PIXELS = 89_478_485
+#: Most decoded bytes (4 a pixel) per byte of the file before an image of more than
+#: 4 MP is refused as out of proportion: deflate, PNG's compression, packs at most
+#: 1,032 bytes into one, so a PNG that declares more is damaged or a bomb; flat images
+#: in other formats (WebP, GIF) can pack more, and are read when ``max_expansion`` is
+#: raised (or None).
+MAX_EXPANSION = 1100.0
 #: What a result is tuned for, and the colour space each clusters in by default.
 TUNES = {"eye": "oklab", "mse": "rgb"}
 #: With ``tune="eye"``, how much farther than a pixel's nearest palette entry a
@@ -120,6 +133,10 @@ class Options:
         transparent and the rest opaque before fitting.
     max_pixels : int or None, default=DEFAULT_MAX_PIXELS
         Largest image read from a file (a decompression-bomb guard); None: no limit.
+    max_expansion : float or None, default=MAX_EXPANSION
+        The other half of that guard: an image of more than 4 MP whose decoded size is
+        more than this many times its file's is refused; None: no such check. Each
+        half is raised, lowered or turned off only by its own setting.
 
     Raises
     ------
@@ -149,6 +166,7 @@ class Options:
     tol: float = 1e-4
     alpha_threshold: int | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_expansion: float | None = MAX_EXPANSION
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k != "auto":
@@ -224,6 +242,11 @@ class Options:
             )
         if self.max_pixels is not None:
             _whole(self.max_pixels, "max_pixels", 1)
+        if self.max_expansion is not None:
+            value = self.max_expansion
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+                raise ValueError(f"max_expansion must be a number > 0 or None, got {value!r}")
+            object.__setattr__(self, "max_expansion", float(value))
 
     @property
     def run_tolerance(self) -> float:

@@ -71,17 +71,14 @@ def prepare(image, options: Options | None = None) -> PreparedImage:
     options = Options() if options is None else options
     source = None
     if isinstance(image, bytes | bytearray):  # a file's bytes, read from a pipe
-        image = io.load_image(bytes(image), max_pixels=options.max_pixels)
+        image = io.load_image(
+            bytes(image), max_pixels=options.max_pixels, max_expansion=options.max_expansion
+        )
     elif isinstance(image, str | os.PathLike):
         source = Path(image)
         status(f"reading {source.name}")
-        # A limit other than the default is the user's: images out of proportion to
-        # their file are then read too.
-        raised = options.max_pixels != io.DEFAULT_MAX_PIXELS
         image = io.load_image(
-            source,
-            max_pixels=options.max_pixels,
-            max_expansion=None if raised else io.MAX_EXPANSION,
+            source, max_pixels=options.max_pixels, max_expansion=options.max_expansion
         )
     if np.ndim(image) != 3:
         raise ValueError(f"expected an (H, W, 3|4) image or a path, got shape {np.shape(image)}")

@@ -41,7 +41,7 @@ from starlette.routing import Route
 from ..choose import KSweep, choose_k
 from ..exceptions import ImageReadError, KPaletteError
 from ..io import OUTPUT_FORMATS, encode_truecolor
-from ..options import Options
+from ..options import DEFAULT_MAX_PIXELS, Options
 from ..palette import format_palette
 from ..quantize import prepare, quantize_for
 from .uploads import Upload, UploadStore, View
@@ -57,7 +57,6 @@ __all__ = [
 #: Largest upload accepted, in bytes, unless the server is started with another.
 DEFAULT_MAX_UPLOAD = 50_000_000
 #: Largest image decoded, in pixels.
-DEFAULT_MAX_PIXELS = 50_000_000
 #: Formats the API answers in, and their media types.
 WEB_FORMATS = {"png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 #: Longer side of a view unless the page asks for another (its picture's size).
