@@ -155,15 +155,15 @@ def test_a_fit_sorting_its_colours_in_place_gives_the_same_model(monkeypatch, tr
     if translucent:  # an alpha ramp, with some fully transparent pixels
         alpha = np.linspace(0, 255, photo.shape[1]).astype(np.uint8)
         photo = np.dstack([photo, np.broadcast_to(alpha, photo.shape[:2])])
-    from kpalette._kernels import clustering
+    from kpalette import kmeans
 
-    built, real_tree = [], clustering.PointTree
+    built, real_tree = [], kmeans.PointTree
 
     def recording_tree(*args, **kwargs):
         built.append(kwargs.get("in_place", False))
         return real_tree(*args, **kwargs)
 
-    monkeypatch.setattr(clustering, "PointTree", recording_tree)
+    monkeypatch.setattr(kmeans, "PointTree", recording_tree)
     models = []
     for threshold in (fit.SORT_IN_PLACE_FROM, 1):
         monkeypatch.setattr(fit, "SORT_IN_PLACE_FROM", threshold)

@@ -29,19 +29,19 @@ def test_histogram_path_equals_per_pixel_lloyd(small_photo, rng, color_space):
 
 @pytest.mark.parametrize("k", [4, 16])
 def test_sorting_in_place_gives_the_same_fit(rng, monkeypatch, k):
-    from kpalette._kernels import clustering
+    from kpalette import kmeans
     from kpalette.kmeans import kmeans_weighted
 
     points = np.clip(rng.normal(128, 30, size=(60_000, 3)).round(), 0, 255)
     weights = rng.integers(1, 20, size=len(points)).astype(np.float64)
     kept = points.copy(), weights.copy()
-    built, real_tree = [], clustering.PointTree
+    built, real_tree = [], kmeans.PointTree
 
     def recording_tree(*args, **kwargs):
         built.append(kwargs.get("in_place", False))
         return real_tree(*args, **kwargs)
 
-    monkeypatch.setattr(clustering, "PointTree", recording_tree)
+    monkeypatch.setattr(kmeans, "PointTree", recording_tree)
     copied = kmeans_weighted(points, weights, k, rng=3)
     in_place = kmeans_weighted(points, weights, k, rng=3, sort_in_place=True)
     assert built == [False, False, False, True]  # coarse grid, full data; twice

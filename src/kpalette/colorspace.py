@@ -17,6 +17,8 @@ import functools
 
 import numpy as np
 
+from ._kernels.measures import ciede2000, lab_of_linear
+
 __all__ = [
     "COLOR_SPACES",
     "check_color_space",
@@ -130,7 +132,6 @@ def rgb_to_lab(colors: np.ndarray) -> np.ndarray:
 def _lab_of_linear(linear: np.ndarray) -> np.ndarray:
     """(n, 3) CIELAB of linear-light RGB, compiled (``_kernels.lab_of_linear``; its
     NumPy twin is ``tests/reference.lab_of_linear``)."""
-    from ._kernels.measures import lab_of_linear
 
     linear = np.ascontiguousarray(linear, dtype=np.float64).reshape(-1, 3)
     lab = np.empty_like(linear)
@@ -321,7 +322,6 @@ def ciede2000_lab(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
     -------
     delta_e : (n,) float64 array
     """
-    from ._kernels.measures import ciede2000
 
     lab_a = np.ascontiguousarray(lab_a, dtype=np.float64)
     lab_b = np.ascontiguousarray(lab_b, dtype=np.float64)

@@ -24,6 +24,9 @@ import numbers
 
 import numpy as np
 
+from ._kernels.dithering import floyd_steinberg
+from .colorspace import premultiply
+
 __all__ = ["dither", "check_strength"]
 
 #: Fraction of the received error a pixel takes, at full strength.
@@ -80,8 +83,6 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
     ValueError
         For mismatched channels, an empty or oversized palette, or a bad strength.
     """
-    from ._kernels.dithering import floyd_steinberg
-    from .colorspace import premultiply
 
     strength = check_strength(strength)
     image = np.asarray(image)
@@ -141,7 +142,6 @@ def dither(image, palette, *, strength: float = 1.0) -> np.ndarray:
 def _mapping_error2(diffused, fitted, skip) -> float:
     """Mean squared distance (summed over channels) from the pixels not skipped to
     their nearest entries, on an even sample of at most ``SAMPLED_PIXELS`` of them."""
-    from ._kernels.dithering import floyd_steinberg
 
     pixels = diffused.reshape(-1, diffused.shape[2])
     if skip.any():  # without copying the visible pixels

@@ -13,10 +13,21 @@ import warnings
 
 import numpy as np
 
+from ._kernels.clustering import assign
 from .colorspace import to_space
 from .exceptions import ConvergenceWarning, NotFittedError
 from .fit import fit_histogram, nearest_entries
 from .histogram import as_pixels, color_histogram, image_histogram, labels_for_pixels
+from .kmeans import (
+    MAX_TREE_DIMENSIONS,
+    OVERRELAXATION,
+    absolute_tolerance,
+    kmeans_plain,
+    kmeans_weighted,
+    lloyd,
+    lloyd_plain,
+    random_source,
+)
 from .options import Options
 
 __all__ = ["KMeans", "KMeansQuantizer"]
@@ -396,16 +407,6 @@ class KMeans(_Parameters):
 
     def _fit_distinct(self, rows: _DistinctRows, k: int):
         """(centres, iterations) of the best run on the weighted distinct rows."""
-        from .kmeans import (
-            MAX_TREE_DIMENSIONS,
-            OVERRELAXATION,
-            absolute_tolerance,
-            kmeans_plain,
-            kmeans_weighted,
-            lloyd,
-            lloyd_plain,
-            random_source,
-        )
 
         points, weights = rows.fitted()
         rng = random_source(self.random_state)
@@ -651,7 +652,6 @@ class _DistinctRows:
 
 
 def _nearest_centres(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    from ._kernels.clustering import assign
 
     labels = np.zeros(len(points), dtype=np.int32)
     assign(

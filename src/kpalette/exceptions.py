@@ -5,6 +5,8 @@ The library raises these; the command line turns each error into one line
 line ``kpalette: warning: <message>``.
 """
 
+import importlib.util
+
 
 class KPaletteError(Exception):
     """Base class of every error kpalette raises on purpose."""
@@ -60,7 +62,6 @@ def require_extra(module: str, extra: str) -> None:
     extra : str
         The kpalette extra that installs it (``"plot"``).
     """
-    import importlib.util
 
     if importlib.util.find_spec(module) is None:
         raise MissingExtraError(

@@ -15,12 +15,22 @@ import math
 import time
 
 import numpy as np
+from PIL import Image
 
 from . import io, metrics
 from .choose import DEFAULT_KNEE_KS, KSweep
 from .exceptions import require_extra
 from .options import Options
-from .plot import DEFAULT_GRID_KS, original_facts, preview
+from .plot import (
+    DEFAULT_GRID_KS,
+    cloud_points,
+    color_cloud,
+    elbow,
+    k_grid,
+    original_facts,
+    preview,
+    swatches,
+)
 from .progress import status
 
 __all__ = ["build_report", "REPORT_CLOUD_POINTS"]
@@ -60,7 +70,6 @@ def _png_data_uri(figure_or_bytes, *, dpi: int = 90) -> str:
 
 def _picture_data_uri(image: np.ndarray) -> str:
     """JPEG for an opaque preview (small); PNG when it has alpha (kept, not flattened)."""
-    from PIL import Image
 
     buffer = _io.BytesIO()
     if image.shape[2] == 4:
@@ -152,7 +161,6 @@ def build_report(
     """
     require_extra("matplotlib", "plot")
     require_extra("plotly", "plot")
-    from .plot import cloud_points, color_cloud, elbow, k_grid, swatches
 
     start = time.perf_counter()
     options = Options.of(options, **changes)

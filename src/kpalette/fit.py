@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._kernels.clustering import assign
+from ._kernels.measures import weighted_squared_distance
+from ._kernels.runs import map_with_runs
 from .colorspace import ALPHA_SCALE, from_space, to_space
 from .exceptions import KPaletteWarning
 from .histogram import ColorHistogram, labels_for_pixels
@@ -157,7 +160,6 @@ class Fit:
     def _entries_with_runs(
         self, pixels: np.ndarray, tolerance: float, width: int, transparent: int | None
     ) -> np.ndarray:
-        from ._kernels.runs import map_with_runs
 
         n = self.histogram.n_colors
         ids = labels_for_pixels(
@@ -325,7 +327,6 @@ def fit_histogram(
 def _fit(histogram, points, palette, labels, centers, reserved, n_iter, color_space) -> Fit:
     """The :class:`Fit` of these entries and labels, its inertia summed in the clustering
     space (the histogram's ``points``, against the centres' first coordinates)."""
-    from ._kernels.measures import weighted_squared_distance
 
     dims = points.shape[1]
     inertia = weighted_squared_distance(
@@ -459,7 +460,6 @@ def nearest_entries(
     -------
     (n,) int32 array
     """
-    from ._kernels.clustering import assign
 
     palette = np.asarray(palette, dtype=np.uint8)
     dims = palette.shape[1] if dims is None else dims

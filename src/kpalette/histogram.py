@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._kernels.labels import count_rgb, lookup_rgb, lookup_rgba
+from .colorspace import to_space
+
 __all__ = [
     "ColorHistogram",
     "as_pixels",
@@ -79,8 +82,6 @@ class ColorHistogram:
         A sweep over k fits the same colours many times; they are converted once.
         """
         if color_space not in self._coordinates:
-            from .colorspace import to_space
-
             coordinates = to_space(self.colors, color_space)
             coordinates.flags.writeable = False
             # setdefault: of two threads converting at once, both get the first kept.
@@ -224,8 +225,6 @@ def color_histogram(
     if skip_transparent and pixels.shape[1] != 4:
         raise ValueError(f"skip_transparent needs RGBA pixels, got {pixels.shape[1]} channels")
     if n_channels == 3:
-        from ._kernels.labels import count_rgb
-
         codes, counts = count_rgb(pixels, skip_transparent)
     else:
         # 32-bit codes: NumPy sorts them three times as fast as int64, and a run
@@ -351,7 +350,6 @@ def labels_for_pixels(
         -1 if transparent_label is None else int(transparent_label),
     )
     dtype = np.uint8 if largest < 256 else np.int32
-    from ._kernels.labels import lookup_rgb, lookup_rgba
 
     labels = np.empty(len(pixels), dtype=dtype)
     lookup = lookup_rgb if n_channels == 3 else lookup_rgba

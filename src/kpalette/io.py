@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image, ImageOps
 
 from . import png
 from .exceptions import ImageReadError, ImageWriteError, KPaletteWarning, OutputExistsError
@@ -188,7 +189,6 @@ def load_image(
         If the file is missing, is a folder, is empty, is not an image, is truncated
         or has more than ``max_pixels`` pixels.
     """
-    from PIL import Image, ImageOps
 
     data = None
     if isinstance(path, bytes | bytearray | memoryview):  # a file's bytes (standard input)
@@ -232,7 +232,6 @@ def _open_image(
     ``data``: the file's bytes when they were given rather than a file (``path`` then
     only names them in messages).
     """
-    from PIL import Image
 
     if data is None and path.is_dir():
         raise ImageReadError(f"{path} is a directory, not an image file")
@@ -296,7 +295,6 @@ def decode_image(data: bytes) -> np.ndarray:
     -------
     (H, W, 3|4) uint8 array
     """
-    from PIL import Image
 
     try:
         with Image.open(_io.BytesIO(data)) as img:
@@ -472,7 +470,6 @@ def encode_indexed(
 
 def _palette_image(indices: np.ndarray, palette: np.ndarray) -> Image.Image:
     """A Pillow mode-P image over ``indices`` with exactly ``len(palette)`` entries."""
-    from PIL import Image
 
     height, width = indices.shape
     data = np.ascontiguousarray(indices, dtype=np.uint8)
@@ -513,7 +510,6 @@ def encode_truecolor(image: np.ndarray, image_format: str = "PNG") -> bytes:
         params = {"compression": "tiff_adobe_deflate"}
     elif image_format == "PNG":
         params = {"compress_level": 6}
-    from PIL import Image
 
     img = Image.fromarray(np.ascontiguousarray(image))
     buffer = _io.BytesIO()

@@ -13,6 +13,10 @@ import random
 
 import numpy as np
 
+from ._kernels import clustering
+from ._kernels.clustering import PointTree, assign, kmeans_plusplus
+from ._kernels.clustering import grid_means as compiled_grid_means
+
 __all__ = [
     "PreparedPoints",
     "absolute_tolerance",
@@ -79,7 +83,6 @@ def lloyd(
     When ``tree`` was built ``in_place``, ``points`` and ``weights`` are its sorted
     rows, and the labels are those of the rows as they were before it sorted them.
     """
-    from ._kernels import clustering
 
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -151,7 +154,6 @@ def init_plusplus(points, weights, k, rng, *, tree=None, n_starts=1, fixed=None)
     otherwise). ``fixed``, (m, d), are centres already chosen: the k are drawn
     around them, and the result is (n_starts, m + k, d), ``fixed`` first.
     """
-    from ._kernels.clustering import PointTree, kmeans_plusplus
 
     if tree is None:
         tree = PointTree(
@@ -185,7 +187,6 @@ def grid_means(points, weights, cells_per_axis=32):
     totals : (m,) float64 array
         Summed weight of each non-empty cell.
     """
-    from ._kernels.clustering import grid_means as compiled_grid_means
 
     means, totals, _ = compiled_grid_means(
         np.ascontiguousarray(points, dtype=np.float64),
@@ -260,7 +261,6 @@ class PreparedPoints:
         ``in_place`` sorts the points themselves (see :class:`PointTree`); such a
         tree is not kept, since the points it was given are then reordered.
         """
-        from ._kernels.clustering import PointTree
 
         if in_place:
             return PointTree(*self._arrays(key), in_place=True)
@@ -479,7 +479,6 @@ def lloyd_plain(points, weights, centers, *, max_iter=300, tol=0.0):
     centers, labels, inertia, n_iter
         As :func:`lloyd`: the labels are the nearest centres of the returned centres.
     """
-    from ._kernels.clustering import assign
 
     points = np.ascontiguousarray(points, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -586,7 +585,6 @@ def swap_in_distant(
     labels : (n,) int32 array
         A new array when a swap was made, else the arguments.
     """
-    from ._kernels.clustering import assign
 
     salience = SALIENCE if salience is None else salience
     k = len(centers)

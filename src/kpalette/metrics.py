@@ -16,6 +16,16 @@ import math
 
 import numpy as np
 
+from ._kernels.measures import SSIM_WINDOW, ssim_sums, table_delta_e, table_squared_error
+from .colorspace import (
+    RGB_TO_XYZ_OVER_WHITE,
+    ciede2000_lab,
+    premultiply,
+    visible_lab,
+    visible_linear_table,
+)
+from .histogram import color_chunks, pack_colors, unpack_colors
+
 __all__ = [
     "bits_per_pixel",
     "color_index_pairs",
@@ -42,7 +52,6 @@ def _check_pair(original: np.ndarray, other: np.ndarray) -> None:
 
 def _visible(block: np.ndarray) -> np.ndarray:
     """float64 copy; RGBA becomes premultiplied RGB plus alpha."""
-    from .colorspace import premultiply
 
     return premultiply(block) if block.shape[-1] == 4 else block.astype(np.float64)
 
@@ -88,7 +97,6 @@ def mean_squared_error_from_table(colors, counts, mapped) -> float:
     mse : float
         As :func:`mean_squared_error` on the pixels.
     """
-    from .histogram import color_chunks
 
     colors, mapped = np.asarray(colors), np.asarray(mapped)
     weights = np.asarray(counts, dtype=np.float64)
@@ -116,7 +124,6 @@ def mean_squared_error_from_entries(colors, counts, palette, entries) -> float:
     -------
     mse : float
     """
-    from ._kernels.measures import table_squared_error
 
     colors, counts, entries = _table_arrays(colors, counts, entries)
     palette_visible = np.ascontiguousarray(_visible(np.asarray(palette)))
@@ -147,7 +154,6 @@ def color_pairs(original: np.ndarray, other: np.ndarray):
     colors, mapped : (n, C) uint8 arrays
     counts : (n,) int64 array
     """
-    from .histogram import pack_colors, unpack_colors
 
     _check_pair(original, other)
     n_channels = original.shape[2]
@@ -178,7 +184,6 @@ def color_index_pairs(original: np.ndarray, indices: np.ndarray, n_entries: int)
     entries : (n,) int64 array
     counts : (n,) int64 array
     """
-    from .histogram import pack_colors, unpack_colors
 
     original, indices = np.asarray(original), np.asarray(indices)
     if original.ndim != 3 or indices.shape != original.shape[:2]:
@@ -214,8 +219,6 @@ def mean_delta_e_from_table(colors, counts, mapped) -> float:
     -------
     delta_e : float
     """
-    from .colorspace import visible_lab
-    from .histogram import pack_colors, unpack_colors
 
     mapped = np.asarray(mapped)
     if mapped.dtype == np.uint8:
@@ -244,15 +247,12 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
     -------
     delta_e : float
     """
-    from .colorspace import visible_lab
 
     palette_lab = visible_lab(np.asarray(palette))
     colors = np.asarray(colors)
     if colors.dtype != np.uint8:
         entries = np.asarray(entries)
         return _weighted_mean_delta_e(colors, counts, lambda rows: palette_lab[entries[rows]])
-    from ._kernels.measures import table_delta_e
-    from .colorspace import RGB_TO_XYZ_OVER_WHITE, visible_linear_table
 
     colors, counts, entries = _table_arrays(colors, counts, entries)
     linear_table = visible_linear_table(colors.shape[1])
@@ -263,8 +263,6 @@ def mean_delta_e_from_entries(colors, counts, palette, entries) -> float:
 def _weighted_mean_delta_e(colors, counts, mapped_lab) -> float:
     """Mean CIEDE2000 over blocks of colours; ``mapped_lab(rows)`` gives the CIELAB of
     the outputs of a block."""
-    from .colorspace import ciede2000_lab, visible_lab
-    from .histogram import color_chunks
 
     colors = np.asarray(colors)
     weights = np.asarray(counts, dtype=np.float64)
@@ -329,7 +327,6 @@ def structural_similarity(original: np.ndarray, other: np.ndarray) -> float:
     for image in (original, other):
         if image.dtype != np.uint8:
             raise ValueError(f"expected uint8 images, got {image.dtype}")
-    from ._kernels.measures import SSIM_WINDOW, ssim_sums
 
     height, width, n_channels = original.shape
     if min(height, width) < SSIM_WINDOW:

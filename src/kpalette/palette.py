@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import json as _json
+import re
+from pathlib import Path
 
 import numpy as np
+
+from .histogram import image_histogram
+from .io import encode_truecolor, load_image
 
 __all__ = [
     "MAX_PALETTE_FILE_COLORS",
@@ -162,8 +168,6 @@ def format_palette(palette, counts, fmt: str = "hex", *, name: str = "kpalette")
         ]
         return "\n".join(lines + ["}"]) + "\n"
     if fmt == "png":
-        from .io import encode_truecolor
-
         return encode_truecolor(swatch_image(palette), "PNG")
     raise ValueError(f"unknown palette format {fmt!r}; use one of {', '.join(PALETTE_FORMATS)}")
 
@@ -194,8 +198,6 @@ def read_palette(path) -> np.ndarray:
         An empty or malformed file, or more than 256 colours; the message names the
         file and what was wrong.
     """
-    import re
-    from pathlib import Path
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -208,9 +210,6 @@ def read_palette(path) -> np.ndarray:
         raise ValueError(f"cannot read the palette file {path}: {exc}") from None
     colors: list[tuple[int, int, int]] = []
     if text is None:
-        from .histogram import image_histogram
-        from .io import load_image
-
         image = load_image(path)
         histogram = image_histogram(image.reshape(-1, image.shape[-1]))
         if histogram.n_colors > MAX_PALETTE_FILE_COLORS:
@@ -236,8 +235,6 @@ def read_palette(path) -> np.ndarray:
                 ) from None
             colors.append(_checked_rgb(values, path, number))
     elif suffix == ".json":
-        import json as _json
-
         try:
             data = _json.loads(text)
         except ValueError as exc:

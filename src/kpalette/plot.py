@@ -9,15 +9,22 @@ made without pyplot (no GUI backend needed; a notebook shows it once, as a PNG);
 
 from __future__ import annotations
 
+import io as _io
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
+from . import io
 from .choose import DEFAULT_KNEE_KS, KSweep, knee_point
+from .colorspace import check_color_space, to_space
 from .exceptions import require_extra
+from .fit import nearest_entries
+from .histogram import color_histogram
 from .io import load_image
+from .palette import to_hex
+from .quantize import quantize
 from .result import QuantizedImage
 
 __all__ = [
@@ -55,7 +62,6 @@ def _figure_class():
 
         class NotebookFigure(Figure):
             def _repr_png_(self) -> bytes:
-                import io as _io
 
                 buffer = _io.BytesIO()
                 self.savefig(buffer, format="png", dpi=80)
@@ -96,8 +102,6 @@ def _kilobytes(n_bytes: int) -> str:
 
 def original_facts(original, source, n_colors: int | None = None) -> str:
     """ "<size>, <n> colours" of an original; ``n_colors`` when already counted."""
-    from . import io
-    from .histogram import color_histogram
 
     if source is not None:
         size = f"{_kilobytes(io.file_size(source) or 0)} ({source.suffix.lstrip('.').upper()})"
@@ -178,8 +182,6 @@ def swatches(palette, shares=None, *, columns: int | None = None):
     matplotlib.figure.Figure
     """
     from matplotlib.patches import Rectangle
-
-    from .palette import to_hex
 
     if isinstance(palette, QuantizedImage):
         palette, shares = palette.palette, palette.shares if shares is None else shares
@@ -270,7 +272,6 @@ def cloud_points(image, *, max_points: int = MAX_CLOUD_POINTS, random_state=0):
     n_distinct : int
         Distinct colours in the image.
     """
-    from .histogram import color_histogram
 
     pixels = np.asarray(image).reshape(-1, np.shape(image)[-1])
     if pixels.shape[1] == 4:
@@ -341,10 +342,6 @@ def color_cloud(
     """
     require_extra("plotly", "plot")
     import plotly.graph_objects as go
-
-    from .colorspace import check_color_space, to_space
-    from .fit import nearest_entries
-    from .quantize import quantize
 
     if color_by not in ("pixel", "cluster"):
         raise ValueError(f"color_by must be 'pixel' or 'cluster', got {color_by!r}")

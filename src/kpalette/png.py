@@ -32,6 +32,8 @@ import deflate as libdeflate
 import numpy as np
 from zlib_ng import zlib_ng
 
+from ._kernels.png_filters import filter_rows
+
 __all__ = [
     "DEFAULT_LEVEL",
     "GRAPHICS_RATIO",
@@ -120,7 +122,6 @@ def _filtered_rows(samples: np.ndarray, kind: int) -> np.ndarray:
     sum of absolute values read as signed bytes (the heuristic the PNG specification
     suggests); compiled (``_kernels.png_filters.filter_rows``), as NumPy would build
     five filtered copies."""
-    from ._kernels.png_filters import filter_rows
 
     rows = np.empty((samples.shape[0], samples.shape[1] + 1), dtype=np.uint8)
     filter_rows(np.ascontiguousarray(samples, dtype=np.uint8), rows, kind)

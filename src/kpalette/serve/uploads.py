@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..choose import KSweep
+from ..dither import dither
 from ..options import Options
 from ..palette import order_by_share, to_hex
 from ..prepare import PreparedImage
@@ -153,8 +154,6 @@ class Upload:
         pixels = view.of(self.prepared.fitted)
         flat = pixels.reshape(-1, pixels.shape[-1])
         if options.dither > 0:
-            from ..dither import dither
-
             indices = dither(pixels, fit.palette, strength=options.dither)
         else:
             indices = fit.pixel_labels(
