@@ -124,3 +124,34 @@ def test_quantizing_does_not_reach_up_to_choosing_k():
     for module in below_choose:
         assert "kpalette.choose" not in graph[module] and "kpalette.quantize" not in graph[module]
     assert "kpalette.quantize" not in graph["kpalette.choose"]
+
+
+def test_imports_wait_inside_functions_only_for_the_optional_extras():
+    _, inner = _graph()
+    assert len(inner) <= 15, inner
+
+
+#: Files still over the limits, each held at most at its size today (to be split).
+OVER_THE_LIMIT = {
+    "src/kpalette/_kernels/clustering.pyx": 1297,
+    "src/kpalette/_kernels/measures.pyx": 617,
+    "src/kpalette/io.py": 740,
+    "src/kpalette/estimator.py": 690,
+    "src/kpalette/kmeans.py": 630,
+    "src/kpalette/choose.py": 630,
+    "tests/test_kernels.py": 982,
+}
+
+
+def test_no_source_file_over_600_lines_nor_test_file_over_700():
+    root = Path(__file__).resolve().parents[1]  # the source tree these tests are in
+    files = [*(root / "src").rglob("*.py"), *(root / "src").rglob("*.pyx")]
+    files += list((root / "tests").glob("*.py"))
+    too_long = {}
+    for path in files:
+        name = path.relative_to(root).as_posix()
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        limit = OVER_THE_LIMIT.get(name, 700 if name.startswith("tests/") else 600)
+        if lines > limit:
+            too_long[name] = lines
+    assert too_long == {}

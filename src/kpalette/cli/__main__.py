@@ -1,0 +1,7 @@
+"""``python -m kpalette.cli``: the command line, as ``python -m kpalette``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,321 @@
+"""The commands: each turns its parsed arguments into :class:`~kpalette.Options`, calls
+the library's public functions and returns what it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import webbrowser
+from pathlib import Path
+
+from .. import batch, io
+from ..data import sample_image_path
+from ..exceptions import KPaletteError, require_extra
+from ..explore import build_report
+from ..options import DEFAULT_MAX_PIXELS, Options
+from ..palette import read_palette
+from ..quantize import quantize, quantize_for
+from .arguments import (
+    PROG,
+    UsageError,
+)
+from .output import (
+    _batch_bar,
+    _error_line,
+    _human_summary,
+    _report_writer,
+    _stderr_is_terminal,
+    _warn_line,
+)
+
+
+# --------------------------------------------------------------------------- commands
+def _options(args, **fields) -> Options:
+    """The library's options from the parsed arguments; a bad combination is a usage error."""
+    given = {
+        "seed": args.seed,
+        "tune": args.tune,
+        "color_space": args.colorspace,
+    }
+    for name in ("max_pixels", "max_expansion"):  # the library's defaults, unless given
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
+    for name, field in (("n_init", "n_init"), ("max_iter", "max_iter"), ("dither", "dither")):
+        if getattr(args, name, None) is not None:
+            given[field] = getattr(args, name)
+    for name in ("target_psnr", "max_bytes", "quality"):
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
+    if getattr(args, "k", None) is not None:
+        given["k"] = args.k
+    elif not {"target_psnr", "max_bytes", "quality"} & set(given) and hasattr(args, "default_k"):
+        given["k"] = args.default_k
+    given.update(fields)
+    try:
+        return Options(**given)
+    except ValueError as exc:
+        raise UsageError(_option_names(str(exc))) from None
+
+
+def _option_names(message: str) -> str:
+    """A library message with the command line's names of the options."""
+    for library, option in (
+        ("k='auto'", "-k auto"),
+        ("target_psnr", "--target-psnr"),
+        ("max_expansion", "--max-expansion"),
+        ("max_bytes", "--max-bytes"),
+        ("quality must", "--quality must"),
+        (" and quality;", " and --quality;"),
+        ("k=", "-k "),
+        ("choose one of k,", "choose one of -k N,"),
+    ):
+        message = message.replace(library, option)
+    return message
+
+
+def _default_output(input_path: Path, folder: Path, k: int) -> Path:
+    """``<stem>-k<N>.png`` in ``folder``: N the number of colours, chosen or given."""
+    return folder / f"{input_path.stem}-k{k}.png"
+
+
+def _compress(args, input_path: Path, default_dir: Path) -> str:
+    options = _options(args)
+    if str(input_path) == "-" or args.output == "-":
+        return _compress_piped(args, input_path, options)
+    named = args.output is None and options.choice is not None  # named once k is chosen
+    if args.output:
+        output = Path(args.output)
+    else:
+        output = _default_output(input_path, default_dir, 0 if named else options.n_colors)
+    # Fail before the slow part: the output must be writable and not the input.
+    fmt = io.output_format(output)
+    io.format_for_path(output, truecolor=args.truecolor)  # refuses --truecolor for a GIF
+    palette_image = fmt.palette and not args.truecolor
+    if palette_image and options.choice is None and options.n_colors > io.MAX_PALETTE_COLORS:
+        raise UsageError(
+            f"-k {options.n_colors} is more than a {output.suffix} palette image holds "
+            f"({io.MAX_PALETTE_COLORS}); use --truecolor or a .webp/.tif output"
+        )
+    _refuse_lossy_targets(fmt, options)
+    if named:  # the folder, now; the name once k is chosen
+        io.check_destination(output, overwrite=True, protect=(input_path,))
+    else:
+        io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    result = quantize_for(input_path, fmt, truecolor=args.truecolor, options=options)
+    # Measured before writing (the measures are cached), so that nothing is left
+    # behind if measuring fails; the summary after it has the file's size.
+    _ = result.mse, result.delta_e, (result.ssim if args.json else None)
+    if named:
+        output = _default_output(input_path, default_dir, result.n_colors)
+    result = result.save(output, truecolor=args.truecolor, overwrite=args.force)
+    report = result.summary(with_ssim=args.json)
+    return (json.dumps(report) if args.json else _human_summary(report)) + "\n"
+
+
+def _refuse_lossy_targets(fmt, options: Options) -> None:
+    """A quality or size target cannot be met through a lossy output: a usage error."""
+    if fmt.lossy and options.choice in ("target_psnr", "max_bytes", "quality"):
+        option = {
+            "target_psnr": "--target-psnr",
+            "max_bytes": "--max-bytes",
+            "quality": "--quality",
+        }[options.choice]
+        raise UsageError(
+            f"{option} cannot be met through a lossy {fmt.name} output: its quality and size "
+            "do not follow the number of colours; write .png, .gif, .webp or .tif"
+        )
+
+
+def _compress_piped(args, input_path: Path, options: Options) -> str:
+    """``compress`` reading ``-`` (standard input) or writing ``-o -`` (standard
+    output, in ``--format``); with the image on standard output, the summary goes to
+    standard error."""
+    if args.output is None:
+        raise UsageError("reading standard input ('-') needs an output: -o FILE or -o -")
+    to_stdout = args.output == "-"
+    if to_stdout:
+        name = f"stdout.{args.format or 'png'}"
+        if args.format is None:
+            name = "stdout.png"
+    else:
+        name = args.output
+        if args.format is not None:
+            raise UsageError("--format is for -o - (standard output); a file's extension names it")
+    fmt = io.output_format(name)
+    image_format = io.format_for_path(name, truecolor=args.truecolor)
+    _refuse_lossy_targets(fmt, options)
+    if not to_stdout:
+        io.check_destination(args.output, overwrite=args.force)
+    image = sys.stdin.buffer.read() if str(input_path) == "-" else input_path
+    result = quantize_for(image, fmt, truecolor=args.truecolor, options=options)
+    _ = result.mse, result.delta_e, (result.ssim if args.json else None)
+    if to_stdout:
+        data, result = result.encode_file(image_format, truecolor=args.truecolor or not fmt.palette)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        result = result.save(args.output, truecolor=args.truecolor, overwrite=args.force)
+    report = result.summary(with_ssim=args.json)
+    text = (json.dumps(report) if args.json else _human_summary(report)) + "\n"
+    if to_stdout:
+        print(text, end="", file=sys.stderr)
+        return ""
+    return text
+
+
+def _palette(args, input_path: Path) -> str:
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    elif args.format == "png":
+        raise UsageError("--format png writes an image: give an output file with -o")
+    result = quantize(input_path, options=_options(args))
+    text = result.palette_text(args.format)
+    if output is None:
+        return text
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    io.write_bytes_atomic(output, data, overwrite=args.force, protect=(input_path,))
+    return ""
+
+
+def _batch(args) -> str:
+    """``kpalette batch``: every input a row; failures reported and counted, not fatal."""
+
+    start = time.perf_counter()
+    if args.shared_palette and args.palette:
+        raise UsageError("give --shared-palette or --palette, not both")
+    options = _options(args)
+    if args.palette and options.choice is not None:
+        raise UsageError("--palette gives the colours: it takes no -k auto or target")
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"the output {str(out_dir)!r} is a file, not a folder")
+    if not out_dir.exists():
+        if not out_dir.parent.is_dir():
+            raise UsageError(f"the output folder's parent does not exist: {str(out_dir.parent)!r}")
+        out_dir.mkdir()
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"the output folder is not writable: {str(out_dir)!r}")
+    try:
+        found, not_images = batch.discover(args.inputs, out_dir)
+        jobs = batch.plan(found, out_dir, args.format)
+        palette = read_palette(args.palette) if args.palette else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    workers = max(1, min(args.jobs or cores, len(jobs) or 1))
+    client = _dask_client(args.scheduler) if args.scheduler else None
+    if args.shared_palette and jobs:
+        palette = batch.shared_palette(jobs, options, workers=workers, client=client)
+    settings = batch.Settings(
+        extension=args.format,
+        force=args.force,
+        skip_if_larger=args.skip_if_larger,
+        palette=palette,
+        measure=args.report is not None,
+    )
+    counts = {"ok": 0, "skipped": 0, "skipped-larger": 0, "failed": 0}
+    bytes_in = bytes_out = 0
+    megapixels = 0.0
+    bar = _batch_bar(len(jobs), enabled=not args.quiet and _stderr_is_terminal())
+    with _report_writer(args.report) as write_row:
+        for row in batch.run(jobs, options, settings, workers=workers, client=client):
+            counts[row.status] += 1
+            write_row(row.as_dict())
+            if row.status == "failed":
+                _error_line(f"{row.input}: {row.error}", bar)
+            if row.status == "ok":
+                bytes_in += row.input_bytes or 0
+                bytes_out += row.output_bytes or 0
+                megapixels += (row.width or 0) * (row.height or 0) / 1e6
+            if bar is not None:
+                elapsed = max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix_str(f"{megapixels / elapsed:.1f} MP/s, {counts['failed']} failed")
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    args.status = 1 if counts["failed"] else 0
+    if args.quiet:
+        return ""
+    skipped = counts["skipped"] + counts["skipped-larger"]
+    return (
+        f"{counts['ok']} done, {skipped} skipped, {counts['failed']} failed"
+        f"{f', {not_images} not images' if not_images else ''}; "
+        f"{bytes_in:,} B -> {bytes_out:,} B; {time.perf_counter() - start:.1f} s\n"
+    )
+
+
+def _serve(args) -> str:
+    """``kpalette serve``: the web app under uvicorn until interrupted."""
+
+    for module in ("starlette", "uvicorn", "multipart"):
+        require_extra(module, "web")
+    import uvicorn
+
+    from ..serve import DEFAULT_MAX_UPLOAD, create_app  # the web extra's
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        _warn_line(
+            f"serving on {args.host}: other machines can reach the page and upload to it; "
+            "the default is 127.0.0.1 (this machine only)"
+        )
+    app = create_app(
+        max_upload=args.max_upload or DEFAULT_MAX_UPLOAD,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,  # the library's default
+    )
+    url = f"http://{args.host}:{args.port}/"
+    print(f"{PROG}: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    if args.open:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return ""
+
+
+def _dask_client(address: str):
+    """A client of the Dask cluster at ``address``; the extra to install if missing."""
+
+    require_extra("distributed", "dask")
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise KPaletteError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+
+
+def _explore(args, input_path: Path) -> str:
+
+    output = (
+        Path(args.output)
+        if args.output
+        else input_path.with_name(f"{input_path.stem}-explore.html")
+    )
+    io.check_destination(output, overwrite=args.force, protect=(input_path,))
+    page, facts = build_report(input_path, options=_options(args))
+    n_bytes = io.write_bytes_atomic(
+        output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
+    )
+    return (
+        f"{input_path} -> {output} ({n_bytes / 1e6:.1f} MB, {facts['seconds']:.1f} s)\n"
+        f"  suggested k={facts['suggested_k']}: {facts['reason']}\n"
+    )
+
+
+def _run_command(args) -> str:
+    """The command's work; returns what it prints on the standard output."""
+    if args.command == "demo":
+        return _compress(args, sample_image_path(), Path("."))
+    if args.command == "batch":
+        return _batch(args)
+    if args.command == "serve":
+        return _serve(args)
+    input_path = Path(args.input)
+    if args.command == "compress":
+        return _compress(args, input_path, input_path.parent)
+    if args.command == "explore":
+        return _explore(args, input_path)
+    return _palette(args, input_path)

@@ -1,0 +1,182 @@
+"""What the command line prints: the human summary, the status line and the batch's
+bar, warnings and errors as one line each, and the library's noise held back."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..batch import Row
+from ..progress import reporting
+from .arguments import (
+    PROG,
+    UsageError,
+)
+
+
+def _human_summary(report: dict) -> str:
+    psnr = "inf" if report["psnr"] is None else f"{report['psnr']:.2f}"
+    colours = f"{report['colors']:,} colour{'' if report['colors'] == 1 else 's'}"
+    if report.get("lossy"):
+        colours += " in the lossy file"
+    lines = [
+        f"{report['input'] or 'standard input'} -> {report['output'] or 'standard output'}",
+        f"  {colours} (k={report['k']}), {report['width']}x{report['height']}",
+    ]
+    if "choice" in report:
+        lines.append(f"  chose k={report['k']}: {report['choice']['reason']}")
+    before = "" if report["input_bytes"] is None else f"{report['input_bytes']:,} B -> "
+    size = f"  size {before}{report['output_bytes']:,} B"
+    if report["ratio"] and report["ratio"] >= 1:
+        size += f" ({report['ratio']:.2f}x smaller)"
+    elif report["ratio"]:
+        size += f" ({1 / report['ratio']:.2f}x larger)"
+    lines.append(f"{size}, {report['bits_per_pixel']:.2f} bits/pixel")
+    lines.append(
+        f"  PSNR {psnr} dB, MSE {report['mse']:.2f}, mean CIEDE2000 {report['delta_e']:.2f}"
+        f" ({report['color_space']}{', dithered' if report['dither'] else ''}),"
+        f" {report['seconds']:.2f} s"
+    )
+    return "\n".join(lines)
+
+
+def _batch_bar(total: int, *, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=sys.stderr, unit="file", leave=False, desc=PROG)
+
+
+def _error_line(message: str, bar) -> None:
+    text = f"{PROG}: error: {' '.join(message.split())}"
+    if bar is None:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        bar.write(text, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _report_writer(path):
+    """A function writing one report row as each input finishes (flushed at once, so a
+    killed batch leaves a valid report of what it finished); nothing without a path."""
+    if path is None:
+        yield lambda row: None
+        return
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise UsageError(f"--report must end in .csv or .jsonl, got {str(path)!r}")
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        if suffix == ".csv":
+            writer = csv.DictWriter(handle, fieldnames=list(Row(input="").as_dict()))
+            writer.writeheader()
+
+            def write(row: dict) -> None:
+                writer.writerow(row)
+                handle.flush()
+
+        else:
+
+            def write(row: dict) -> None:
+                handle.write(json.dumps(row) + "\n")
+                handle.flush()
+
+        yield write
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _status_line(*, enabled: bool):
+    """While the block runs, what the library says it is doing (kpalette.progress), on
+    one line of the standard error that tqdm rewrites in place, from the first second on,
+    and clears at the end."""
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    started = time.monotonic()
+    line = None
+
+    def show(message: str) -> None:
+        nonlocal line
+        if line is None:
+            if time.monotonic() - started < STATUS_AFTER:
+                return
+            line = tqdm(total=None, file=sys.stderr, leave=False, bar_format=STATUS_FORMAT)
+        line.set_description_str(message)
+
+    try:
+        with reporting(show):
+            yield
+    finally:
+        if line is not None:
+            line.close()
+
+
+#: Seconds of work before the status line shows, and what it shows.
+STATUS_AFTER = 1.0
+
+
+STATUS_FORMAT = f"{PROG}: {{desc}} ({{elapsed}})"
+
+
+def _warn_line(message: str) -> None:
+    """A warning as one line, like errors, without the source line that raised it."""
+    text = " ".join(str(message).split())
+    if text:
+        print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _held_stderr(lines: list[str]):
+    """The process's standard error (file descriptor 2) into a temporary file for the
+    block; its lines are appended to ``lines`` after it. Python's own ``sys.stderr``
+    is left as it is."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (embedded interpreters): nothing held
+        yield
+        return
+    python_stderr = sys.stderr
+    try:
+        on_descriptor_2 = python_stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a stream of its own (a test's capture)
+        on_descriptor_2 = False
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            if on_descriptor_2:  # Python's own writes still reach the terminal
+                sys.stderr = os.fdopen(os.dup(saved), "w", closefd=True)
+            yield
+        finally:
+            if on_descriptor_2:
+                with contextlib.suppress(Exception):
+                    sys.stderr.flush()
+                    sys.stderr.close()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines.extend(held.read().decode("utf-8", "replace").splitlines())
+
+
+def _fail(message, status: int) -> int:
+    text = " ".join(str(message).split())
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+    return status
