@@ -319,7 +319,7 @@ def test_a_symbolic_link_is_written_through(tmp_path, rgb):
 def test_the_16_bit_path_turns_images_as_pillow_does(orientation):
     from PIL import ImageOps
 
-    from kpalette.io import _ORIENTATION
+    from kpalette.io.decode import _ORIENTATION
 
     array = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     img = Image.fromarray(array)

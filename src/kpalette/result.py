@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import io, metrics
-from .exceptions import KPaletteWarning
+from .exceptions import ImageWriteError, KPaletteWarning
 from .histogram import image_histogram
 from .options import Options
 from .palette import format_palette, swatch_image, to_hex
@@ -306,7 +306,7 @@ class QuantizedImage:
             n_bytes = io.save_truecolor(path, self.to_array(), overwrite=overwrite, protect=protect)
         else:
             if self.n_colors > 256:
-                raise io.ImageWriteError(
+                raise ImageWriteError(
                     f"a palette image holds at most 256 colours, this one has {self.n_colors}; "
                     "write it in full colour (truecolor, .webp, .tif)"
                 )

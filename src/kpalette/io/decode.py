@@ -1,0 +1,249 @@
+"""Reading image files into arrays, through Pillow only (fuzzed under OSS-Fuzz):
+``(H, W, 3)`` or ``(H, W, 4)`` uint8, EXIF orientation applied, alpha kept, 16-bit
+samples scaled to 8 bits; with the decompression-bomb guard before any decoding."""
+
+from __future__ import annotations
+
+import io as _io
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..exceptions import ImageReadError, KPaletteWarning
+from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
+
+#: Images of at most this many pixels are read whatever their expansion.
+EXPANSION_CHECKED_FROM = 4_000_000
+
+
+def load_image(
+    path,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_expansion: float | None = MAX_EXPANSION,
+) -> np.ndarray:
+    """Read an image file into an 8-bit RGB or RGBA array.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or bytes
+        JPEG, PNG, GIF, WebP, TIFF, BMP or any other format Pillow reads; or the bytes
+        of such a file (read from standard input, say). Of an
+        animation or a multi-page file, the first frame is read, and a
+        :class:`KPaletteWarning` says how many there were.
+    max_pixels : int or None, optional
+        Refuse images with more pixels than this (a guard against decompression
+        bombs). Defaults to Pillow's limit; ``None`` disables the check.
+    max_expansion : float or None, optional
+        Refuse images of more than 4 MP whose decoded size (4 bytes a pixel) is more
+        than this many times the file's (a tiny file declaring a huge image);
+        ``None`` disables the check.
+
+    Returns
+    -------
+    image : (H, W, 3) or (H, W, 4) uint8 array
+        RGB, or RGBA when the file has an alpha channel or a transparent palette
+        entry. Grey images are expanded to RGB; 16-bit samples are scaled to 8 bits
+        with rounding; CMYK is converted to RGB; EXIF orientation is applied.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, is a folder, is empty, is not an image, is truncated
+        or has more than ``max_pixels`` pixels.
+    """
+
+    data = None
+    if isinstance(path, bytes | bytearray | memoryview):  # a file's bytes (standard input)
+        data, path = bytes(path), Path("<stdin>")
+    path = Path(path)
+    with _open_image(path, max_pixels, max_expansion, data) as img:
+        try:
+            n_frames = getattr(img, "n_frames", 1) if getattr(img, "is_animated", False) else 1
+        except Exception as exc:  # noqa: BLE001 (counting frames reads the whole file)
+            raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
+        if n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
+            warnings.warn(
+                f"{path} has {n_frames} frames; only the first is read",
+                KPaletteWarning,
+                stacklevel=2,
+            )
+        try:
+            img.seek(0)
+            sixteen_bit = _is_16_bit_colour_png(img)
+            img.load()
+            if sixteen_bit:
+                return _png_16_bit_colour(path, img, data)
+            # In place: a copy of the whole image when there is nothing to rotate.
+            ImageOps.exif_transpose(img, in_place=True)
+            return _to_uint8_array(img)
+        except ImageReadError as exc:
+            raise ImageReadError(f"cannot read {path}: {exc}") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageReadError(f"image too large: {path}: {exc}") from None
+        except MemoryError:
+            raise ImageReadError(f"cannot decode {path}: not enough memory") from None
+        except Exception as exc:  # noqa: BLE001 (a damaged file can fail anywhere in a decoder)
+            raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
+
+
+def _open_image(
+    path: Path, max_pixels: int | None, max_expansion, data: bytes | None = None
+) -> Image.Image:
+    """Pillow's lazily opened image, refused before decoding when over ``max_pixels``.
+
+    ``data``: the file's bytes when they were given rather than a file (``path`` then
+    only names them in messages).
+    """
+
+    if data is None and path.is_dir():
+        raise ImageReadError(f"{path} is a directory, not an image file")
+    if (data is not None and not data) or (
+        data is None and path.is_file() and path.stat().st_size == 0
+    ):
+        raise ImageReadError(f"{path} is an empty file, not an image")
+    try:
+        with _PILLOW_LIMIT_LOCK:
+            # Pillow checks its own global limit inside open(); ``max_pixels`` is
+            # applied below instead, so that callers can raise the limit.
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                img = Image.open(path if data is None else _io.BytesIO(data))
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(f"not an image file Pillow can read: {path}") from None
+    except FileNotFoundError:
+        raise ImageReadError(f"no such file: {path}") from None
+    except MemoryError:
+        raise ImageReadError(f"cannot open {path}: not enough memory") from None
+    except Exception as exc:  # noqa: BLE001 (a damaged header can fail anywhere in a plugin)
+        raise ImageReadError(f"cannot open {path}: {_reason(exc)}") from None
+    width, height = img.size
+    if max_pixels is not None and width * height > max_pixels:
+        img.close()
+        raise ImageReadError(
+            f"image too large: {path} is {width}x{height} = {width * height} pixels, "
+            f"over the limit of {max_pixels} (decompression-bomb guard; "
+            "raise it with --max-pixels)"
+        )
+    file_bytes = path.stat().st_size if data is None else len(data)
+    decoded = width * height * 4
+    if (
+        max_expansion is not None
+        and width * height > EXPANSION_CHECKED_FROM
+        and decoded > max_expansion * file_bytes
+    ):
+        img.close()
+        raise ImageReadError(
+            f"image out of proportion: {path} is {file_bytes:,} bytes and declares "
+            f"{width}x{height} pixels ({decoded / 1e6:,.0f} MB decoded, over "
+            f"{max_expansion:g} times the file; decompression-bomb guard); "
+            "raise --max-expansion to read it anyway"
+        )
+    return img
+
+
+def _reason(exc: BaseException) -> str:
+    """One line naming an exception raised while decoding: its message, or its type."""
+    text = " ".join(str(exc).split())
+    return text if text else type(exc).__name__
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode image bytes held in memory (a file just encoded) as :func:`load_image` does.
+
+    Returns
+    -------
+    (H, W, 3|4) uint8 array
+    """
+
+    try:
+        with Image.open(_io.BytesIO(data)) as img:
+            img.load()
+            return _to_uint8_array(img)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageReadError(f"cannot decode the encoded image: {exc}") from None
+
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+def _is_16_bit_colour_png(img: Image.Image) -> bool:
+    """Whether Pillow reads ``img`` as 16-bit RGB(A) PNG samples, of which it keeps
+    only the high byte."""
+    tiles = getattr(img, "tile", None)  # an ImageFile's, read from a file
+    if img.format != "PNG" or not tiles:
+        return False
+    tile = tiles[0]
+    rawmode = tile.args if isinstance(tile.args, str) else (tile.args or ("",))[0]
+    return rawmode in ("RGB;16B", "RGBA;16B")
+
+
+#: EXIF orientation -> the array operation that undoes it (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _png_16_bit_colour(path: Path, img: Image.Image, data: bytes | None) -> np.ndarray:
+    """A 16-bit RGB(A) PNG's samples scaled to 8 bits with rounding.
+
+    Pillow keeps the high byte of each sample; libspng (``pyspng``) decodes all 16
+    bits, through one plain call on the file's bytes (Pillow has read its header and
+    checked its size already). EXIF orientation and a colour key are applied as for
+    other files.
+    """
+    import pyspng
+
+    samples = pyspng.load(path.read_bytes() if data is None else data)  # (H, W, 4) RGBA
+    if samples.ndim != 3 or samples.shape[:2] != (img.height, img.width):
+        raise ImageReadError(f"unexpected 16-bit samples of shape {samples.shape}")
+    if samples.shape[2] == 4 and bool((samples[..., 3] == 65535).all()):
+        samples = samples[..., :3]
+    image = ((samples.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    orientation = img.getexif().get(0x0112, 1)
+    if orientation in _ORIENTATION:
+        image = _ORIENTATION[orientation](image)
+    return np.ascontiguousarray(image)
+
+
+def _to_uint8_array(img: Image.Image) -> np.ndarray:
+    """Convert a loaded Pillow image of any mode to an (H, W, 3|4) uint8 array."""
+    mode = img.mode
+    if mode == "RGBA" or (mode == "RGB" and "transparency" not in img.info):
+        return np.asarray(img)
+    if mode == "RGB":  # a colour key (PNG's tRNS): that colour is transparent
+        return np.asarray(img.convert("RGBA"))
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        samples = np.asarray(img).astype(np.int64)
+        grey = (np.clip(samples, 0, 65535) * 255 + 32767) // 65535
+        return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    if mode == "F":
+        samples = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(samples).all():
+            bad = int(np.count_nonzero(~np.isfinite(samples)))
+            raise ImageReadError(
+                f"the image's float samples include {bad} NaN or infinite value(s); "
+                "kpalette does not guess what they stand for"
+            )
+        scale = 255.0 if samples.max(initial=0.0) <= 1.0 else 1.0
+        grey = np.clip(np.rint(samples * scale), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    has_alpha = mode in ("LA", "La", "PA", "RGBa") or (
+        mode == "P"
+        and ("transparency" in img.info or (img.palette is not None and img.palette.mode == "RGBA"))
+    )
+    if mode == "L" and "transparency" in img.info:
+        has_alpha = True
+    return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
