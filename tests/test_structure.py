@@ -138,7 +138,6 @@ OVER_THE_LIMIT = {
     "src/kpalette/estimator.py": 690,
     "src/kpalette/kmeans.py": 630,
     "src/kpalette/choose.py": 630,
-    "tests/test_kernels.py": 982,
 }
 
 
