@@ -463,3 +463,23 @@ def test_a_format_too_small_for_the_image_is_a_400(client):
     assert _get(client, info, "download", k=2, format="png").status_code == 200
     quantized = _post(client, data=buffer.getvalue(), k=2, format="gif")
     assert quantized.status_code == 400 and "GIF holds at most 65,535" in quantized.text
+
+
+def test_two_apps_keep_their_own_uploads_and_limits():
+    small = TestClient(create_app(max_upload=100))
+    other = TestClient(create_app())
+    png = io_bytes_png()
+    assert small.post("/api/uploads", files={"image": ("a.png", png)}).status_code == 413
+    made = other.post("/api/uploads", files={"image": ("a.png", png)})
+    assert made.status_code == 201
+    upload = made.json()["id"]
+    assert small.get(f"/api/uploads/{upload}/preview?k=2").status_code == 404
+    assert other.get(f"/api/uploads/{upload}/preview?k=2").status_code == 200
+
+
+def io_bytes_png() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(300 * 3, dtype=np.uint8).reshape(10, 30, 3)).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -153,3 +153,10 @@ def test_no_source_file_over_600_lines_nor_test_file_over_700():
         if lines > limit:
             too_long[name] = lines
     assert too_long == {}
+
+
+def test_create_app_only_assembles_the_app():
+    tree = ast.parse((PACKAGE / "serve" / "app.py").read_text(encoding="utf-8"))
+    (create,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app"]
+    assert create.end_lineno - create.lineno + 1 <= 60
+    assert not [n for n in ast.walk(create) if n is not create and isinstance(n, ast.FunctionDef)]

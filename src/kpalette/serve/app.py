@@ -25,6 +25,7 @@ import gzip
 import io
 import json
 import os
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import PurePath
@@ -278,6 +279,243 @@ def _plotly_js() -> tuple[bytes, bytes] | None:
     return data, gzip.compress(data, 6)
 
 
+@dataclass(frozen=True)
+class ServerState:
+    """What every request of one app shares: its uploads, its limits, and the two pools
+    of worker threads (quick work: previews, the cloud; long work: uploads, full-size
+    results, choices), so that a long fit never queues a preview behind it."""
+
+    store: UploadStore
+    max_upload: int
+    max_pixels: int
+    quick: CapacityLimiter
+    long: CapacityLimiter
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.kpalette
+
+
+# -- the routes: module-level handlers over the app's state ---------------------------------
+async def work(limiter, function, *args):
+    """``function(*args)`` in a worker thread, the library's errors as API errors: an
+    unreadable image or one too large for memory 422, a bad value, an unmet target
+    or a format that cannot hold the image 400."""
+    try:
+        return await anyio.to_thread.run_sync(lambda: function(*args), limiter=limiter)
+    except ImageReadError as exc:
+        raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+    except MemoryError as exc:
+        raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
+    except (ValueError, KPaletteError) as exc:  # e.g. a format that cannot hold it
+        raise BadRequest(400, str(exc)) from None
+
+
+async def read_upload(request: Request) -> tuple[bytes, str, dict]:
+    """The uploaded image's bytes, its file name and the form's text fields."""
+    max_upload = _state(request).max_upload
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > max_upload + 65536:
+        raise BadRequest(413, f"upload over the limit of {max_upload:,} bytes")
+    try:
+        form = await request.form(max_files=1, max_fields=20)
+    except Exception as exc:  # noqa: BLE001 (a malformed body is the client's)
+        raise BadRequest(400, f"cannot read the form: {exc}") from None
+    try:
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            raise BadRequest(400, "the form has no 'image' file")
+        data = await upload.read()
+        name = upload.filename or ""
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    finally:
+        await form.close()
+    if len(data) > max_upload:
+        raise BadRequest(413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}")
+    if not data:
+        raise BadRequest(422, "the uploaded file is empty")
+    return data, name, fields
+
+
+def upload_of(request: Request) -> Upload:
+    upload = _state(request).store.get(request.path_params["upload_id"])
+    if upload is None:
+        raise BadRequest(404, "no such upload (unknown, or expired: upload the image again)")
+    return upload
+
+
+def numbered(request: Request, fields) -> tuple[Options, str]:
+    """The options of a request on an upload: k must be a number there."""
+    options, image_format = _options(fields, _state(request).max_pixels)
+    if options.choice is not None:
+        raise BadRequest(400, "give k as a number here (use /choose for auto and targets)")
+    return options, image_format
+
+
+def api(handler):
+    """A route whose BadRequest becomes its JSON error."""
+
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return _error(exc.status, str(exc))
+
+    return route
+
+
+@api
+async def page(request: Request) -> Response:
+    return Response(
+        _static_file("index.html"),
+        media_type=STATIC_MEDIA["index.html"],
+        headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
+    )
+
+
+@api
+async def static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name == "plotly.min.js":
+        plotly = _plotly_js()
+        if plotly is None:
+            raise BadRequest(404, "the 3-D cloud needs plotly: pip install 'kpalette[web]'")
+        headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(plotly[1], media_type="text/javascript", headers=headers)
+        return Response(plotly[0], media_type="text/javascript", headers=headers)
+    if name not in STATIC_MEDIA or name == "index.html":
+        raise BadRequest(404, f"no such file: {name!r}")
+    return Response(_static_file(name), media_type=STATIC_MEDIA[name])
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+@api
+async def api_quantize(request: Request) -> Response:
+    data, _, fields = await read_upload(request)
+    options, image_format = _options(fields, _state(request).max_pixels)
+    encoded, summary = await work(_state(request).long, _quantize, data, options, image_format)
+    return _with_summary(encoded, WEB_FORMATS[image_format], summary)
+
+
+@api
+async def new_upload(request: Request) -> Response:
+    data, name, _ = await read_upload(request)
+    upload = await work(_state(request).long, _new_upload, data, name, _state(request).max_pixels)
+    upload_id = _state(request).store.add(upload)
+    height, width = upload.prepared.shape
+    return JSONResponse(
+        {
+            "id": upload_id,
+            "name": name,
+            "width": width,
+            "height": height,
+            "bytes": upload.data_bytes,
+            "colors": upload.prepared.histogram.n_colors,
+        },
+        status_code=201,
+    )
+
+
+@api
+async def forget(request: Request) -> Response:
+    if not _state(request).store.remove(request.path_params["upload_id"]):
+        raise BadRequest(404, "no such upload (unknown, or expired)")
+    return Response(status_code=204)
+
+
+@api
+async def original(request: Request) -> Response:
+    upload = upload_of(request)
+    view = _view(request.query_params, upload.prepared.shape)
+    data = await work(_state(request).quick, _original, upload, view)
+    headers = {"X-Kpalette-View": json.dumps(view.as_dict()), "Cache-Control": "no-store"}
+    return Response(data, media_type="image/png", headers=headers)
+
+
+@api
+async def preview(request: Request) -> Response:
+    upload = upload_of(request)
+    options, _ = numbered(request, request.query_params)
+    view = _view(request.query_params, upload.prepared.shape)
+    data, numbers = await work(_state(request).quick, _preview, upload, options, view)
+    return _with_summary(data, "image/png", numbers)
+
+
+@api
+async def summary(request: Request) -> Response:
+    upload = upload_of(request)
+    options, image_format = numbered(request, request.query_params)
+    _, numbers = await work(_state(request).long, _full_result, upload, options, image_format)
+    return JSONResponse(numbers, headers={"Cache-Control": "no-store"})
+
+
+@api
+async def download(request: Request) -> Response:
+    upload = upload_of(request)
+    options, image_format = numbered(request, request.query_params)
+    data, numbers = await work(_state(request).long, _full_result, upload, options, image_format)
+    disposition = f'attachment; filename="{numbers["file_name"]}"'
+    return _with_summary(
+        data, WEB_FORMATS[image_format], numbers, **{"Content-Disposition": disposition}
+    )
+
+
+@api
+async def palette(request: Request) -> Response:
+    upload = upload_of(request)
+    fields = dict(request.query_params)
+    fmt = fields.pop("format", "gpl") or "gpl"
+    if fmt not in PALETTE_MEDIA:
+        raise BadRequest(400, f"format must be one of {', '.join(PALETTE_MEDIA)}, got {fmt!r}")
+    options, _ = numbered(request, fields)
+    text = await work(_state(request).long, _palette_file, upload, options, fmt)
+    name = _file_name(upload.name, options.n_colors, fmt).replace(".", "-palette.", 1)
+    return Response(
+        text,
+        media_type=PALETTE_MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@api
+async def choose(request: Request) -> Response:
+    upload = upload_of(request)
+    options, image_format = _options(request.query_params, _state(request).max_pixels)
+    if options.choice is None:
+        raise BadRequest(400, "give k=auto, target_psnr, max_bytes or quality")
+    return JSONResponse(await work(_state(request).long, _choose, upload, options, image_format))
+
+
+@api
+async def cloud(request: Request) -> Response:
+    upload = upload_of(request)
+    options, _ = numbered(request, request.query_params)
+    return JSONResponse(await work(_state(request).quick, _cloud, upload, options))
+
+
+#: Every route of the app.
+ROUTES = [
+    Route("/", page),
+    Route("/static/{name}", static),
+    Route("/healthz", health),
+    Route("/api/quantize", api_quantize, methods=["POST"]),
+    Route("/api/uploads", new_upload, methods=["POST"]),
+    Route("/api/uploads/{upload_id}", forget, methods=["DELETE"]),
+    Route("/api/uploads/{upload_id}/original", original),
+    Route("/api/uploads/{upload_id}/preview", preview),
+    Route("/api/uploads/{upload_id}/summary", summary),
+    Route("/api/uploads/{upload_id}/download", download),
+    Route("/api/uploads/{upload_id}/palette", palette),
+    Route("/api/uploads/{upload_id}/choose", choose),
+    Route("/api/uploads/{upload_id}/cloud", cloud),
+]
+
+
 def create_app(
     *,
     max_upload: int = DEFAULT_MAX_UPLOAD,
@@ -298,206 +536,13 @@ def create_app(
     threads : int, optional
         Worker threads of each pool (quick and long work); default: the cores.
     """
-    store = UploadStore() if store is None else store
-    threads = threads or os.cpu_count() or 1
-    quick, long = CapacityLimiter(threads), CapacityLimiter(threads)
-
-    async def work(limiter, function, *args):
-        """``function(*args)`` in a worker thread, the library's errors as API errors: an
-        unreadable image or one too large for memory 422, a bad value, an unmet target
-        or a format that cannot hold the image 400."""
-        try:
-            return await anyio.to_thread.run_sync(lambda: function(*args), limiter=limiter)
-        except ImageReadError as exc:
-            raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
-        except MemoryError as exc:
-            raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
-        except (ValueError, KPaletteError) as exc:  # e.g. a format that cannot hold it
-            raise BadRequest(400, str(exc)) from None
-
-    async def read_upload(request: Request) -> tuple[bytes, str, dict]:
-        """The uploaded image's bytes, its file name and the form's text fields."""
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_upload + 65536:
-            raise BadRequest(413, f"upload over the limit of {max_upload:,} bytes")
-        try:
-            form = await request.form(max_files=1, max_fields=20)
-        except Exception as exc:  # noqa: BLE001 (a malformed body is the client's)
-            raise BadRequest(400, f"cannot read the form: {exc}") from None
-        try:
-            upload = form.get("image")
-            if upload is None or isinstance(upload, str):
-                raise BadRequest(400, "the form has no 'image' file")
-            data = await upload.read()
-            name = upload.filename or ""
-            fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        finally:
-            await form.close()
-        if len(data) > max_upload:
-            raise BadRequest(413, f"upload of {len(data):,} bytes over the limit of {max_upload:,}")
-        if not data:
-            raise BadRequest(422, "the uploaded file is empty")
-        return data, name, fields
-
-    def upload_of(request: Request) -> Upload:
-        upload = store.get(request.path_params["upload_id"])
-        if upload is None:
-            raise BadRequest(404, "no such upload (unknown, or expired: upload the image again)")
-        return upload
-
-    def numbered(fields) -> tuple[Options, str]:
-        """The options of a request on an upload: k must be a number there."""
-        options, image_format = _options(fields, max_pixels)
-        if options.choice is not None:
-            raise BadRequest(400, "give k as a number here (use /choose for auto and targets)")
-        return options, image_format
-
-    def api(handler):
-        """A route whose BadRequest becomes its JSON error."""
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except BadRequest as exc:
-                return _error(exc.status, str(exc))
-
-        return route
-
-    @api
-    async def page(request: Request) -> Response:
-        return Response(
-            _static_file("index.html"),
-            media_type=STATIC_MEDIA["index.html"],
-            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
-        )
-
-    @api
-    async def static(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name == "plotly.min.js":
-            plotly = _plotly_js()
-            if plotly is None:
-                raise BadRequest(404, "the 3-D cloud needs plotly: pip install 'kpalette[web]'")
-            headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
-            if "gzip" in request.headers.get("accept-encoding", ""):
-                headers["Content-Encoding"] = "gzip"
-                return Response(plotly[1], media_type="text/javascript", headers=headers)
-            return Response(plotly[0], media_type="text/javascript", headers=headers)
-        if name not in STATIC_MEDIA or name == "index.html":
-            raise BadRequest(404, f"no such file: {name!r}")
-        return Response(_static_file(name), media_type=STATIC_MEDIA[name])
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    @api
-    async def api_quantize(request: Request) -> Response:
-        data, _, fields = await read_upload(request)
-        options, image_format = _options(fields, max_pixels)
-        encoded, summary = await work(long, _quantize, data, options, image_format)
-        return _with_summary(encoded, WEB_FORMATS[image_format], summary)
-
-    @api
-    async def new_upload(request: Request) -> Response:
-        data, name, _ = await read_upload(request)
-        upload = await work(long, _new_upload, data, name, max_pixels)
-        upload_id = store.add(upload)
-        height, width = upload.prepared.shape
-        return JSONResponse(
-            {
-                "id": upload_id,
-                "name": name,
-                "width": width,
-                "height": height,
-                "bytes": upload.data_bytes,
-                "colors": upload.prepared.histogram.n_colors,
-            },
-            status_code=201,
-        )
-
-    @api
-    async def forget(request: Request) -> Response:
-        if not store.remove(request.path_params["upload_id"]):
-            raise BadRequest(404, "no such upload (unknown, or expired)")
-        return Response(status_code=204)
-
-    @api
-    async def original(request: Request) -> Response:
-        upload = upload_of(request)
-        view = _view(request.query_params, upload.prepared.shape)
-        data = await work(quick, _original, upload, view)
-        headers = {"X-Kpalette-View": json.dumps(view.as_dict()), "Cache-Control": "no-store"}
-        return Response(data, media_type="image/png", headers=headers)
-
-    @api
-    async def preview(request: Request) -> Response:
-        upload = upload_of(request)
-        options, _ = numbered(request.query_params)
-        view = _view(request.query_params, upload.prepared.shape)
-        data, numbers = await work(quick, _preview, upload, options, view)
-        return _with_summary(data, "image/png", numbers)
-
-    @api
-    async def summary(request: Request) -> Response:
-        upload = upload_of(request)
-        options, image_format = numbered(request.query_params)
-        _, numbers = await work(long, _full_result, upload, options, image_format)
-        return JSONResponse(numbers, headers={"Cache-Control": "no-store"})
-
-    @api
-    async def download(request: Request) -> Response:
-        upload = upload_of(request)
-        options, image_format = numbered(request.query_params)
-        data, numbers = await work(long, _full_result, upload, options, image_format)
-        disposition = f'attachment; filename="{numbers["file_name"]}"'
-        return _with_summary(
-            data, WEB_FORMATS[image_format], numbers, **{"Content-Disposition": disposition}
-        )
-
-    @api
-    async def palette(request: Request) -> Response:
-        upload = upload_of(request)
-        fields = dict(request.query_params)
-        fmt = fields.pop("format", "gpl") or "gpl"
-        if fmt not in PALETTE_MEDIA:
-            raise BadRequest(400, f"format must be one of {', '.join(PALETTE_MEDIA)}, got {fmt!r}")
-        options, _ = numbered(fields)
-        text = await work(long, _palette_file, upload, options, fmt)
-        name = _file_name(upload.name, options.n_colors, fmt).replace(".", "-palette.", 1)
-        return Response(
-            text,
-            media_type=PALETTE_MEDIA[fmt],
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-
-    @api
-    async def choose(request: Request) -> Response:
-        upload = upload_of(request)
-        options, image_format = _options(request.query_params, max_pixels)
-        if options.choice is None:
-            raise BadRequest(400, "give k=auto, target_psnr, max_bytes or quality")
-        return JSONResponse(await work(long, _choose, upload, options, image_format))
-
-    @api
-    async def cloud(request: Request) -> Response:
-        upload = upload_of(request)
-        options, _ = numbered(request.query_params)
-        return JSONResponse(await work(quick, _cloud, upload, options))
-
-    return Starlette(
-        routes=[
-            Route("/", page),
-            Route("/static/{name}", static),
-            Route("/healthz", health),
-            Route("/api/quantize", api_quantize, methods=["POST"]),
-            Route("/api/uploads", new_upload, methods=["POST"]),
-            Route("/api/uploads/{upload_id}", forget, methods=["DELETE"]),
-            Route("/api/uploads/{upload_id}/original", original),
-            Route("/api/uploads/{upload_id}/preview", preview),
-            Route("/api/uploads/{upload_id}/summary", summary),
-            Route("/api/uploads/{upload_id}/download", download),
-            Route("/api/uploads/{upload_id}/palette", palette),
-            Route("/api/uploads/{upload_id}/choose", choose),
-            Route("/api/uploads/{upload_id}/cloud", cloud),
-        ]
+    state = ServerState(
+        store=UploadStore() if store is None else store,
+        max_upload=max_upload,
+        max_pixels=max_pixels,
+        quick=CapacityLimiter(threads or os.cpu_count() or 1),
+        long=CapacityLimiter(threads or os.cpu_count() or 1),
     )
+    app = Starlette(routes=ROUTES)
+    app.state.kpalette = state
+    return app
