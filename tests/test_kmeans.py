@@ -66,7 +66,7 @@ def _blobs_and_a_distant_few(rng):
 def test_swap_in_distant_gives_a_distant_group_its_centre_and_lowers_the_objective(rng):
     from kpalette._kernels.clustering import assign
 
-    from kpalette.kmeans import swap_in_distant
+    from kpalette.salient import swap_in_distant
 
     points, weights = _blobs_and_a_distant_few(rng)
     centers = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
@@ -93,7 +93,7 @@ def test_swap_in_distant_gives_a_distant_group_its_centre_and_lowers_the_objecti
 def test_swap_in_distant_at_salience_one_never_raises_the_objective(seed):
     from kpalette._kernels.clustering import assign
 
-    from kpalette.kmeans import swap_in_distant
+    from kpalette.salient import swap_in_distant
 
     rng = np.random.default_rng(seed)
     points = rng.standard_t(2, size=(400, 3))  # heavy tails: distant points

@@ -203,7 +203,7 @@ def test_a_small_distinct_colour_keeps_an_entry_at_k_8(colour, monkeypatch):
     # A patch of 0.25% of the photo, far from its warm colours: without the swap it
     # shares an entry with them (mean CIEDE2000 over it above 40); kept, it is under
     # 10, for at most a tenth more difference over the whole image.
-    from kpalette import kmeans
+    from kpalette import salient
     from kpalette.colorspace import delta_e_ciede2000
 
     photo = load_image(kpalette.data.sample_image_path()).copy()
@@ -216,7 +216,7 @@ def test_a_small_distinct_colour_keeps_an_entry_at_k_8(colour, monkeypatch):
         return float(delta_e_ciede2000(photo[100:124, 300:325].reshape(-1, 3), written).mean())
 
     kept = quantize(photo, 8)
-    monkeypatch.setattr(kmeans, "SALIENCE", 0.0)
+    monkeypatch.setattr(salient, "SALIENCE", 0.0)
     lost = quantize(photo, 8)
     assert patch_error(kept) < 10 < 40 < patch_error(lost)
     assert kept.delta_e <= 1.1 * lost.delta_e

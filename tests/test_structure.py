@@ -136,7 +136,6 @@ OVER_THE_LIMIT = {
     "src/kpalette/_kernels/clustering.pyx": 1297,
     "src/kpalette/_kernels/measures.pyx": 617,
     "src/kpalette/estimator.py": 690,
-    "src/kpalette/kmeans.py": 630,
     "src/kpalette/choose.py": 630,
 }
 

@@ -21,8 +21,9 @@ from ._kernels.runs import map_with_runs
 from .colorspace import ALPHA_SCALE, from_space, to_space
 from .exceptions import KPaletteWarning
 from .histogram import ColorHistogram, labels_for_pixels
-from .kmeans import PreparedPoints, kmeans_weighted, swap_in_distant
+from .kmeans import PreparedPoints, kmeans_weighted
 from .options import Options
+from .salient import swap_in_distant
 
 __all__ = [
     "Fit",
@@ -296,7 +297,7 @@ def fit_histogram(
             points = to_space(histogram.colors, color_space)
             weights = histogram.counts.astype(np.float64)
         if options.tune == "eye" and not hold_transparent:
-            # Small, distinct colours keep an entry of their own (kmeans.SALIENCE).
+            # Small, distinct colours keep an entry of their own (salient.SALIENCE).
             centers, color_labels = swap_in_distant(
                 points, weights, centers, color_labels, max_swaps=min(4, max(1, k_fit // 8))
             )
