@@ -12,7 +12,7 @@ The core (NumPy, Pillow, zlib-ng) is imported here; the plots and the explore pa
 from __future__ import annotations
 
 from . import progress
-from .choose import KChoice, KSweep, choose_k
+from .choose import KChoice, choose_k
 from .data import sample_image_path
 from .estimator import KMeans, KMeansQuantizer
 from .exceptions import (
@@ -33,6 +33,7 @@ from .prepare import PreparedImage, prepare
 from .quantize import fit_palette, quantize, quantize_many, remap
 from .result import QuantizedImage
 from .ssimulacra2 import ssimulacra2
+from .sweep import KSweep
 
 #: The package's version: its one source (pyproject.toml reads it from here).
 __version__ = "0.2.0.dev0"

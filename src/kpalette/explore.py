@@ -18,7 +18,6 @@ import numpy as np
 from PIL import Image
 
 from . import io, metrics
-from .choose import DEFAULT_KNEE_KS, KSweep
 from .exceptions import require_extra
 from .options import Options
 from .plot import (
@@ -32,6 +31,7 @@ from .plot import (
     swatches,
 )
 from .progress import status
+from .sweep import DEFAULT_KNEE_KS, KSweep
 
 __all__ = ["build_report", "REPORT_CLOUD_POINTS"]
 

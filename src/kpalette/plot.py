@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .choose import DEFAULT_KNEE_KS, KSweep, knee_point
 from .colorspace import check_color_space, to_space
 from .exceptions import require_extra
 from .fit import nearest_entries
@@ -26,6 +25,7 @@ from .io import load_image
 from .palette import to_hex
 from .quantize import quantize
 from .result import QuantizedImage
+from .sweep import DEFAULT_KNEE_KS, KSweep, knee_point
 
 __all__ = [
     "DEFAULT_GRID_KS",

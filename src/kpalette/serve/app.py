@@ -39,12 +39,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..choose import KSweep, choose_k
+from ..choose import choose_k
 from ..exceptions import ImageReadError, KPaletteError
 from ..io import OUTPUT_FORMATS, encode_truecolor
 from ..options import DEFAULT_MAX_PIXELS, Options
 from ..palette import format_palette
 from ..quantize import prepare, quantize_for
+from ..sweep import KSweep
 from .uploads import Upload, UploadStore, View
 
 __all__ = [

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..choose import KSweep
 from ..dither import dither
 from ..options import Options
 from ..palette import order_by_share, to_hex
 from ..prepare import PreparedImage
+from ..sweep import KSweep
 
 __all__ = ["View", "Upload", "UploadStore"]
 
