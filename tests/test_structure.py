@@ -141,7 +141,6 @@ def test_imports_wait_inside_functions_only_for_the_optional_extras():
 OVER_THE_LIMIT = {
     "src/kpalette/_kernels/clustering.pyx": 1297,
     "src/kpalette/_kernels/measures.pyx": 617,
-    "src/kpalette/estimator.py": 690,
 }
 
 

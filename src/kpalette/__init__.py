@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import progress
 from .choose import KChoice, choose_k
 from .data import sample_image_path
-from .estimator import KMeans, KMeansQuantizer
+from .estimator import KMeans
 from .exceptions import (
     ConvergenceWarning,
     ImageReadError,
@@ -31,6 +31,7 @@ from .options import Options
 from .palette import format_palette
 from .prepare import PreparedImage, prepare
 from .quantize import fit_palette, quantize, quantize_many, remap
+from .quantizer import KMeansQuantizer
 from .result import QuantizedImage
 from .ssimulacra2 import ssimulacra2
 from .sweep import KSweep
