@@ -46,6 +46,7 @@ extensions = [
         "kpalette._kernels.labels",
         "kpalette._kernels.clustering",
         "kpalette._kernels.measures",
+        "kpalette._kernels.ssim",
         "kpalette._kernels.dithering",
         "kpalette._kernels.png_filters",
         "kpalette._kernels.runs",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import reference
-from kpalette._kernels import measures
+from kpalette._kernels import measures, ssim
 
 
 @pytest.mark.parametrize(
@@ -28,25 +28,25 @@ def test_ssim_sums_match_the_reference_map(rng, shape, premultiply):
     image_b = np.clip(image_a.astype(int) + noise, 0, 255).astype(np.uint8)
     image_b[: shape[0] // 2, : shape[1] // 2] = 17  # flat patches: zero variance
     expected = reference.ssim_map(image_a, image_b, premultiply)
-    band_rows = measures.SSIM_BAND_ROWS
+    band_rows = ssim.SSIM_BAND_ROWS
     expected_sums = np.stack(
         [
             expected[start : start + band_rows].sum(axis=(0, 1))
             for start in range(0, len(expected), band_rows)
         ]
     )
-    sums = measures.ssim_sums(image_a, image_b, premultiply)
+    sums = ssim.ssim_sums(image_a, image_b, premultiply)
     np.testing.assert_allclose(sums, expected_sums, rtol=1e-12, atol=1e-12)
 
 
 def test_ssim_sums_refuse_bad_shapes():
     small = np.zeros((6, 9, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match="at least 7 x 7"):
-        measures.ssim_sums(small, small, False)
+        ssim.ssim_sums(small, small, False)
     with pytest.raises(ValueError, match="same shape"):
-        measures.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 10, 3), np.uint8), False)
+        ssim.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 10, 3), np.uint8), False)
     with pytest.raises(ValueError, match="4 channels"):
-        measures.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 9, 3), np.uint8), True)
+        ssim.ssim_sums(np.zeros((9, 9, 3), np.uint8), np.zeros((9, 9, 3), np.uint8), True)
 
 
 def test_lab_of_linear_matches_numpy(rng):

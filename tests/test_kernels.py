@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpalette._kernels import clustering, dithering, measures, png_filters, runs
+from kpalette._kernels import clustering, dithering, measures, png_filters, runs, ssim
 from kpalette._kernels import labels as label_maps
 
 
@@ -227,7 +227,7 @@ def _bad_kernel_calls():
     )
     yield (
         "ssim_sums shapes",
-        lambda: measures.ssim_sums(image, np.zeros((8, 9, 3), np.uint8), False),
+        lambda: ssim.ssim_sums(image, np.zeros((8, 9, 3), np.uint8), False),
     )
     yield "palette_grid cells", lambda: dithering.palette_grid(palette, 0)
     yield (

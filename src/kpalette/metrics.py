@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-from ._kernels.measures import SSIM_WINDOW, ssim_sums, table_delta_e, table_squared_error
+from ._kernels.measures import table_delta_e, table_squared_error
+from ._kernels.ssim import SSIM_WINDOW, ssim_sums
 from .colorspace import (
     RGB_TO_XYZ_OVER_WHITE,
     ciede2000_lab,
@@ -309,7 +310,7 @@ def structural_similarity(original: np.ndarray, other: np.ndarray) -> float:
     RGBA images are compared as premultiplied RGB plus alpha, as for the MSE. Images
     smaller than the window give 1.0 when identical, else NaN.
 
-    Computed by ``_kernels.measures.ssim_sums`` (tested equal to scikit-image to 1e-12),
+    Computed by ``_kernels.ssim.ssim_sums`` (tested equal to scikit-image to 1e-12),
     not by scikit-image itself, whose full-image float copies take 30 times the time
     and eight times the memory of a run on large photos; the kernel needs O(width)
     memory per thread.

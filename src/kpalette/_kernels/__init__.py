@@ -2,7 +2,8 @@
 
 - :mod:`.labels`: each pixel's label from its colour, and colour counts;
 - :mod:`.clustering`: the grid histogram, the points' tree, Lloyd and k-means++;
-- :mod:`.measures`: CIELAB, CIEDE2000, the table sums of the quality measures, SSIM;
+- :mod:`.measures`: CIELAB, CIEDE2000, the table sums of the quality measures;
+- :mod:`.ssim`: SSIM's window sums;
 - :mod:`.dithering`: Floyd-Steinberg error diffusion onto a palette;
 - :mod:`.png_filters`: the PNG writer's scanline filters;
 - :mod:`.runs`: pixels mapped along runs of a neighbour's entry;
