@@ -196,7 +196,7 @@ def grid_means(points, weights, cells_per_axis=32):
 
 
 #: Fewest grid cells per centre for the coarse starts to be as good as full ones
-#: (fewer ended up to 29% worse at k = 256; see docs/benchmarks.md).
+#: (docs/benchmarks.md, "Tuning the engine").
 MIN_CELLS_PER_CENTER = 64
 
 

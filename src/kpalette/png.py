@@ -65,11 +65,10 @@ TRIAL_LEVEL = 4
 #: Pixels whose neighbours :func:`neighbour_order` counts, at most (about).
 NEIGHBOUR_PIXELS = 1 << 18
 #: (largest scanline bytes, libdeflate level): the effort of :func:`compress` by size,
-#: so that the deflate of a photo takes a few tenths of a second at most (levels 11
-#: and 12 gain 0.5-3% over 10 for two to three times its time).
+#: so that the deflate of a photo takes a few tenths of a second at most
+#: (docs/benchmarks.md, "The encoder").
 EFFORT_LEVELS = ((400_000, 12), (800_000, 11), (1_500_000, 10))
-#: Scanline bytes up to which zlib-ng's level 9 follows (4% smaller than level 6 on
-#: 8-bit photos, a tenth of a second on 2 MB); past them, :func:`level_for`.
+#: Scanline bytes up to which zlib-ng's level 9 follows; past them, :func:`level_for`.
 LEVEL_9_BYTES = 4_000_000
 #: Uncompressed bytes per independently deflated slice.
 SLICE_BYTES = 1 << 19
@@ -317,9 +316,8 @@ def compress(rows, depth: int, *, level: int | None = None, workers: int | None 
         if size <= LEVEL_9_BYTES:
             return deflate(rows, 9, workers=workers)
         stream = deflate(rows, level_for(depth), workers=workers)
-        # Screenshots, charts and flat art deflate to 1-3% of their scanlines, photos to
-        # 4% or more even at k = 16. Level 9 finds the long matches of the former
-        # better, and cheaply since they are long.
+        # Flat art deflates to a small fraction of its scanlines (GRAPHICS_RATIO), and
+        # level 9 finds its long matches better, cheaply since they are long.
         if level_for(depth) < 9 and len(stream) < GRAPHICS_RATIO * size:
             stream = deflate(rows, 9, workers=workers)
         return stream

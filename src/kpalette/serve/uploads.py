@@ -143,8 +143,8 @@ class Upload:
         ``numbers`` has k, the colours, the palette by share and, when each colour
         takes its nearest entry (no dithering, ``tune="mse"``), the MSE and PSNR of
         the whole image (exact, from the colour table); the view is then a subsample
-        of the full-size result. The mean CIEDE2000 (some 15-20 ms on a photo's
-        colours) and, otherwise, every measure come with the full-size result: the
+        of the full-size result. The mean CIEDE2000 (docs/benchmarks.md, "The web
+        page") and, otherwise, every measure come with the full-size result: the
         slider stays quick. (Dithering and the runs of ``tune="eye"`` map the view on
         its own: the same method, at the view's scale.)
         """
