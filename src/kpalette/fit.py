@@ -80,6 +80,13 @@ class Fit:
     n_iter: int
     color_space: str
 
+    def __post_init__(self) -> None:
+        # A value: read-only views of its arrays, shared by results and threads.
+        for name in ("palette", "labels", "centers"):
+            view = np.asarray(getattr(self, name)).view()
+            view.flags.writeable = False
+            object.__setattr__(self, name, view)
+
     @property
     def n_colors(self) -> int:
         """Number of palette entries."""
