@@ -44,7 +44,11 @@ extensions = [
     )
     for name in (
         "kpalette._kernels.labels",
+        "kpalette._kernels.tree",
+        "kpalette._kernels.grid",
+        "kpalette._kernels.nearest",
         "kpalette._kernels.clustering",
+        "kpalette._kernels.seeding",
         "kpalette._kernels.measures",
         "kpalette._kernels.ssim",
         "kpalette._kernels.dithering",

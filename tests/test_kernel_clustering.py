@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import reference
-from kpalette._kernels import clustering
+from kpalette._kernels import clustering, grid, nearest, seeding
+from kpalette._kernels import tree as grid_tree
 
 
 @pytest.mark.parametrize("k", [1, 2, 7, 64])
@@ -17,7 +18,7 @@ def test_assign_matches_brute_force(rng, k, d):
     centers = rng.uniform(0, 255, size=(k, d))
     labels = rng.integers(0, k, size=len(points)).astype(np.int32)  # any start guess
     dist2 = np.empty(len(points))
-    clustering.assign(points, centers, labels, dist2)
+    nearest.assign(points, centers, labels, dist2)
     expected_labels, expected_d2 = reference.assign(points, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_allclose(dist2, expected_d2, rtol=1e-12)
@@ -29,7 +30,7 @@ def test_assign_on_integer_colours_with_ties(rng):
     centers = np.array([[2, 2, 2], [4, 4, 4], [2, 2, 2], [0, 7, 0], [3, 3, 3]], dtype=np.float64)
     labels = np.full(len(points), 4, dtype=np.int32)
     dist2 = np.empty(len(points))
-    clustering.assign(points, centers, labels, dist2)
+    nearest.assign(points, centers, labels, dist2)
     expected_labels, expected_d2 = reference.assign(points, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_array_equal(dist2, expected_d2)
@@ -42,8 +43,8 @@ def test_kmeans_plusplus_matches_reference(rng, k, d):
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
     n_trials = 2 + int(np.log(k))
     uniforms = rng.random((1, 1 + (k - 1) * n_trials))
-    tree = clustering.PointTree(points, weights)
-    chosen = clustering.kmeans_plusplus(tree, k, n_trials, uniforms)[0]
+    tree = grid_tree.PointTree(points, weights)
+    chosen = seeding.kmeans_plusplus(tree, k, n_trials, uniforms)[0]
     # The kernel draws along the tree's (Z-order) order of the points.
     order = tree.order
     expected = reference.kmeans_plusplus(points[order], weights[order], k, n_trials, uniforms[0])
@@ -56,15 +57,15 @@ def test_kmeans_plusplus_runs_several_seedings_each_as_alone(rng):
     # reused across rows): each must equal the reference driven by its row alone.
     points = rng.uniform(0, 255, size=(3000, 3))
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
-    tree = clustering.PointTree(points, weights)
+    tree = grid_tree.PointTree(points, weights)
     uniforms = rng.random((5, 1 + 29 * 4))
-    chosen = clustering.kmeans_plusplus(tree, 30, 4, uniforms)
+    chosen = seeding.kmeans_plusplus(tree, 30, 4, uniforms)
     order = tree.order
     for row, seeds in zip(uniforms, chosen, strict=True):
         expected = reference.kmeans_plusplus(points[order], weights[order], 30, 4, row)
         np.testing.assert_array_equal(seeds, order[expected])
     with pytest.raises(ValueError, match="uniforms per seeding"):
-        clustering.kmeans_plusplus(tree, 30, 4, np.ascontiguousarray(uniforms[:, :10]))
+        seeding.kmeans_plusplus(tree, 30, 4, np.ascontiguousarray(uniforms[:, :10]))
 
 
 @pytest.mark.parametrize("d", [3, 4])
@@ -75,16 +76,16 @@ def test_kmeans_plusplus_around_fixed_centres_matches_reference(rng, d, n_fixed)
     fixed = rng.uniform(0, 255, size=(n_fixed, d))
     fixed[0] = 0.0  # a transparent entry: not one of the points
     uniforms = rng.random((3, 12 * 3))
-    tree = clustering.PointTree(points, weights)
-    chosen = clustering.kmeans_plusplus(tree, 12, 3, uniforms, fixed)
+    tree = grid_tree.PointTree(points, weights)
+    chosen = seeding.kmeans_plusplus(tree, 12, 3, uniforms, fixed)
     order = tree.order
     for row, seeds in zip(uniforms, chosen, strict=True):
         expected = reference.kmeans_plusplus(points[order], weights[order], 12, 3, row, fixed)
         np.testing.assert_array_equal(seeds, order[expected])
     with pytest.raises(ValueError, match="36 uniforms per seeding"):
-        clustering.kmeans_plusplus(tree, 12, 3, np.ascontiguousarray(uniforms[:, :34]), fixed)
+        seeding.kmeans_plusplus(tree, 12, 3, np.ascontiguousarray(uniforms[:, :34]), fixed)
     with pytest.raises(ValueError, match="fixed centres need"):
-        clustering.kmeans_plusplus(tree, 12, 3, uniforms, np.zeros((1, d + 1)))
+        seeding.kmeans_plusplus(tree, 12, 3, uniforms, np.zeros((1, d + 1)))
 
 
 def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
@@ -93,9 +94,9 @@ def test_kmeans_plusplus_on_repeated_colours_matches_reference(rng):
     # on a centre (zero share of the draws).
     points = rng.integers(0, 6, size=(3000, 3)).astype(np.float64)
     weights = rng.integers(1, 5, size=len(points)).astype(np.float64)
-    tree = clustering.PointTree(points, weights)
+    tree = grid_tree.PointTree(points, weights)
     uniforms = rng.random((1, 1 + 99 * 6))
-    chosen = clustering.kmeans_plusplus(tree, 100, 6, uniforms)[0]
+    chosen = seeding.kmeans_plusplus(tree, 100, 6, uniforms)[0]
     order = tree.order
     expected = reference.kmeans_plusplus(points[order], weights[order], 100, 6, uniforms[0])
     np.testing.assert_array_equal(chosen, order[expected])
@@ -107,22 +108,22 @@ def test_rows_sorted_in_place_equal_fancy_indexing(rng, d):
     weights = rng.random(len(points))
     order = np.concatenate([np.arange(10), 10 + rng.permutation(len(points) - 10)])  # 10 fixed
     sorted_points, sorted_weights = points.copy(), weights.copy()
-    clustering._sort_in_place(sorted_points, sorted_weights, order)
+    grid_tree._sort_in_place(sorted_points, sorted_weights, order)
     np.testing.assert_array_equal(sorted_points, points[order])
     np.testing.assert_array_equal(sorted_weights, weights[order])
     with pytest.raises(ValueError, match="expected 1000 weights and indices, got 1000 and 999"):
-        clustering._sort_in_place(sorted_points, sorted_weights, order[:-1])
+        grid_tree._sort_in_place(sorted_points, sorted_weights, order[:-1])
     with pytest.raises(ValueError, match="not a permutation"):
-        clustering._sort_in_place(sorted_points, sorted_weights, np.zeros(len(points), np.int64))
+        grid_tree._sort_in_place(sorted_points, sorted_weights, np.zeros(len(points), np.int64))
 
 
 @pytest.mark.parametrize("d", [3, 4])
 def test_tree_built_in_place_is_the_same_tree_with_no_copy(rng, d):
     points = rng.integers(0, 256, size=(5000, d)).astype(np.float64)
     weights = rng.integers(1, 30, size=len(points)).astype(np.float64)
-    copied = clustering.PointTree(points, weights)
+    copied = grid_tree.PointTree(points, weights)
     sorted_points, sorted_weights = points.copy(), weights.copy()
-    in_place = clustering.PointTree(sorted_points, sorted_weights, in_place=True)
+    in_place = grid_tree.PointTree(sorted_points, sorted_weights, in_place=True)
     assert in_place.in_place and not copied.in_place
     assert in_place.points is sorted_points and in_place.weights is sorted_weights
     for name in ("order", "points", "weights", "start", "stop", "low", "high", "sum", "total"):
@@ -141,7 +142,7 @@ def test_tree_built_in_place_is_the_same_tree_with_no_copy(rng, d):
         np.testing.assert_array_equal(a, b)
     points.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        clustering.PointTree(points, weights, in_place=True)
+        grid_tree.PointTree(points, weights, in_place=True)
 
 
 @pytest.mark.parametrize("d", [3, 4])
@@ -284,7 +285,7 @@ def test_grid_means_matches_numpy(rng, d, cells_per_axis):
     points = rng.uniform(0, 255, size=(5000, d))
     points[::7] = points[1::7][: len(points[::7])]  # shared cells
     weights = rng.integers(1, 9, size=len(points)).astype(np.float64)
-    means, totals, cell_of_point = clustering.grid_means(points, weights, cells_per_axis)
+    means, totals, cell_of_point = grid.grid_means(points, weights, cells_per_axis)
     expected_means, expected_totals, inverse = reference.grid_means(points, weights, cells_per_axis)
     np.testing.assert_array_equal(cell_of_point, inverse)
     np.testing.assert_allclose(totals, expected_totals, rtol=1e-12)
@@ -292,17 +293,17 @@ def test_grid_means_matches_numpy(rng, d, cells_per_axis):
 
 
 def test_grid_means_edge_cases():
-    means, totals, cells = clustering.grid_means(np.zeros((0, 4)), np.zeros(0), 32)
+    means, totals, cells = grid.grid_means(np.zeros((0, 4)), np.zeros(0), 32)
     assert means.shape == (0, 4) and totals.shape == (0,) and cells.shape == (0,)
     # One repeated point: one cell holding it all.
-    means, totals, cells = clustering.grid_means(np.full((3, 4), 9.0), np.ones(3), 64)
+    means, totals, cells = grid.grid_means(np.full((3, 4), 9.0), np.ones(3), 64)
     np.testing.assert_array_equal(means, [[9.0] * 4])
     np.testing.assert_array_equal(totals, [3.0])
     np.testing.assert_array_equal(cells, [0, 0, 0])
     with pytest.raises(ValueError, match="1 to 8 dimensions, got 9"):
-        clustering.grid_means(np.zeros((2, 9)), np.ones(2), 4)
+        grid.grid_means(np.zeros((2, 9)), np.ones(2), 4)
     with pytest.raises(ValueError, match="too many"):
-        clustering.grid_means(np.zeros((2, 8)), np.ones(2), 1 << 10)
+        grid.grid_means(np.zeros((2, 8)), np.ones(2), 1 << 10)
 
 
 def test_assign_past_the_centre_table_compares_every_centre(rng):
@@ -310,7 +311,7 @@ def test_assign_past_the_centre_table_compares_every_centre(rng):
     centers = rng.uniform(0, 255, size=(5000, 3))  # above ASSIGN_TABLE_MAX
     labels = rng.integers(0, 5000, size=len(points)).astype(np.int32)
     dist2 = np.empty(len(points))
-    clustering.assign(points, centers, labels, dist2)
+    nearest.assign(points, centers, labels, dist2)
     expected_labels, expected_d2 = reference.assign(points, centers)
     np.testing.assert_array_equal(labels, expected_labels)
     np.testing.assert_allclose(dist2, expected_d2, rtol=1e-12)

@@ -6,8 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpalette._kernels import clustering, dithering, measures, png_filters, runs, ssim
+from kpalette._kernels import (
+    clustering,
+    dithering,
+    grid,
+    measures,
+    nearest,
+    png_filters,
+    runs,
+    seeding,
+    ssim,
+)
 from kpalette._kernels import labels as label_maps
+from kpalette._kernels import tree as grid_tree
 
 
 def test_kernels_are_compiled_ahead_of_time_and_nothing_compiles_at_run_time(tmp_path):
@@ -98,7 +109,7 @@ def _bad_kernel_calls():
     weights = np.ones(50)
     centers = points[:4].copy()
     labels = np.zeros(50, np.int32)
-    tree = clustering.PointTree(points, weights)
+    tree = grid_tree.PointTree(points, weights)
     table = colorspace.visible_linear_table(3)
     matrix = colorspace.RGB_TO_XYZ_OVER_WHITE
     image = np.zeros((8, 8, 3), np.uint8)
@@ -144,25 +155,25 @@ def _bad_kernel_calls():
         ),
     )
     yield "count_rgb two channels", lambda: label_maps.count_rgb(np.zeros((4, 2), np.uint8))
-    yield "grid_means weights", lambda: clustering.grid_means(points, weights[:3], 8)
-    yield "grid_means no cells", lambda: clustering.grid_means(points, weights, 0)
-    yield "PointTree weights", lambda: clustering.PointTree(points, weights[:3])
-    yield "PointTree dimensions", lambda: clustering.PointTree(np.zeros((5, 8)), np.ones(5))
+    yield "grid_means weights", lambda: grid.grid_means(points, weights[:3], 8)
+    yield "grid_means no cells", lambda: grid.grid_means(points, weights, 0)
+    yield "PointTree weights", lambda: grid_tree.PointTree(points, weights[:3])
+    yield "PointTree dimensions", lambda: grid_tree.PointTree(np.zeros((5, 8)), np.ones(5))
     yield (
         "assign labels too short",
-        lambda: clustering.assign(points, centers, labels[:3], np.empty(50)),
+        lambda: nearest.assign(points, centers, labels[:3], np.empty(50)),
     )
     yield (
         "assign start out of range",
-        lambda: clustering.assign(points, centers, np.full(50, 4, np.int32), np.empty(50)),
+        lambda: nearest.assign(points, centers, np.full(50, 4, np.int32), np.empty(50)),
     )
     yield (
         "assign columns",
-        lambda: clustering.assign(points, np.zeros((4, 4)), labels, np.empty(50)),
+        lambda: nearest.assign(points, np.zeros((4, 4)), labels, np.empty(50)),
     )
     yield (
         "assign no centres",
-        lambda: clustering.assign(points, np.zeros((0, 3)), labels, np.empty(50)),
+        lambda: nearest.assign(points, np.zeros((0, 3)), labels, np.empty(50)),
     )
     yield (
         "lloyd weights",
@@ -189,14 +200,14 @@ def _bad_kernel_calls():
             tree,
         ),
     )
-    yield "kmeans_plusplus k", lambda: clustering.kmeans_plusplus(tree, 51, 2, np.zeros((1, 200)))
+    yield "kmeans_plusplus k", lambda: seeding.kmeans_plusplus(tree, 51, 2, np.zeros((1, 200)))
     yield (
         "kmeans_plusplus uniforms",
-        lambda: clustering.kmeans_plusplus(tree, 4, 2, np.zeros((1, 3))),
+        lambda: seeding.kmeans_plusplus(tree, 4, 2, np.zeros((1, 3))),
     )
     yield (
         "sort_in_place order",
-        lambda: clustering._sort_in_place(points.copy(), weights.copy(), np.zeros(50, np.int64)),
+        lambda: grid_tree._sort_in_place(points.copy(), weights.copy(), np.zeros(50, np.int64)),
     )
     yield "lab_of_linear out", lambda: measures.lab_of_linear(points, matrix, np.empty((3, 3)))
     yield "ciede2000 out", lambda: measures.ciede2000(points, points, np.empty(3))

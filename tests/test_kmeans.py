@@ -64,7 +64,7 @@ def _blobs_and_a_distant_few(rng):
 
 
 def test_swap_in_distant_gives_a_distant_group_its_centre_and_lowers_the_objective(rng):
-    from kpalette._kernels.clustering import assign
+    from kpalette._kernels.nearest import assign
 
     from kpalette.salient import swap_in_distant
 
@@ -91,7 +91,7 @@ def test_swap_in_distant_gives_a_distant_group_its_centre_and_lowers_the_objecti
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_swap_in_distant_at_salience_one_never_raises_the_objective(seed):
-    from kpalette._kernels.clustering import assign
+    from kpalette._kernels.nearest import assign
 
     from kpalette.salient import swap_in_distant
 

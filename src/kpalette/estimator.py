@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ._kernels.clustering import assign
+from ._kernels.nearest import assign
 from .exceptions import ConvergenceWarning, NotFittedError
 from .histogram import color_histogram, labels_for_pixels
 from .kmeans import (

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels.clustering import assign
 from ._kernels.measures import weighted_squared_distance
+from ._kernels.nearest import assign
 from ._kernels.runs import map_with_runs
 from .colorspace import ALPHA_SCALE, from_space, to_space
 from .exceptions import KPaletteWarning

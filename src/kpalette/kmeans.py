@@ -13,9 +13,11 @@ import random
 
 import numpy as np
 
-from ._kernels import clustering
-from ._kernels.clustering import PointTree, assign, kmeans_plusplus
-from ._kernels.clustering import grid_means as compiled_grid_means
+from ._kernels.clustering import lloyd as tree_lloyd
+from ._kernels.grid import grid_means as compiled_grid_means
+from ._kernels.nearest import assign
+from ._kernels.seeding import kmeans_plusplus
+from ._kernels.tree import PointTree
 
 __all__ = [
     "PreparedPoints",
@@ -88,7 +90,7 @@ def lloyd(
     centers = np.array(centers, dtype=np.float64)
     labels = np.empty(len(points), dtype=np.int32)
     dist2 = np.empty(len(points))
-    n_iter = clustering.lloyd(
+    n_iter = tree_lloyd(
         points,
         weights,
         centers,
@@ -434,7 +436,7 @@ def kmeans_weighted(
     return best
 
 
-#: Most coordinates the grid tree takes (``kpalette._kernels.clustering.PointTree``);
+#: Most coordinates the grid tree takes (``kpalette._kernels.tree.PointTree``);
 #: points with more go to :func:`kmeans_plain`.
 MAX_TREE_DIMENSIONS = 7
 

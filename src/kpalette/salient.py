@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.clustering import assign
+from ._kernels.nearest import assign
 
 __all__ = ["DISTANT_RMS", "SALIENCE", "swap_in_distant"]
 

@@ -1,7 +1,11 @@
 """The compiled loops (Cython), one module per job.
 
 - :mod:`.labels`: each pixel's label from its colour, and colour counts;
-- :mod:`.clustering`: the grid histogram, the points' tree, Lloyd and k-means++;
+- :mod:`.nearest`: each point's nearest centre (``assign``);
+- :mod:`.tree`: the points' grid tree (``PointTree``), declared in ``tree.pxd``;
+- :mod:`.grid`: the grid histogram (``grid_means``);
+- :mod:`.clustering`: Lloyd's iterations over the tree;
+- :mod:`.seeding`: k-means++ on the tree;
 - :mod:`.measures`: CIELAB, CIEDE2000, the table sums of the quality measures;
 - :mod:`.ssim`: SSIM's window sums;
 - :mod:`.dithering`: Floyd-Steinberg error diffusion onto a palette;

@@ -17,6 +17,27 @@ cdef extern from *:
     int kpalette_max_threads() noexcept nogil
 
 
+"""Squared distance between two points of d coordinates (d = 3 unrolled)."""
+cdef inline double _point_dist2(const double* x, const double* y, int d) noexcept nogil:
+    """Squared distance between two points of d coordinates (d = 3 unrolled)."""
+    cdef double acc = 0.0, diff
+    cdef int t
+    if d == 3:
+        return ((x[0] - y[0]) * (x[0] - y[0]) + (x[1] - y[1]) * (x[1] - y[1])
+                + (x[2] - y[2]) * (x[2] - y[2]))
+    for t in range(d):
+        diff = x[t] - y[t]
+        acc += diff * diff
+    return acc
+
+
+
+cdef inline double _dist2(const double[:, ::1] a, Py_ssize_t i, const double[:, ::1] b,
+                          Py_ssize_t j, int d) noexcept nogil:
+    """``|a[i] - b[j]|^2`` (:func:`_point_dist2` on rows of two arrays)."""
+    return _point_dist2(&a[i, 0], &b[j, 0], d)
+
+
 cdef inline Py_ssize_t _box_candidates_3d(const double* centers, const int32_t* among, Py_ssize_t m,
                                    const double* low, const double* high,
                                    int32_t* out) noexcept nogil:
