@@ -65,6 +65,9 @@ def test_replace_keeps_the_measures_of_unchanged_pixels(small_photo):
     assert chosen.__dict__["mse"] == result.mse and chosen.choice["k"] == 5
     other = result.replace(palette=result.palette[::-1])
     assert "mse" not in other.__dict__
+    _ = result.png_bytes
+    kept_order = result.replace(keep_order=True)  # another file: its size is measured again
+    assert "png_bytes" not in kept_order.__dict__ and "mse" not in kept_order.__dict__
 
 
 def test_one_result_is_read_by_many_threads(small_photo):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from .exceptions import QualityTooLow
-from .io import OUTPUT_FORMATS
+from .io import LOSSY_FORMATS
 from .options import Options
 from .result import QuantizedImage
 from .sweep import (
@@ -31,8 +31,6 @@ MAX_K = 256
 #: reading of the scale); 2 keeps a photo's accents (a lamp's glow, a small red
 #: object) that the knee of the inertia curve merges away.
 AUTO_DELTA_E = 2.0
-#: Pillow's names of the lossy output formats (see ``kpalette.io.OUTPUT_FORMATS``).
-LOSSY_FORMATS = frozenset(fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.lossy)
 
 
 @dataclass(frozen=True)

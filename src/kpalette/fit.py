@@ -20,7 +20,7 @@ from ._kernels.nearest import assign
 from ._kernels.runs import map_with_runs
 from .colorspace import ALPHA_SCALE, from_space, to_space
 from .exceptions import KPaletteWarning
-from .histogram import ColorHistogram, labels_for_pixels
+from .histogram import ColorHistogram, labels_for_pixels, read_only
 from .kmeans import PreparedPoints, kmeans_weighted
 from .options import Options
 from .salient import swap_in_distant
@@ -83,9 +83,7 @@ class Fit:
     def __post_init__(self) -> None:
         # A value: read-only views of its arrays, shared by results and threads.
         for name in ("palette", "labels", "centers"):
-            view = np.asarray(getattr(self, name)).view()
-            view.flags.writeable = False
-            object.__setattr__(self, name, view)
+            object.__setattr__(self, name, read_only(getattr(self, name)))
 
     @property
     def n_colors(self) -> int:
@@ -98,6 +96,12 @@ class Fit:
         clustering space (``sqrt(inertia / pixels)``): the size of the fit's error."""
         weight = float(self.histogram.counts.sum())
         return float(np.sqrt(self.inertia / weight)) if weight > 0 else 0.0
+
+    def run_allowance(self, options: Options) -> float:
+        """The ``tolerance`` of :meth:`pixel_labels` for ``options``: how much farther a
+        neighbour's entry may be for a pixel to take it (``Options.run_tolerance``
+        times :attr:`rms_error`; 0 with one entry, which every pixel takes anyway)."""
+        return options.run_tolerance * self.rms_error if self.n_colors > 1 else 0.0
 
     def color_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(colors, counts, entries) over every pixel fitted: the exact mapping.

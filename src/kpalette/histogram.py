@@ -22,11 +22,20 @@ __all__ = [
     "color_histogram",
     "image_histogram",
     "labels_for_pixels",
+    "read_only",
     "rgb_histogram",
     "sum_histograms",
     "pack_colors",
     "unpack_colors",
 ]
+
+
+def read_only(array, dtype=None) -> np.ndarray:
+    """A read-only view of ``array`` (as ``dtype`` if given), the caller's array itself
+    left writeable: how the package's values (histograms, fits, results) hold theirs."""
+    view = np.asarray(array, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,9 +69,7 @@ class ColorHistogram:
     def __post_init__(self) -> None:
         # A value: its arrays are read-only views, shared safely by fits and threads.
         for name in ("colors", "counts", "codes"):
-            view = np.asarray(getattr(self, name)).view()
-            view.flags.writeable = False
-            object.__setattr__(self, name, view)
+            object.__setattr__(self, name, read_only(getattr(self, name)))
         if not self.channels:
             object.__setattr__(self, "channels", self.colors.shape[1])
 

@@ -47,7 +47,7 @@ def from_fit(
     """
     start = time.perf_counter() if start is None else start
     status(f"{'dithering' if options.dither > 0 else 'mapping'} the pixels, k={fit.n_colors}")
-    tolerance = options.run_tolerance * fit.rms_error if fit.n_colors > 1 else 0.0
+    tolerance = fit.run_allowance(options)
     if options.dither > 0 or tolerance:
         # Each pixel mapped on its own (error diffusion, or runs of a neighbour's
         # entry): a colour may take several entries, so the shares are counted from

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import io, metrics
 from .exceptions import ImageWriteError, KPaletteWarning
-from .histogram import image_histogram
+from .histogram import image_histogram, read_only
 from .options import Options
 from .palette import format_palette, swatch_image, to_hex
 from .progress import status
@@ -31,13 +31,6 @@ __all__ = ["QuantizedImage"]
 #: Cached measures that describe the pixels (palette, indices, original, written):
 #: a new value with those unchanged keeps them.
 _MEASURES = ("_pair_table", "mse", "delta_e", "psnr", "ssim", "png_bytes")
-
-
-def _read_only(array, dtype=None) -> np.ndarray:
-    """A read-only view of ``array`` (the caller's array itself stays writeable)."""
-    view = np.asarray(array, dtype=dtype).view()
-    view.flags.writeable = False
-    return view
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -113,14 +106,14 @@ class QuantizedImage:
 
     def __post_init__(self):
         set_field = object.__setattr__  # once, while the value is made
-        palette = _read_only(self.palette, np.uint8)
-        indices = _read_only(self.indices)
+        palette = read_only(self.palette, np.uint8)
+        indices = read_only(self.indices)
         set_field(self, "palette", palette)
         set_field(self, "indices", indices)
         if self.original is not None:
-            set_field(self, "original", _read_only(self.original))
+            set_field(self, "original", read_only(self.original))
         if self.written is not None:
-            set_field(self, "written", _read_only(self.written))
+            set_field(self, "written", read_only(self.written))
         if self.source is not None:
             set_field(self, "source", Path(self.source))
         if self.output_path is not None:
@@ -134,19 +127,20 @@ class QuantizedImage:
             if self.counts is None
             else self.counts
         )
-        set_field(self, "counts", _read_only(counts, np.int64))
+        set_field(self, "counts", read_only(counts, np.int64))
         set_field(self, "keep_order", bool(self.keep_order))
         if self.color_table is not None:
-            set_field(self, "color_table", tuple(_read_only(a) for a in self.color_table))
+            set_field(self, "color_table", tuple(read_only(a) for a in self.color_table))
 
     def replace(self, **changes) -> QuantizedImage:
         """A new value with ``changes`` (fields, as :func:`dataclasses.replace`).
 
-        The measures already made are kept when the pixels they describe (palette,
-        indices, original, written) are unchanged.
+        The measures already made are kept when what they describe (palette, indices,
+        original, written, and the palette order of the file) is unchanged.
         """
         new = dataclasses.replace(self, **changes)
-        if not {"palette", "indices", "original", "written", "color_table"} & changes.keys():
+        described = {"palette", "indices", "original", "written", "color_table", "keep_order"}
+        if not described & changes.keys():
             for name in _MEASURES:
                 if name in self.__dict__:
                     new.__dict__[name] = self.__dict__[name]
@@ -326,7 +320,7 @@ class QuantizedImage:
         """The bytes :meth:`save` would write in ``image_format``, for a pipe or a store,
         and this image as those bytes (``output_bytes`` their size; after a lossy
         format, its measures describe them decoded back)."""
-        lossy = image_format in {f.name for f in io.OUTPUT_FORMATS.values() if f.lossy}
+        lossy = image_format in io.LOSSY_FORMATS
         data = self.encode(image_format, truecolor=truecolor or lossy)
         written = io.decode_image(data) if lossy else None
         return data, self._as_file(len(data), written)

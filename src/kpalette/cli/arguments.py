@@ -184,7 +184,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-expansion",
-        type=float,  # checked by Options, as every option is
+        type=float,  # its range is checked by Options
         default=None,
         metavar="X",
         help="refuse images over 4 MP that decode to more than X times their file's bytes "

@@ -11,6 +11,7 @@ from .decode import EXPANSION_CHECKED_FROM, decode_image, load_image
 from .encode import encode_indexed, encode_truecolor, save_indexed, save_truecolor
 from .formats import (
     GIF_ALPHA_THRESHOLD,
+    LOSSY_FORMATS,
     MAX_PALETTE_COLORS,
     OUTPUT_FORMATS,
     PALETTE_FORMATS,
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "EXPANSION_CHECKED_FROM",
     "GIF_ALPHA_THRESHOLD",
+    "LOSSY_FORMATS",
     "MAX_EXPANSION",
     "MAX_PALETTE_COLORS",
     "OUTPUT_FORMATS",

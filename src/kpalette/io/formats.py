@@ -71,6 +71,9 @@ TRUECOLOR_FORMATS = {
     ext: fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.truecolor for ext in fmt.extensions
 }
 
+#: Pillow's names of the lossy output formats.
+LOSSY_FORMATS = frozenset(fmt.name for fmt in OUTPUT_FORMATS.values() if fmt.lossy)
+
 
 def check_dimensions(image_format: str, height: int, width: int) -> None:
     """Raise ImageWriteError if ``image_format`` (Pillow's name) cannot hold an image of

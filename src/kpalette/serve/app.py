@@ -537,12 +537,13 @@ def create_app(
     threads : int, optional
         Worker threads of each pool (quick and long work); default: the cores.
     """
+    workers = threads or os.cpu_count() or 1
     state = ServerState(
         store=UploadStore() if store is None else store,
         max_upload=max_upload,
         max_pixels=max_pixels,
-        quick=CapacityLimiter(threads or os.cpu_count() or 1),
-        long=CapacityLimiter(threads or os.cpu_count() or 1),
+        quick=CapacityLimiter(workers),
+        long=CapacityLimiter(workers),
     )
     app = Starlette(routes=ROUTES)
     app.state.kpalette = state

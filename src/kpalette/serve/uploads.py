@@ -157,7 +157,7 @@ class Upload:
             indices = dither(pixels, fit.palette, strength=options.dither)
         else:
             indices = fit.pixel_labels(
-                flat, tolerance=options.run_tolerance * fit.rms_error, width=pixels.shape[1]
+                flat, tolerance=fit.run_allowance(options), width=pixels.shape[1]
             ).reshape(pixels.shape[:2])
         # Mapped on its own (dithering, runs), the view is not a subsample of the
         # full-size result: its measures come with that result.
