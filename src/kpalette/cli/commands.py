@@ -65,6 +65,7 @@ def _option_names(message: str) -> str:
     for library, option in (
         ("k='auto'", "-k auto"),
         ("target_psnr", "--target-psnr"),
+        ("max_expansion must be a number > 0 or None", "--max-expansion must be a number > 0"),
         ("max_expansion", "--max-expansion"),
         ("max_bytes", "--max-bytes"),
         ("quality must", "--quality must"),
