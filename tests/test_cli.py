@@ -256,8 +256,8 @@ def _with_photo(folder, extra):
 
 
 BAD_ARGUMENTS = {
-    "k zero": (lambda f, p: ["-k", "0"], 2, "-k must be at least 1, got 0"),
-    "k negative": (lambda f, p: ["-k", "-3"], 2, "-k must be at least 1"),
+    "k zero": (lambda f, p: ["-k", "0"], 2, "-k must be a whole number >= 1, got 0"),
+    "k negative": (lambda f, p: ["-k", "-3"], 2, "-k must be a whole number >= 1, got -3"),
     "k over 256 png": (lambda f, p: ["-k", "257"], 2, "-k 257 is more than a .png palette"),
     "k over 256 gif": (lambda f, p: ["-k", "300", "-o", f / "o.gif"], 2, "palette image holds"),
     "missing folder": (lambda f, p: ["-o", f / "no" / "o.png"], 1, "output folder does not exist"),
@@ -276,8 +276,14 @@ BAD_ARGUMENTS = {
         "choose one of -k N, -k auto, --target-psnr, --max-bytes and --quality; got --target-psnr",
     ),
     "bad size": (lambda f, p: ["--max-bytes", "12x"], 2, "such as 200000, 200k, 1.5M or 64KiB"),
-    "zero size": (lambda f, p: ["--max-bytes", "0"], 2, "--max-bytes must be a size"),
+    "zero size": (lambda f, p: ["--max-bytes", "0"], 2, "--max-bytes must be a whole number >= 1"),
     "bad psnr": (lambda f, p: ["--target-psnr", "-3"], 2, "--target-psnr must be a positive"),
+    "endless psnr": (lambda f, p: ["--target-psnr", "inf"], 2, "a positive number of dB, got inf"),
+    "psnr word": (lambda f, p: ["--target-psnr", "high"], 2, "--target-psnr must be a number"),
+    "seed negative": (lambda f, p: ["--seed", "-1"], 2, "--seed must be a whole number >= 0"),
+    "n-init zero": (lambda f, p: ["--n-init", "0"], 2, "--n-init must be 'auto' or a whole"),
+    "max-iter zero": (lambda f, p: ["--max-iter", "0"], 2, "--max-iter must be a whole number >="),
+    "max-pixels zero": (lambda f, p: ["--max-pixels", "0"], 2, "--max-pixels must be a whole"),
     "size out of reach": (lambda f, p: ["--max-bytes", "20"], 1, "even 1 colour takes"),
     "k word": (lambda f, p: ["-k", "many"], 2, "a whole number of colours or 'auto'"),
     "dither too many colours": (
@@ -285,8 +291,8 @@ BAD_ARGUMENTS = {
         2,
         "dithering takes at most 1024 colours, got -k 1100",
     ),
-    "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither strength must be in 0..1"),
-    "dither not a number": (lambda f, p: ["--dither", "lots"], 2, "must be a number in 0..1"),
+    "dither over 1": (lambda f, p: ["--dither", "1.5"], 2, "--dither must be a strength in 0..1"),
+    "dither word": (lambda f, p: ["--dither", "lots"], 2, "in 0..1, got 'lots'"),
     "unknown colour space": (lambda f, p: ["--colorspace", "hsv"], 2, "invalid choice: 'hsv'"),
 }
 
@@ -572,3 +578,29 @@ def test_long_running_commands_leave_the_process_as_they_found_it(monkeypatch, t
     assert seen["serve"] == (True, True) and seen["batch"] == (True, True)
     assert seen["compress"][0] is False  # the collector paused for a short command
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--port", "70000"], "--port must be in 0..65535, got 70000"),
+        (["--port", "-1"], "--port must be in 0..65535, got -1"),
+        (["--max-pixels", "0"], "--max-pixels must be a whole number >= 1, got 0"),
+        (["--max-upload", "0"], "--max-upload must be a size such as"),
+    ],
+)
+def test_serve_refuses_bad_settings_before_it_starts(capsys, argv, message):
+    code, out, err = _run(["serve", *argv], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("kpalette: error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_the_parser_reads_numbers_and_options_check_their_ranges():
+    # One place checks each range: the parser only reads the text, so the library's
+    # Options (and with it the Python API and the web page) refuses the same values.
+    from kpalette.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["compress", "x.png", "-k", "0", "--seed", "-1", "--dither", "2", "--max-iter", "0"]
+    )
+    assert (args.k, args.seed, args.dither, args.max_iter) == (0, -1, 2.0, 0)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from kpalette import Options, quantize
+from kpalette import OptionError, Options, quantize
 from kpalette.options import DEFAULT_K
 
 
@@ -52,7 +52,7 @@ def test_a_way_of_choosing_k(fields, choice):
         ({"dither": 1.5}, "dither must be a strength in 0..1 or a bool, got 1.5"),
         ({"dither": "yes"}, "got 'yes'"),
         ({"k": 2000, "dither": 1}, "dithering takes at most 1024 colours, got k=2000"),
-        ({"seed": -1}, "seed must be 0 or more, got -1"),
+        ({"seed": -1}, "seed must be a whole number >= 0, got -1"),
         ({"seed": 1.5}, "seed must be a whole number, None or a Generator, got 1.5"),
         ({"n_init": 0}, "n_init must be 'auto' or a whole number >= 1, got 0"),
         ({"max_iter": 0}, "max_iter must be a whole number >= 1, got 0"),
@@ -66,6 +66,16 @@ def test_a_way_of_choosing_k(fields, choice):
 def test_bad_values_are_refused_with_what_was_received(fields, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Options(**fields)
+
+
+def test_a_range_error_carries_the_field_what_it_takes_and_what_it_got():
+    # The command line and the web page word it with their own option names from these.
+    with pytest.raises(OptionError) as caught:
+        Options(max_expansion=-2)
+    error = caught.value
+    assert (error.field, error.requirement, error.value) == ("max_expansion", "a number > 0", -2)
+    assert str(error) == "max_expansion must be a number > 0 or None, got -2"
+    assert isinstance(error, ValueError)
 
 
 def test_of_applies_changes_and_refuses_unknown_names():

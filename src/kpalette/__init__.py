@@ -27,7 +27,7 @@ from .exceptions import (
 from .fit import Fit, fit_histogram
 from .histogram import ColorHistogram, color_histogram, image_histogram
 from .io import load_image
-from .options import Options
+from .options import OptionError, Options
 from .palette import format_palette
 from .prepare import PreparedImage, prepare
 from .quantize import fit_palette, quantize, quantize_many, remap
@@ -51,6 +51,7 @@ __all__ = [
     "KPaletteError",
     "KPaletteWarning",
     "KSweep",
+    "OptionError",
     "Options",
     "OutputExistsError",
     "PreparedImage",

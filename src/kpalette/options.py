@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_K",
     "DEFAULT_MAX_PIXELS",
     "MAX_EXPANSION",
+    "OptionError",
     "Options",
     "RUN_TOLERANCE",
     "TUNES",
@@ -50,6 +51,34 @@ TUNES = {"eye": "oklab", "mse": "rgb"}
 RUN_TOLERANCE = 0.8
 
 
+class OptionError(ValueError):
+    """One option out of its range, with what it takes and what it got, as data.
+
+    The message is the library's (``dither must be a strength in 0..1 or a bool, got 2``);
+    the command line and the web page say it again with their own name for the option
+    from ``field``, ``requirement`` and ``value``, so that the range is checked here
+    only.
+
+    Parameters
+    ----------
+    field : str
+        The :class:`Options` field, ``"max_iter"``.
+    requirement : str
+        What any caller may give, ``"a whole number >= 1"``.
+    value : object
+        What was received.
+    also : str, default=""
+        What only Python callers may give besides, ``" or None"``: in the message,
+        not in :attr:`requirement`.
+    """
+
+    def __init__(self, field: str, requirement: str, value: Any, *, also: str = "") -> None:
+        self.field = field
+        self.requirement = requirement
+        self.value = value
+        super().__init__(f"{field} must be {requirement}{also}, got {value!r}")
+
+
 def _quality_range(value) -> tuple[float, float]:
     """``(min, max)`` from a pair, a number, or text such as "60-80" or "70"."""
     text = value
@@ -73,16 +102,17 @@ def _quality_range(value) -> tuple[float, float]:
         or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in value)
         or not 0 <= value[0] <= value[1] <= 100
     ):
-        raise ValueError(
-            f"quality must be MIN-MAX or MAX on the SSIMULACRA2 scale, 0 <= MIN <= MAX <= 100, "
-            f"got {text!r}"
+        raise OptionError(
+            "quality",
+            "MIN-MAX or MAX on the SSIMULACRA2 scale, 0 <= MIN <= MAX <= 100",
+            text,
         )
     return float(value[0]), float(value[1])
 
 
 def _whole(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+        raise OptionError(name, f"a whole number >= {minimum}", value)
     return int(value)
 
 
@@ -140,9 +170,12 @@ class Options:
 
     Raises
     ------
+    OptionError
+        For any value out of its range (a :class:`ValueError`); the message quotes
+        what was received.
     ValueError
-        For any value out of its range, or more than one way of choosing k; the
-        message quotes what was received.
+        For more than one way of choosing k, or dithering with more colours than it
+        takes.
 
     Examples
     --------
@@ -195,57 +228,53 @@ class Options:
                 or not isinstance(value, numbers.Real)
                 or not 0 < value < math.inf
             ):
-                raise ValueError(f"target_psnr must be a positive number of dB, got {value!r}")
+                raise OptionError("target_psnr", "a positive number of dB", value)
         if self.max_bytes is not None:
             _whole(self.max_bytes, "max_bytes", 1)
         if self.quality is not None:
             object.__setattr__(self, "quality", _quality_range(self.quality))
         if self.tune not in TUNES:
-            raise ValueError(f"tune must be one of {', '.join(TUNES)}, got {self.tune!r}")
+            raise OptionError("tune", f"one of {', '.join(TUNES)}", self.tune)
         if self.color_space is None:
             object.__setattr__(self, "color_space", TUNES[self.tune])
         if self.color_space not in COLOR_SPACES:
-            raise ValueError(
-                f"color_space must be one of {', '.join(COLOR_SPACES)}, got {self.color_space!r}"
-            )
+            raise OptionError("color_space", f"one of {', '.join(COLOR_SPACES)}", self.color_space)
         dither = self.dither
         if dither is True:
             dither = 1.0
         elif dither is False or dither is None:
             dither = 0.0
         if not isinstance(dither, numbers.Real) or not 0.0 <= float(dither) <= 1.0:
-            raise ValueError(f"dither must be a strength in 0..1 or a bool, got {self.dither!r}")
+            raise OptionError("dither", "a strength in 0..1", self.dither, also=" or a bool")
         object.__setattr__(self, "dither", float(dither))
         if self.dither > 0 and isinstance(self.k, numbers.Integral) and self.k > MAX_DITHER_COLORS:
             raise ValueError(f"dithering takes at most {MAX_DITHER_COLORS} colours, got k={self.k}")
         seed = self.seed
         if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed < 0:
-            raise ValueError(f"seed must be 0 or more, got {seed!r}")
+            raise OptionError("seed", "a whole number >= 0", seed)
         if isinstance(seed, bool | str | float):
-            raise ValueError(f"seed must be a whole number, None or a Generator, got {seed!r}")
+            raise OptionError("seed", "a whole number", seed, also=", None or a Generator")
         if self.n_init != "auto" and (
             isinstance(self.n_init, bool)
             or not isinstance(self.n_init, numbers.Integral)
             or self.n_init < 1
         ):
-            raise ValueError(f"n_init must be 'auto' or a whole number >= 1, got {self.n_init!r}")
+            raise OptionError("n_init", "'auto' or a whole number >= 1", self.n_init)
         _whole(self.max_iter, "max_iter", 1)
         if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
+            raise OptionError("tol", "a number >= 0", self.tol)
         if self.alpha_threshold is not None and not (
             isinstance(self.alpha_threshold, numbers.Integral)
             and not isinstance(self.alpha_threshold, bool)
             and 1 <= self.alpha_threshold <= 255
         ):
-            raise ValueError(
-                f"alpha_threshold must be a whole number in 1..255, got {self.alpha_threshold!r}"
-            )
+            raise OptionError("alpha_threshold", "a whole number in 1..255", self.alpha_threshold)
         if self.max_pixels is not None:
             _whole(self.max_pixels, "max_pixels", 1)
         if self.max_expansion is not None:
             value = self.max_expansion
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-                raise ValueError(f"max_expansion must be a number > 0 or None, got {value!r}")
+                raise OptionError("max_expansion", "a number > 0", value, also=" or None")
             object.__setattr__(self, "max_expansion", float(value))
 
     @property

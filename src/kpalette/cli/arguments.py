@@ -4,6 +4,7 @@ what is typed (a size, a whole number, a strength) with messages that name the o
 from __future__ import annotations
 
 import argparse
+import math
 
 from .. import __version__
 from ..batch import BATCH_FORMATS
@@ -30,13 +31,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _whole_number(option: str, minimum: int, noun: str = "a whole number"):
-    """argparse type: an integer >= ``minimum``, with messages that name the option."""
+    """argparse type: an integer >= ``minimum``, with messages that name the option (for
+    the options of the commands themselves: --jobs, --port)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} must be {noun}, got {text!r}") from None
+        value = _integer(option, noun)(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{option} must be at least {minimum}, got {value}")
         return value
@@ -44,10 +43,31 @@ def _whole_number(option: str, minimum: int, noun: str = "a whole number"):
     return parse
 
 
+def _integer(option: str, noun: str = "a whole number"):
+    """argparse type: text to an integer; its range is :class:`~kpalette.Options`'s to
+    check (the message then names ``option``, see ``commands._options``)."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be {noun}, got {text!r}") from None
+
+    return parse
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 0..65535."""
+    value = _integer("--port")(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"--port must be in 0..65535, got {value}")
+    return value
+
+
 def _k_or_auto(text: str):
     if text == "auto":
         return "auto"
-    return _whole_number("-k", 1, "a whole number of colours or 'auto'")(text)
+    return _integer("-k", "a whole number of colours or 'auto'")(text)
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 10**6, "mb": 10**6}
@@ -55,43 +75,47 @@ _SIZE_UNITS |= {"ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2}
 
 
 def parse_size_option(option: str):
-    """argparse type: a size as :func:`parse_size` reads it, errors naming ``option``."""
+    """argparse type: a size of 1 byte or more as :func:`parse_size` reads it, errors
+    naming ``option`` (for the commands' own sizes: --max-upload)."""
 
     def parse(text: str) -> int:
         try:
-            return parse_size(text)
+            size = parse_size(text)
         except argparse.ArgumentTypeError:
+            size = 0
+        if size < 1:
             raise argparse.ArgumentTypeError(
                 f"{option} must be a size such as 200000, 200k, 1.5M or 64KiB, got {text!r}"
-            ) from None
+            )
+        return size
 
     return parse
 
 
 def parse_size(text: str) -> int:
-    """Bytes from ``200000``, ``200k``/``200kB`` (x1000), ``1.5M``, ``64KiB`` (x1024)."""
+    """Bytes from ``200000``, ``200k``/``200kB`` (x1000), ``1.5M``, ``64KiB`` (x1024); the
+    range (1 byte or more) is :class:`~kpalette.Options`' to check."""
     number = text.strip().rstrip("bBiIkKmM")
     unit = text.strip()[len(number) :].lower()
     try:
         value = float(number)
     except ValueError:
-        value = -1.0
-    if unit not in _SIZE_UNITS or value <= 0:
+        value = math.nan
+    if unit not in _SIZE_UNITS or not math.isfinite(value):
         raise argparse.ArgumentTypeError(
             f"--max-bytes must be a size such as 200000, 200k, 1.5M or 64KiB, got {text!r}"
         )
     return int(value * _SIZE_UNITS[unit])
 
 
-def _positive_number(option: str):
+def _number(option: str, noun: str = "a number"):
+    """argparse type: text to a float; its range is :class:`~kpalette.Options`' to check."""
+
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            return float(text)
         except ValueError:
-            value = float("nan")
-        if not value > 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{option} must be a positive number, got {text!r}")
-        return value
+            raise argparse.ArgumentTypeError(f"{option} must be {noun}, got {text!r}") from None
 
     return parse
 
@@ -109,7 +133,7 @@ def _add_engine_options(
         "-k",
         "--colors",
         dest="k",
-        type=_k_or_auto if choosing else _whole_number("-k", 1, "a whole number of colours"),
+        type=_k_or_auto if choosing else _integer("-k", "a whole number of colours"),
         default=None,
         required=default_k is None,
         metavar="N",
@@ -119,7 +143,7 @@ def _add_engine_options(
     if choosing:
         parser.add_argument(
             "--target-psnr",
-            type=_positive_number("--target-psnr"),
+            type=_number("--target-psnr"),
             metavar="DB",
             help="the fewest colours whose PSNR reaches DB",
         )
@@ -140,14 +164,14 @@ def _add_engine_options(
     _add_fit_options(parser)
     parser.add_argument(
         "--n-init",
-        type=_whole_number("--n-init", 1),
+        type=_integer("--n-init"),
         default=None,
         metavar="N",
         help="k-means++ starts; the best is kept (default: auto)",
     )
     parser.add_argument(
         "--max-iter",
-        type=_whole_number("--max-iter", 1),
+        type=_integer("--max-iter"),
         default=300,
         metavar="N",
         help="most Lloyd iterations",
@@ -158,7 +182,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     """--seed, --tune, --colorspace, --max-pixels: shared by every command that fits a
     palette."""
     parser.add_argument(
-        "--seed", type=_whole_number("--seed", 0), default=0, help="random seed (default 0)"
+        "--seed", type=_integer("--seed"), default=0, help="random seed (default 0)"
     )
     parser.add_argument(
         "--tune",
@@ -177,14 +201,14 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-pixels",
-        type=_whole_number("--max-pixels", 1),
+        type=_integer("--max-pixels"),
         default=None,
         metavar="N",
         help="largest image to decode (default: Pillow's decompression-bomb limit)",
     )
     parser.add_argument(
         "--max-expansion",
-        type=float,  # its range is checked by Options
+        type=_number("--max-expansion"),
         default=None,
         metavar="X",
         help="refuse images over 4 MP that decode to more than X times their file's bytes "
@@ -319,9 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: this machine only)",
     )
-    serve.add_argument(
-        "--port", type=_whole_number("--port", 0), default=8000, help="port (default 8000)"
-    )
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port, 0..65535 (default 8000)")
     serve.add_argument("--open", action="store_true", help="open the page in a browser")
     serve.add_argument(
         "--max-upload",
@@ -332,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-pixels",
-        type=_whole_number("--max-pixels", 1),
+        type=_integer("--max-pixels"),
         default=None,
         metavar="N",
         help="largest image to decode (default: Pillow's decompression-bomb limit)",
@@ -350,23 +372,11 @@ def _add_quiet(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--dither strength must be a number in 0..1, got {text!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"--dither strength must be in 0..1, got {text}")
-    return value
-
-
 def _add_dither(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dither",
         nargs="?",
-        type=_strength,
+        type=_number("--dither", "a strength in 0..1"),
         const=1.0,
         default=0.0,
         metavar="STRENGTH",

@@ -15,7 +15,7 @@ from .. import batch, io
 from ..data import sample_image_path
 from ..exceptions import KPaletteError, require_extra
 from ..explore import build_report
-from ..options import DEFAULT_MAX_PIXELS, Options
+from ..options import DEFAULT_MAX_PIXELS, OptionError, Options
 from ..palette import read_palette
 from ..quantize import quantize, quantize_for
 from .arguments import (
@@ -54,21 +54,45 @@ def _options(args, **fields) -> Options:
     elif not {"target_psnr", "max_bytes", "quality"} & set(given) and hasattr(args, "default_k"):
         given["k"] = args.default_k
     given.update(fields)
+    return _checked_options(**given)
+
+
+#: The command line's name for each option of :class:`~kpalette.Options` it sets.
+OPTION_NAMES = {
+    "k": "-k",
+    "target_psnr": "--target-psnr",
+    "max_bytes": "--max-bytes",
+    "quality": "--quality",
+    "tune": "--tune",
+    "color_space": "--colorspace",
+    "dither": "--dither",
+    "seed": "--seed",
+    "n_init": "--n-init",
+    "max_iter": "--max-iter",
+    "max_pixels": "--max-pixels",
+    "max_expansion": "--max-expansion",
+}
+
+
+def _checked_options(**given) -> Options:
+    """``Options(**given)``, whose checks are the only ones of these ranges; what it
+    refuses becomes a usage error in the command line's names."""
     try:
         return Options(**given)
+    except OptionError as exc:
+        value = exc.value if isinstance(exc.value, int | float) else repr(exc.value)
+        option = OPTION_NAMES.get(exc.field, exc.field)
+        raise UsageError(f"{option} must be {exc.requirement}, got {value}") from None
     except ValueError as exc:
         raise UsageError(_option_names(str(exc))) from None
 
 
 def _option_names(message: str) -> str:
-    """A library message with the command line's names of the options."""
+    """A library message about a combination of options, in the command line's names."""
     for library, option in (
         ("k='auto'", "-k auto"),
         ("target_psnr", "--target-psnr"),
-        ("max_expansion must be a number > 0 or None", "--max-expansion must be a number > 0"),
-        ("max_expansion", "--max-expansion"),
         ("max_bytes", "--max-bytes"),
-        ("quality must", "--quality must"),
         (" and quality;", " and --quality;"),
         ("k=", "-k "),
         ("choose one of k,", "choose one of -k N,"),
@@ -264,9 +288,11 @@ def _serve(args) -> str:
             f"serving on {args.host}: other machines can reach the page and upload to it; "
             "the default is 127.0.0.1 (this machine only)"
         )
+    max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
+    _checked_options(max_pixels=max_pixels)  # its range, as every command's
     app = create_app(
-        max_upload=args.max_upload or DEFAULT_MAX_UPLOAD,
-        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,  # the library's default
+        max_upload=DEFAULT_MAX_UPLOAD if args.max_upload is None else args.max_upload,
+        max_pixels=max_pixels,
     )
     url = f"http://{args.host}:{args.port}/"
     print(f"{PROG}: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)

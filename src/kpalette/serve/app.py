@@ -42,7 +42,7 @@ from starlette.routing import Route
 from ..choose import choose_k
 from ..exceptions import ImageReadError, KPaletteError
 from ..io import OUTPUT_FORMATS, encode_truecolor
-from ..options import DEFAULT_MAX_PIXELS, Options
+from ..options import DEFAULT_MAX_PIXELS, OptionError, Options
 from ..palette import format_palette
 from ..quantize import prepare, quantize_for
 from ..sweep import KSweep
@@ -146,6 +146,9 @@ def _options(fields, max_pixels: int) -> tuple[Options, str]:
         )
     try:
         options = Options(**values)
+    except OptionError as exc:  # said with the form's name for the field
+        field = {"color_space": "colorspace"}.get(exc.field, exc.field)
+        raise BadRequest(400, f"{field} must be {exc.requirement}, got {exc.value!r}") from None
     except ValueError as exc:
         raise BadRequest(400, str(exc)) from None
     if options.choice is None and options.n_colors > 256:
