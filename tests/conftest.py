@@ -42,3 +42,10 @@ def small_photo():
     from kpalette.data import sample_image_path
 
     return load_image(sample_image_path())[100:160, 200:280].copy()
+
+
+def pytest_report_header(config):
+    """Which kpalette the tests run against (tools/test installs it from a wheel)."""
+    import kpalette
+
+    return f"kpalette {kpalette.__version__} from {Path(kpalette.__file__).parent}"

@@ -143,7 +143,7 @@ def test_random_states_give_reproducible_draws(small_photo):
     ]
     np.testing.assert_array_equal(*[q.cluster_centers_ for q in from_generator])
     assert random_source(None).random(3).shape == (3,)
-    with pytest.raises(ValueError, match="random_state must be 0 or more, got -1"):
+    with pytest.raises(ValueError, match="random_state must be a whole number >= 0, got -1"):
         KMeansQuantizer(4, random_state=-1).fit(small_photo)
 
 

@@ -139,7 +139,7 @@ def random_source(random_state):
     """
     if random_state is None or isinstance(random_state, numbers.Integral):
         if random_state is not None and random_state < 0:
-            raise ValueError(f"random_state must be 0 or more, got {random_state}")
+            raise ValueError(f"random_state must be a whole number >= 0, got {random_state}")
         return _StandardUniforms(None if random_state is None else int(random_state))
     if hasattr(random_state, "random"):  # a Generator, or a source from this function
         return random_state
