@@ -133,7 +133,7 @@ def _is_image(path: Path) -> bool:
     if path.suffix.lower() in Image.registered_extensions():
         return True
     try:
-        with Image.open(path):
+        with Image.open(path, formats=io.READ_FORMATS):
             return True
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return False

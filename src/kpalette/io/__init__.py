@@ -7,7 +7,14 @@ writes atomically. The names below are the package's; each module has its own.
 """
 
 from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
-from .decode import EXPANSION_CHECKED_FROM, decode_image, load_image
+from .decode import (
+    EXPANSION_CHECKED_FROM,
+    MAX_JPEG_SCAN_WORK,
+    MAX_JPEG_SCANS,
+    READ_FORMATS,
+    decode_image,
+    load_image,
+)
 from .encode import encode_indexed, encode_truecolor, save_indexed, save_truecolor
 from .formats import (
     GIF_ALPHA_THRESHOLD,
@@ -29,10 +36,13 @@ __all__ = [
     "GIF_ALPHA_THRESHOLD",
     "LOSSY_FORMATS",
     "MAX_EXPANSION",
+    "MAX_JPEG_SCANS",
+    "MAX_JPEG_SCAN_WORK",
     "MAX_PALETTE_COLORS",
     "OUTPUT_FORMATS",
     "OutputFormat",
     "PALETTE_FORMATS",
+    "READ_FORMATS",
     "TRUECOLOR_FORMATS",
     "check_destination",
     "check_dimensions",

@@ -1,6 +1,11 @@
 """Reading image files into arrays, through Pillow only (fuzzed under OSS-Fuzz):
 ``(H, W, 3)`` or ``(H, W, 4)`` uint8, EXIF orientation applied, alpha kept, 16-bit
-samples scaled to 8 bits; with the decompression-bomb guard before any decoding."""
+samples scaled to 8 bits; with the decompression-bomb guard before any decoding.
+
+Only the formats in :data:`READ_FORMATS` are opened: Pillow's own decoders and the
+fuzzed libraries it links (libjpeg-turbo, libpng/zlib, libwebp, libtiff, libavif,
+OpenJPEG), never a plugin that runs another program (EPS and PostScript run
+Ghostscript, with no time limit) or one of its rarely used scientific formats."""
 
 from __future__ import annotations
 
@@ -17,6 +22,31 @@ from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
 
 #: Images of at most this many pixels are read whatever their expansion.
 EXPANSION_CHECKED_FROM = 4_000_000
+#: The formats read (Pillow's names): photos and graphics in the formats people
+#: exchange. A file in any other is refused before a decoder runs.
+READ_FORMATS = (
+    "PNG",  # APNG too
+    "JPEG",  # MPO (a camera's multi-picture JPEG) too
+    "GIF",
+    "WEBP",
+    "AVIF",
+    "TIFF",
+    "BMP",
+    "DIB",
+    "ICO",
+    "PPM",  # PBM, PGM, PPM, PFM
+    "TGA",
+    "QOI",
+    "PCX",
+    "PSD",
+    "JPEG2000",
+)
+#: A progressive JPEG is decoded once per scan (libjpeg-turbo has no limit): real
+#: encoders write about 10; a file with thousands is a denial of service.
+MAX_JPEG_SCANS = 100
+#: ... and scans times pixels, the decoder's work, is held under this: 10 scans of
+#: a 100 MP photo (about 2 s at 2 ms a scan and megapixel).
+MAX_JPEG_SCAN_WORK = 1_000_000_000
 
 
 def load_image(
@@ -62,7 +92,9 @@ def load_image(
     path = Path(path)
     with _open_image(path, max_pixels, max_expansion, data) as img:
         try:
-            n_frames = getattr(img, "n_frames", 1) if getattr(img, "is_animated", False) else 1
+            # A PSD's "frames" are its layers; its composite image is the one read.
+            animated = getattr(img, "is_animated", False) and img.format != "PSD"
+            n_frames = getattr(img, "n_frames", 1) if animated else 1
         except Exception as exc:  # noqa: BLE001 (counting frames reads the whole file)
             raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
         if n_frames > 1:  # GIF, APNG, WebP, multi-page TIFF
@@ -72,7 +104,8 @@ def load_image(
                 stacklevel=2,
             )
         try:
-            img.seek(0)
+            if n_frames > 1:  # counting them may have moved to the last
+                img.seek(0)
             sixteen_bit = _is_16_bit_colour_png(img)
             img.load()
             if sixteen_bit:
@@ -112,11 +145,14 @@ def _open_image(
             saved = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None
             try:
-                img = Image.open(path if data is None else _io.BytesIO(data))
+                img = Image.open(path if data is None else _io.BytesIO(data), formats=READ_FORMATS)
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
     except Image.UnidentifiedImageError:
-        raise ImageReadError(f"not an image file Pillow can read: {path}") from None
+        raise ImageReadError(
+            f"not an image file kpalette reads: {path} (it reads PNG, JPEG, GIF, WebP, "
+            "AVIF, TIFF, BMP, ICO, PNM, TGA, QOI, PCX, PSD and JPEG 2000)"
+        ) from None
     except FileNotFoundError:
         raise ImageReadError(f"no such file: {path}") from None
     except MemoryError:
@@ -145,7 +181,25 @@ def _open_image(
             f"{max_expansion:g} times the file; decompression-bomb guard); "
             "raise --max-expansion to read it anyway"
         )
+    if img.format in ("JPEG", "MPO") and img.info.get("progressive"):
+        _check_scans(path, img, data)
     return img
+
+
+def _check_scans(path: Path, img: Image.Image, data: bytes | None) -> None:
+    """Refuse a progressive JPEG of too many scans before decoding it: each scan is
+    a pass over the whole image. Its markers are counted, not parsed: in the
+    entropy-coded data every 0xFF byte is followed by 0x00 (or a restart marker), so
+    the pair FF DA occurs once per scan, and more often only in a damaged file."""
+    scans = (path.read_bytes() if data is None else data).count(b"\xff\xda")
+    width, height = img.size
+    if scans > MAX_JPEG_SCANS or scans * width * height > MAX_JPEG_SCAN_WORK:
+        img.close()
+        raise ImageReadError(
+            f"cannot decode {path}: a progressive JPEG of {scans} scans at {width}x{height} "
+            f"(refused: at most {MAX_JPEG_SCANS} scans, and scans x pixels at most "
+            f"{MAX_JPEG_SCAN_WORK:,}; real encoders write about 10)"
+        )
 
 
 def _reason(exc: BaseException) -> str:
@@ -163,7 +217,7 @@ def decode_image(data: bytes) -> np.ndarray:
     """
 
     try:
-        with Image.open(_io.BytesIO(data)) as img:
+        with Image.open(_io.BytesIO(data), formats=READ_FORMATS) as img:
             img.load()
             return _to_uint8_array(img)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
