@@ -60,7 +60,8 @@ def load_image(
     Parameters
     ----------
     path : str, os.PathLike or bytes
-        JPEG, PNG, GIF, WebP, TIFF, BMP or any other format Pillow reads; or the bytes
+        A file in one of :data:`READ_FORMATS` (PNG, JPEG, GIF, WebP, TIFF, ...; never
+        EPS or PostScript, which would run Ghostscript); or the bytes
         of such a file (read from standard input, say). Of an
         animation or a multi-page file, the first frame is read, and a
         :class:`KPaletteWarning` says how many there were.
