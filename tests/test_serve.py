@@ -484,3 +484,21 @@ def io_bytes_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.arange(300 * 3, dtype=np.uint8).reshape(10, 30, 3)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_a_file_name_outside_latin_1_downloads_with_an_rfc_6266_header(client):
+    from urllib.parse import unquote
+
+    created = client.post(
+        "/api/uploads", files={"image": ("фото-猫.png", PHOTO, "image/png")}
+    ).json()
+    for route, params, name in (
+        ("download", {"k": 4}, "фото-猫-k4.png"),
+        ("palette", {"k": 4, "format": "gpl"}, "фото-猫-k4-palette.gpl"),
+    ):
+        answer = client.get(f"/api/uploads/{created['id']}/{route}", params=params)
+        assert answer.status_code == 200, answer.text
+        header = answer.headers["content-disposition"]
+        fallback, encoded = header.split("; filename*=UTF-8''")
+        assert fallback.startswith('attachment; filename="') and fallback.isascii()
+        assert unquote(encoded) == name

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import PurePath
+from urllib.parse import quote
 
 import anyio.to_thread
 import numpy as np
@@ -174,6 +175,15 @@ def _file_name(name: str, k: int, extension: str) -> str:
     stem = PurePath(name or "image").stem
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem).strip("-.")
     return f"{stem[:80] or 'image'}-k{k}.{extension}"
+
+
+def _attachment(name: str) -> str:
+    """A Content-Disposition for a download named ``name`` (RFC 6266): the name as
+    ASCII for old clients, and as UTF-8 in ``filename*`` when it is not ASCII."""
+    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name)
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 # -- the library's work, each in a worker thread -------------------------------------------
@@ -463,7 +473,7 @@ async def download(request: Request) -> Response:
     upload = upload_of(request)
     options, image_format = numbered(request, request.query_params)
     data, numbers = await work(_state(request).long, _full_result, upload, options, image_format)
-    disposition = f'attachment; filename="{numbers["file_name"]}"'
+    disposition = _attachment(numbers["file_name"])
     return _with_summary(
         data, WEB_FORMATS[image_format], numbers, **{"Content-Disposition": disposition}
     )
@@ -482,7 +492,7 @@ async def palette(request: Request) -> Response:
     return Response(
         text,
         media_type=PALETTE_MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": _attachment(name)},
     )
 
 
