@@ -43,17 +43,26 @@ def _whole_number(option: str, minimum: int, noun: str = "a whole number"):
     return parse
 
 
-def _integer(option: str, noun: str = "a whole number"):
-    """argparse type: text to an integer; its range is :class:`~kpalette.Options`'s to
-    check (the message then names ``option``, see ``commands._options``)."""
+def _read(convert, option: str, noun: str):
+    """argparse type: text to a number by ``convert``; its range is
+    :class:`~kpalette.Options`' to check (``commands._checked_options`` then names
+    ``option``)."""
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            return int(text)
+            return convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{option} must be {noun}, got {text!r}") from None
 
     return parse
+
+
+def _integer(option: str, noun: str = "a whole number"):
+    return _read(int, option, noun)
+
+
+def _number(option: str, noun: str = "a number"):
+    return _read(float, option, noun)
 
 
 def _port(text: str) -> int:
@@ -106,18 +115,6 @@ def parse_size(text: str) -> int:
             f"--max-bytes must be a size such as 200000, 200k, 1.5M or 64KiB, got {text!r}"
         )
     return int(value * _SIZE_UNITS[unit])
-
-
-def _number(option: str, noun: str = "a number"):
-    """argparse type: text to a float; its range is :class:`~kpalette.Options`' to check."""
-
-    def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} must be {noun}, got {text!r}") from None
-
-    return parse
 
 
 def _add_engine_options(
