@@ -99,7 +99,7 @@ def test_the_web_api_answers_damaged_uploads_without_a_server_error():
 
     from kpalette.serve import create_app
 
-    client = TestClient(create_app(), raise_server_exceptions=False)
+    client = TestClient(create_app(), base_url="http://127.0.0.1", raise_server_exceptions=False)
     rng = random.Random(11)
     statuses = set()
     for number in range(60):

@@ -18,12 +18,15 @@ from starlette.testclient import TestClient
 
 from kpalette.serve import create_app
 
+#: The loopback name a local server answers (others are refused, against DNS rebinding).
+LOCAL = "http://127.0.0.1"
+
 PHOTO = sample_image_path().read_bytes()
 
 
 @pytest.fixture
 def client():
-    return TestClient(create_app(max_upload=2_000_000, max_pixels=1_000_000))
+    return TestClient(base_url=LOCAL, app=create_app(max_upload=2_000_000, max_pixels=1_000_000))
 
 
 def _post(client, data=PHOTO, **fields):
@@ -137,17 +140,38 @@ def test_kpalette_serve_answers_on_loopback():
 
 
 def test_serving_off_loopback_warns(monkeypatch, capsys):
-    import uvicorn
-
+    import kpalette.serve
     from kpalette.cli import main
 
     ran = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: ran.update(kwargs))
+    monkeypatch.setattr(kpalette.serve, "run_server", lambda app, **kwargs: ran.update(kwargs))
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 0
     err = capsys.readouterr().err
     assert ran["host"] == "0.0.0.0" and ran["port"] == 8123
     assert "kpalette: warning: serving on 0.0.0.0: other machines can reach the page" in err
     assert main(["serve"]) == 0 and "warning" not in capsys.readouterr().err
+
+
+def test_serve_answers_the_loopback_names_its_host_and_allow_host_only(monkeypatch):
+    import kpalette.serve
+    from kpalette.cli import main
+
+    ran = {}
+    monkeypatch.setattr(
+        kpalette.serve, "run_server", lambda app, **kwargs: ran.update(kwargs, app=app)
+    )
+    assert main(["serve", "--host", "192.0.2.7", "--allow-host", "photos.lan"]) == 0
+    client = TestClient(ran["app"], base_url="http://127.0.0.1:8000")
+    for host in ("127.0.0.1:8000", "localhost", "[::1]:8000", "192.0.2.7", "Photos.LAN:8000"):
+        assert client.get("/healthz", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", "photos.lan.evil.example", "127.0.0.1.nip.io", ""):
+        answer = client.get("/healthz", headers={"Host": host})
+        assert answer.status_code == 400, host
+        assert "--allow-host" in answer.json()["error"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert main(["serve", "--allow-host", "*"]) == 0
+    client = TestClient(ran["app"], base_url="http://anything.example")
+    assert client.get("/healthz").status_code == 200
 
 
 def test_serve_without_the_web_extra_names_it(monkeypatch, capsys):
@@ -200,7 +224,7 @@ def test_uploads_are_bounded_in_number_and_time():
     from kpalette.serve.uploads import UploadStore
 
     store = UploadStore(max_uploads=2)
-    app_client = TestClient(create_app(store=store))
+    app_client = TestClient(base_url=LOCAL, app=create_app(store=store))
     ids = [
         app_client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")}).json()["id"]
         for _ in range(3)
@@ -365,7 +389,7 @@ def test_an_upload_holds_a_bounded_number_of_fits_and_sweeps():
     from kpalette.serve import uploads
 
     store = uploads.UploadStore()
-    app_client = TestClient(create_app(store=store))
+    app_client = TestClient(base_url=LOCAL, app=create_app(store=store))
     info = app_client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")}).json()
     upload = store.get(info["id"])
     for k in range(2, 2 + uploads.MAX_FITS + 6):
@@ -384,7 +408,7 @@ def test_the_store_drops_the_oldest_uploads_beyond_its_memory():
     from kpalette.serve.uploads import UploadStore
 
     store = UploadStore(max_bytes=1_500_000)  # one 600x400 photo (720 kB of pixels) and a bit
-    app_client = TestClient(create_app(store=store))
+    app_client = TestClient(base_url=LOCAL, app=create_app(store=store))
     ids = [
         app_client.post("/api/uploads", files={"image": ("p.png", PHOTO, "image/png")}).json()["id"]
         for _ in range(3)
@@ -411,7 +435,7 @@ def test_many_tabs_at_once_each_get_their_own_answers():
 
     async def main():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
             return await asyncio.gather(*(tab(http, k) for k in (2, 10, 20, 30)))
 
     assert asyncio.run(main()) == [[2, 3, 4], [10, 11, 12], [20, 21, 22], [30, 31, 32]]
@@ -439,7 +463,9 @@ def test_a_translucent_image_s_preview_keeps_its_alpha(client):
 def test_bombs_are_refused_before_they_are_decoded(route):
     from pngbytes import huge_header_png
 
-    client = TestClient(create_app())  # the default limits: the library's, one for all
+    client = TestClient(
+        base_url=LOCAL, app=create_app()
+    )  # the default limits: the library's, one for all
     tiny = huge_header_png(9500, 9500)  # 90 MP declared in a few bytes
     response = client.post(route, files={"image": ("bomb.png", tiny, "image/png")})
     assert response.status_code == 422
@@ -467,8 +493,8 @@ def test_a_format_too_small_for_the_image_is_a_400(client):
 
 
 def test_two_apps_keep_their_own_uploads_and_limits():
-    small = TestClient(create_app(max_upload=100))
-    other = TestClient(create_app())
+    small = TestClient(base_url=LOCAL, app=create_app(max_upload=100))
+    other = TestClient(base_url=LOCAL, app=create_app())
     png = io_bytes_png()
     assert small.post("/api/uploads", files={"image": ("a.png", png)}).status_code == 413
     made = other.post("/api/uploads", files={"image": ("a.png", png)})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +57,25 @@ def page(server):
         browser.close()
 
 
+def _wait(page, predicate: str, *, timeout: float = 30_000) -> None:
+    """Poll ``predicate`` (a JavaScript expression or function) until it is true.
+
+    Playwright's own ``wait_for_function`` evaluates its predicate with ``eval`` inside
+    the page, which the page's policy (no 'unsafe-eval') forbids; ``page.evaluate``
+    runs through the browser's debugging protocol and is not subject to it.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout / 1000:.0f} s: {predicate}")
+        time.sleep(0.05)
+
+
 def _shown(page, k: int, *, full: bool = True) -> None:
     """Wait until the preview and the numbers (the full-size ones if ``full``) are k's."""
     state = "full" if full else "preview"
-    page.wait_for_function(
+    _wait(
+        page,
         f"""() => document.querySelector('#preview').dataset.k === '{k}'
               && document.querySelector('#summary').dataset.k === '{k}'
               && document.querySelector('#summary').dataset.state === '{state}'""",
@@ -136,19 +152,19 @@ def test_choosers_say_why(page):
     page.set_input_files("#file", str(sample_image_path()))
     page.wait_for_selector("#palette .swatch", timeout=60_000)
     page.click("#auto")
-    page.wait_for_function("document.querySelector('#why').textContent.includes('k = ')")
+    _wait(page, "document.querySelector('#why').textContent.includes('k = ')")
     assert "not seen at a glance" in page.inner_text("#why")
     page.fill("#psnr", "30")
     page.click("#psnr-go")
-    page.wait_for_function("document.querySelector('#why').textContent.startsWith('PSNR')")
-    page.wait_for_function("document.querySelector('#why').textContent.includes('k = ')")
+    _wait(page, "document.querySelector('#why').textContent.startsWith('PSNR')")
+    _wait(page, "document.querySelector('#why').textContent.includes('k = ')")
     k = int(page.input_value("#k"))
     _shown(page, k)
     psnr = float(page.inner_text("#summary").split("PSNR")[1].split("dB")[0])
     assert psnr >= 30
     page.fill("#psnr", "150")
     page.click("#psnr-go")
-    page.wait_for_function("document.querySelector('#why').textContent.includes('not reached')")
+    _wait(page, "document.querySelector('#why').textContent.includes('not reached')")
     assert [p for p in page.problems if "400 (Bad Request)" not in p] == []
 
 
@@ -165,12 +181,12 @@ def test_drop_paste_zoom_divider_and_errors(page):
     }"""
     encoded = base64.b64encode(small).decode()
     page.evaluate(drop, [encoded, "drop"])
-    page.wait_for_function("document.querySelector('#status').textContent.includes('300×200')")
+    _wait(page, "document.querySelector('#status').textContent.includes('300×200')")
     _shown(page, 16)
     page.evaluate(
         drop, [base64.b64encode((DATA / "hubble-crop.png").read_bytes()).decode(), "paste"]
     )
-    page.wait_for_function("!document.querySelector('#status').textContent.includes('300×200')")
+    _wait(page, "!document.querySelector('#status').textContent.includes('300×200')")
     _shown(page, 16)
     # The divider, with the keyboard.
     page.focus("#divider")
@@ -181,14 +197,12 @@ def test_drop_paste_zoom_divider_and_errors(page):
     drawn = "img => Math.round(img.getBoundingClientRect().width)"
     assert page.eval_on_selector("#preview", drawn) > 600
     page.click("#zoom")
-    page.wait_for_function(
-        "(document.querySelector('#preview')).getBoundingClientRect().width === 320"
-    )
+    _wait(page, "(document.querySelector('#preview')).getBoundingClientRect().width === 320")
     assert page.eval_on_selector("#preview", "img => img.naturalWidth") == 320
     assert page.get_attribute("#zoom", "aria-pressed") == "true"
     # A file that is not an image: its message, and the page keeps working.
     page.evaluate(drop, [base64.b64encode(b"not an image").decode(), "drop"])
-    page.wait_for_function("document.querySelector('#error').textContent.length > 0")
+    _wait(page, "document.querySelector('#error').textContent.length > 0")
     assert "not an image" in page.inner_text("#error")
     page.fill("#k", "5")
     _shown(page, 5)

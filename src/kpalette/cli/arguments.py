@@ -343,6 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=8000, help="TCP port, 0..65535 (default 8000)")
     serve.add_argument("--open", action="store_true", help="open the page in a browser")
     serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (repeatable; the loopback names "
+        "and --host are answered; others are refused, against DNS rebinding; '*' for any)",
+    )
+    serve.add_argument(
         "--max-upload",
         type=parse_size_option("--max-upload"),
         default=None,

@@ -279,9 +279,7 @@ def _serve(args) -> str:
 
     for module in ("starlette", "uvicorn", "multipart"):
         require_extra(module, "web")
-    import uvicorn
-
-    from ..serve import DEFAULT_MAX_UPLOAD, create_app  # the web extra's
+    from ..serve import DEFAULT_MAX_UPLOAD, LOOPBACK_HOSTS, create_app, run_server
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         _warn_line(
@@ -290,15 +288,19 @@ def _serve(args) -> str:
         )
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
     _checked_options(max_pixels=max_pixels)  # its range, as every command's
+    hosts = set(LOOPBACK_HOSTS) | set(args.allow_host)
+    if args.host not in ("0.0.0.0", "::", ""):
+        hosts.add(args.host)
     app = create_app(
         max_upload=DEFAULT_MAX_UPLOAD if args.max_upload is None else args.max_upload,
         max_pixels=max_pixels,
+        allowed_hosts=hosts,
     )
     url = f"http://{args.host}:{args.port}/"
     print(f"{PROG}: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     if args.open:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    run_server(app, host=args.host, port=args.port)
     return ""
 
 

@@ -36,6 +36,8 @@ import numpy as np
 from anyio import CapacityLimiter
 from PIL import Image
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -47,6 +49,7 @@ from ..options import DEFAULT_MAX_PIXELS, OptionError, Options
 from ..palette import format_palette
 from ..quantize import prepare, quantize_for
 from ..sweep import KSweep
+from .guard import LOOPBACK_HOSTS, BodyTooLarge, Guard
 from .uploads import Upload, UploadStore, View
 
 __all__ = [
@@ -59,7 +62,8 @@ __all__ = [
 
 #: Largest upload accepted, in bytes, unless the server is started with another.
 DEFAULT_MAX_UPLOAD = 50_000_000
-#: Largest image decoded, in pixels.
+#: Bytes a form may hold beyond its file (its boundaries and text fields).
+FORM_OVERHEAD = 65536
 #: Formats the API answers in, and their media types.
 WEB_FORMATS = {"png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 #: Longer side of a view unless the page asks for another (its picture's size).
@@ -82,7 +86,7 @@ STATIC_MEDIA = {
 #: What the page may load: only this server (no request leaves the machine).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-eval'; connect-src 'self'; font-src 'self'; "
+    "script-src 'self'; connect-src 'self'; font-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
@@ -329,10 +333,12 @@ async def read_upload(request: Request) -> tuple[bytes, str, dict]:
     """The uploaded image's bytes, its file name and the form's text fields."""
     max_upload = _state(request).max_upload
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > max_upload + 65536:
+    if length is not None and length.isdigit() and int(length) > max_upload + FORM_OVERHEAD:
         raise BadRequest(413, f"upload over the limit of {max_upload:,} bytes")
     try:
         form = await request.form(max_files=1, max_fields=20)
+    except BodyTooLarge as exc:  # counted as it streamed (a chunked body has no length)
+        raise BadRequest(413, str(exc)) from None
     except Exception as exc:  # noqa: BLE001 (a malformed body is the client's)
         raise BadRequest(400, f"cannot read the form: {exc}") from None
     try:
@@ -402,6 +408,20 @@ async def static(request: Request) -> Response:
     if name not in STATIC_MEDIA or name == "index.html":
         raise BadRequest(404, f"no such file: {name!r}")
     return Response(_static_file(name), media_type=STATIC_MEDIA[name])
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own refusals (no such route, a method the route lacks) as JSON."""
+    if exc.status_code == 404:
+        message = f"no such page or API route: {request.url.path}"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {request.url.path} (it takes {allowed})"
+    else:
+        message = exc.detail
+    response = _error(exc.status_code, message)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def health(request: Request) -> Response:
@@ -536,6 +556,7 @@ def create_app(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     store: UploadStore | None = None,
     threads: int | None = None,
+    allowed_hosts=LOOPBACK_HOSTS,
 ) -> Starlette:
     """The kpalette web app.
 
@@ -549,6 +570,9 @@ def create_app(
         Where uploads are kept (default: 16 uploads, 2 GB, 30 minutes).
     threads : int, optional
         Worker threads of each pool (quick and long work); default: the cores.
+    allowed_hosts : iterable of str
+        Host names answered (default: the loopback names); others get a 400, against
+        DNS rebinding. ``"*"`` answers any.
     """
     workers = threads or os.cpu_count() or 1
     state = ServerState(
@@ -558,6 +582,9 @@ def create_app(
         quick=CapacityLimiter(workers),
         long=CapacityLimiter(workers),
     )
-    app = Starlette(routes=ROUTES)
+    guard = Middleware(Guard, allowed_hosts=allowed_hosts, max_body=max_upload + FORM_OVERHEAD)
+    app = Starlette(
+        routes=ROUTES, middleware=[guard], exception_handlers={HTTPException: http_error}
+    )
     app.state.kpalette = state
     return app
