@@ -11,6 +11,12 @@ Starts ``kpalette serve`` in a process of its own, then:
    ``--repeats`` times, each a new upload), then ``--moves`` previews at random k in
    2..256 one after the other, as a slider moved one step at a time (refit-and-preview).
 
+4. **soak** (``--soak``, alone): ``--rounds`` (5) rounds of ``--uploads`` (60) uploads of
+   a 2.3 MP photo, ``--at-once`` (8) at a time, each previewed, downloaded full-size
+   and forgotten, mixed with as many damaged uploads (cut, bit-flipped), each refused
+   with a 4xx; the server's resident memory (VmRSS, its children counted) after each
+   round. The goal: after round 5 at most 1.5x round 1 and under 600 MB.
+
 The photos are resizes of a shared photo (``--photo``). The server's peak memory is
 its VmHWM from /proc. The anchor, timed in the same run: ``pngquant --nofs --speed 4
 16`` on the 12 MP photo as a PNG (best of 3), when pngquant is installed. Writes a JSON
@@ -18,6 +24,7 @@ record to bench/out/serve.json.
 
     python3 bench/serve.py
     python3 bench/serve.py --clients 50 --moves 100
+    python3 bench/serve.py --soak
 """
 
 from __future__ import annotations
@@ -60,6 +67,79 @@ def peak_memory_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def resident_mb(pid: int) -> float:
+    """VmRSS of a process and of all its descendants, in MB (what it holds now)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(child) for child in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def damaged(photo: bytes, rng: random.Random) -> bytes:
+    """The photo cut short or with a run of flipped bytes: a file a decoder refuses
+    or decodes to garbage."""
+    data = bytearray(photo)
+    if rng.random() < 0.5:
+        return bytes(data[: rng.randrange(100, len(data) // 2)])
+    start = rng.randrange(20, 400)
+    for i in range(start, start + 64):
+        data[i] ^= 0xFF
+    return bytes(data[: len(data) * 3 // 4])
+
+
+async def soak(http, url: str, photo: bytes, pid: int, args) -> dict:
+    """Rounds of uploads, previews, downloads and damaged uploads; RSS after each."""
+    rng = random.Random(5)
+    gate = asyncio.Semaphore(args.at_once)
+    statuses: dict[int, int] = {}
+
+    async def one(number: int) -> None:
+        async with gate:
+            files = {"image": (f"p{number}.jpg", photo, "image/jpeg")}
+            created = await http.post(f"{url}/api/uploads", files=files)
+            assert created.status_code == 201, created.text[:200]
+            upload = created.json()["id"]
+            k = rng.choice((8, 16, 64, 256))
+            preview = await http.get(f"{url}/api/uploads/{upload}/preview", params={"k": k})
+            got = await http.get(f"{url}/api/uploads/{upload}/download", params={"k": k})
+            assert preview.status_code == got.status_code == 200, got.text[:200]
+            await http.delete(f"{url}/api/uploads/{upload}")
+            files = {"image": (f"bad{number}.jpg", damaged(photo, rng), "image/jpeg")}
+            refused = await http.post(f"{url}/api/uploads", files=files)
+            assert refused.status_code < 500, refused.text[:200]
+            statuses[refused.status_code] = statuses.get(refused.status_code, 0) + 1
+            if refused.status_code == 201:
+                await http.delete(f"{url}/api/uploads/{refused.json()['id']}")
+
+    rounds = []
+    idle = resident_mb(pid)
+    for number in range(args.rounds):
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(args.uploads)))
+        rounds.append(
+            {"rss_mb": round(resident_mb(pid), 1), "seconds": round(time.perf_counter() - start, 1)}
+        )
+        print(f"round {number + 1}: {rounds[-1]}", file=sys.stderr, flush=True)
+    first, last = rounds[0]["rss_mb"], rounds[-1]["rss_mb"]
+    return {
+        "idle_rss_mb": round(idle, 1),
+        "rounds": rounds,
+        "last_over_first": round(last / first, 3),
+        "peak_rss_mb": round(peak_memory_mb(pid), 1),
+        "damaged_statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "goal_met": last <= 1.5 * first and last < 600,
+    }
 
 
 def percentiles(seconds: list[float]) -> dict:
@@ -176,6 +256,15 @@ def pngquant_seconds(photo: bytes, tries: int = 3) -> float | None:
 
 async def run(args) -> dict:
     source = Path(args.photo)
+    if args.soak:
+        import httpx
+
+        photo = photo_bytes(source, 2.3)
+        with running_server() as (process, url):
+            limits = httpx.Limits(max_connections=args.at_once + 4)
+            async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+                record = await soak(http, url.rstrip("/"), photo, process.pid, args)
+        return {"photo": source.name, "bytes": len(photo), "cores": os.cpu_count()} | record
     small, large = photo_bytes(source, 2.0), photo_bytes(source, 12.0)
     with running_server() as (process, url):
         return await measure(args, source, small, large, process, url.rstrip("/"))
@@ -213,10 +302,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--moves", type=int, default=60)
     parser.add_argument("--side", type=int, default=1024, help="the preview's longer side")
+    parser.add_argument("--soak", action="store_true", help="only the soak: memory over rounds")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--uploads", type=int, default=60, help="uploads per soak round")
+    parser.add_argument("--at-once", type=int, default=8)
     args = parser.parse_args()
     record = asyncio.run(run(args))
     OUT.mkdir(exist_ok=True)
-    (OUT / "serve.json").write_text(json.dumps(record, indent=2) + "\n")
+    name = "serve-soak.json" if args.soak else "serve.json"
+    (OUT / name).write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
 
 

@@ -38,3 +38,14 @@ def many_scans_jpeg(copies: int, size=(64, 48)) -> bytes:
         position = end
     start, end = min(scans, key=lambda scan: scan[1] - scan[0])
     return data[:end] + data[start:end] * copies + data[end:]
+
+
+def tiff_with_samples_per_pixel(samples: int) -> bytes:
+    """A small RGB TIFF whose SamplesPerPixel tag says ``samples``: Pillow logs an error
+    line on its logger, then refuses the file."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "TIFF")
+    data = buffer.getvalue()
+    entry = b"\x15\x01\x03\x00\x01\x00\x00\x00"  # tag 277, SHORT, count 1 (little-endian)
+    at = data.index(entry) + len(entry)
+    return data[:at] + samples.to_bytes(2, "little") + data[at + 2 :]

@@ -17,7 +17,7 @@ import warnings
 from ..exceptions import KPaletteError, QualityTooLow
 from .arguments import QUALITY_TOO_LOW_STATUS, UsageError, build_parser, parse_size
 from .commands import _run_command
-from .output import _fail, _held_stderr, _status_line, _stderr_is_terminal, _warn_line
+from .output import _fail, _held_logs, _held_stderr, _status_line, _stderr_is_terminal, _warn_line
 
 
 def run(argv=None) -> int:
@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     ``argv`` None means the process's own arguments: this process is the command line.
     """
     held: list[str] = []
+    logged: list[str] = []
     try:
         args = build_parser().parse_args(argv)
         short = args.command in SHORT_COMMANDS
@@ -51,12 +52,12 @@ def main(argv=None) -> int:
             warnings.simplefilter("default")
             with (
                 _held_stderr(held) if short else contextlib.nullcontext(),
+                _held_logs(logged) if args.command != "serve" else contextlib.nullcontext(),
                 _collector_paused(process=argv is None) if short else contextlib.nullcontext(),
             ):
                 status = _execute(args)
-        for warning in caught or ():
-            _warn_line(str(warning.message))
-        for line in held:
+        said = [str(warning.message) for warning in caught or ()] + logged + held
+        for line in dict.fromkeys(" ".join(line.split()) for line in said):  # each once
             _warn_line(line)
     except UsageError as exc:
         return _fail(exc, 2)

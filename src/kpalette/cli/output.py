@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -140,6 +141,39 @@ def _warn_line(message: str) -> None:
     text = " ".join(str(message).split())
     if text:
         print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+
+#: Loggers of the libraries that read files for kpalette: their records are held and
+#: reported as warnings once the command has succeeded (a failure's one line says it).
+LIBRARY_LOGGERS = ("PIL",)
+
+
+class _HeldRecords(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a record that cannot be formatted is dropped
+            self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _held_logs(lines: list[str]):
+    """The library loggers' warnings and errors into ``lines`` for the block, instead of
+    Python's last-resort handler printing them raw on the standard error."""
+    handler = _HeldRecords(lines)
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    saved = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        yield
+    finally:
+        for logger, propagate in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.propagate = propagate
 
 
 @contextlib.contextmanager

@@ -9,6 +9,8 @@ Ghostscript, with no time limit) or one of its rarely used scientific formats.""
 
 from __future__ import annotations
 
+import contextlib
+
 import io as _io
 import threading
 import warnings
@@ -45,7 +47,7 @@ READ_FORMATS = (
 #: encoders write about 10; a file with thousands is a denial of service.
 MAX_JPEG_SCANS = 100
 #: ... and scans times pixels, the decoder's work, is held under this: 10 scans of
-#: a 100 MP photo (about 2 s at 2 ms a scan and megapixel).
+#: a 100 MP photo (docs/benchmarks.md, "Hostile files").
 MAX_JPEG_SCAN_WORK = 1_000_000_000
 
 
@@ -150,6 +152,11 @@ def _open_image(
             finally:
                 Image.MAX_IMAGE_PIXELS = saved
     except Image.UnidentifiedImageError:
+        known = _signature_format(path, data)
+        if known is not None:  # its plugin refused it: a damaged or unusual file
+            raise ImageReadError(
+                f"cannot decode {path}: a damaged or unsupported {known} file"
+            ) from None
         raise ImageReadError(
             f"not an image file kpalette reads: {path} (it reads PNG, JPEG, GIF, WebP, "
             "AVIF, TIFF, BMP, ICO, PNM, TGA, QOI, PCX, PSD and JPEG 2000)"
@@ -185,6 +192,24 @@ def _open_image(
     if img.format in ("JPEG", "MPO") and img.info.get("progressive"):
         _check_scans(path, img, data)
     return img
+
+
+def _signature_format(path: Path, data: bytes | None) -> str | None:
+    """The format among :data:`READ_FORMATS` whose signature the file starts with
+    (Pillow's own ``accept`` checks of the first 16 bytes), or None."""
+    try:
+        if data is None:
+            with open(path, "rb") as file:
+                data = file.read(16)
+    except OSError:
+        return None
+    Image.init()
+    for name in READ_FORMATS:
+        accept = Image.OPEN.get(name, (None, None))[1]
+        with contextlib.suppress(Exception):  # an accept check never decides alone
+            if accept is not None and accept(data[:16]):
+                return name
+    return None
 
 
 def _check_scans(path: Path, img: Image.Image, data: bytes | None) -> None:
