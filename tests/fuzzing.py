@@ -1,6 +1,7 @@
 """Mutated image files for the fuzz test (tests/test_fuzz.py) and bench/fuzz.py.
 
-Small valid files in six formats are made with Pillow, then damaged the ways real
+Small valid files in nine formats are made with Pillow (and, for PSD, progressive JPEGs
+with repeated scans and an endless EPS, by tests/hostile.py), then damaged the ways real
 files are: bytes flipped, cut short, bytes inserted or dropped, PNG chunks edited with
 valid CRCs (so that the damage reaches the decoder), header fields changed, the zlib
 stream of the image data recompressed with changes.
@@ -16,7 +17,26 @@ import zlib
 import numpy as np
 from PIL import Image
 
-FORMATS = ("png", "png-rgba", "png-p", "png-l16", "jpeg", "gif", "webp", "tiff", "bmp")
+from hostile import ENDLESS_EPS, many_scans_jpeg, psd_file
+
+FORMATS = (
+    "png",
+    "png-rgba",
+    "png-p",
+    "png-l16",
+    "jpeg",
+    "jpeg-progressive",
+    "jpeg-scans",
+    "gif",
+    "webp",
+    "tiff",
+    "bmp",
+    "psd",
+    "eps",
+)
+#: Kinds whose seed file itself is refused: PostScript runs a program (Ghostscript),
+#: so no EPS is ever decoded, damaged or not.
+REFUSED = frozenset({"eps"})
 
 
 def seed_files() -> dict[str, bytes]:
@@ -41,6 +61,14 @@ def seed_files() -> dict[str, bytes]:
             frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
         elif kind == "tiff":
             Image.fromarray(rgb).save(buffer, "TIFF", compression="tiff_adobe_deflate")
+        elif kind == "jpeg-progressive":
+            Image.fromarray(rgb).save(buffer, "JPEG", progressive=True)
+        elif kind == "jpeg-scans":  # a progressive JPEG with repeated scans, under the limit
+            buffer.write(many_scans_jpeg(20, size=(16, 12)))
+        elif kind == "psd":
+            buffer.write(psd_file(rgb))
+        elif kind == "eps":
+            buffer.write(ENDLESS_EPS)
         else:
             Image.fromarray(rgb).save(buffer, kind.upper())
         files[kind] = buffer.getvalue()
