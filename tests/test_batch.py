@@ -371,3 +371,211 @@ def _threads_in_worker(_):
     from kpalette._kernels.threads import max_threads
 
     return max_threads()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process under ``pid`` (Linux /proc)."""
+    from pathlib import Path
+
+    found, pending = set(), [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = {int(c) for c in (task / "children").read_text().split()}
+                pending.extend(children - found)
+                found |= children
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def _alive(pids) -> set[int]:
+    import os
+
+    alive = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(") ", 1)[1][0] != "Z":
+                    alive.add(pid)
+        except FileNotFoundError:
+            continue
+        except ProcessLookupError:
+            continue
+    return alive - {os.getpid()}
+
+
+def _photos(folder, count: int):
+    folder.mkdir()
+    photo = load_image(sample_image_path())
+    for number in range(count):
+        Image.fromarray(np.roll(photo, number * 31, axis=1)).save(folder / f"p{number:02d}.png")
+    return photo
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_getaffinity"), reason="Linux /proc")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_batch_stopped_by_a_signal_leaves_no_process_and_a_rerun_finishes(tmp_path, how):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    photo = _photos(tmp_path / "in", 16)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "kpalette", "batch", str(tmp_path / "in"), "-o", str(out)]
+    running = subprocess.Popen(
+        [*command, "-j", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 2:
+        time.sleep(0.01)
+    family = _descendants(running.pid)
+    assert len(family) >= 2  # the two workers (and the resource tracker)
+    os.kill(running.pid, getattr(signal, how))
+    stopped = time.monotonic()
+    running.wait(timeout=30)
+    while _alive(family) and time.monotonic() - stopped < 10:
+        time.sleep(0.1)
+    assert _alive(family) == set(), f"left running after {how}"
+    if how == "SIGTERM":
+        assert running.returncode == 128 + signal.SIGTERM
+        assert running.stderr.read().splitlines() == ["kpalette: error: terminated"]
+    first = sorted(p.name for p in out.glob("*.png"))
+    assert 2 <= len(first) < 16
+    for name in first:
+        assert load_image(out / name).shape == photo.shape  # whole
+    if how == "SIGTERM":  # a clean end leaves no temporary; SIGKILL's are the rerun's
+        assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    done = subprocess.run([*command, "-j", "2"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"{16 - len(first)} done, {len(first)} skipped" in done.stdout
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_symlink_loop_and_a_non_utf8_name_are_rows_of_a_batch_that_goes_on(tmp_path, capsys):
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(sample_image_path(), folder / "coffee.png")
+    os.symlink("loop.png", folder / "loop.png")  # a link to itself
+    os.symlink("b", folder / "a")  # a loop of two, with no extension
+    os.symlink("a", folder / "b")
+    odd = os.fsdecode(b"caf\xe9.png")  # Latin-1, not UTF-8
+    shutil.copy(sample_image_path(), folder / odd)
+    report = tmp_path / "report.csv"
+    status, out, err = _run(
+        ["batch", folder, "-o", tmp_path / "out", "-k", "4", "-j", "1", "--report", report],
+        capsys,
+    )
+    assert status == 1  # the loops failed; the rest were done
+    assert "2 done" in out and "3 failed" in out
+    assert err.count("kpalette: error: ") == 3 and "loop.png" in err
+    with open(report, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        rows = list(csv.DictReader(handle))
+    by_name = {os.path.basename(row["input"]): row for row in rows}
+    assert by_name["coffee.png"]["status"] == by_name[odd]["status"] == "ok"
+    assert {by_name[n]["status"] for n in ("loop.png", "a", "b")} == {"failed"}
+    assert (tmp_path / "out" / os.fsdecode(b"caf\xe9-k4.png")).is_file()
+
+
+def test_a_rerun_appends_to_the_report(tree, tmp_path, capsys):
+    for suffix in ("csv", "jsonl"):
+        report = tmp_path / f"report.{suffix}"
+        for _ in range(2):
+            _run(
+                [
+                    "batch",
+                    tree / "coffee.png",
+                    "-o",
+                    tmp_path / suffix,
+                    "-k",
+                    "4",
+                    "--report",
+                    report,
+                ],
+                capsys,
+            )
+        if suffix == "csv":
+            with open(report, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        else:
+            rows = [json.loads(line) for line in report.read_text().splitlines()]
+        assert [row["status"] for row in rows] == ["ok", "skipped"]
+    report = tmp_path / "old.csv"
+    report.write_text("input,output,status\n")
+    status, _, err = _run(
+        ["batch", tree / "coffee.png", "-o", tmp_path / "o", "--report", report], capsys
+    )
+    assert status == 2 and "has other columns" in err
+
+
+def test_warnings_inside_a_batch_are_shown_naming_their_file(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = load_image(sample_image_path())
+    frames = [Image.fromarray(photo).quantize(64), Image.fromarray(photo[::-1]).quantize(64)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    Image.fromarray(photo).convert("CMYK").save(folder / "print.jpg")
+    status, _, err = _run(["batch", folder, "-o", tmp_path / "out", "-k", "8", "-j", "1"], capsys)
+    assert status == 0
+    lines = err.splitlines()
+    assert any(
+        line.startswith("kpalette: warning: ") and "anim.gif" in line and "frame" in line
+        for line in lines
+    ), err
+    assert any("print.jpg" in line and "CMYK" in line for line in lines), err
+
+
+def test_a_cluster_batch_resolves_relative_paths_where_it_runs(
+    tree, tmp_path, capsys, cluster, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(tree / "coffee.png", tmp_path / "coffee.png")
+    status, _, err = _run(
+        [
+            "batch",
+            "coffee.png",
+            "-o",
+            "rel-out",
+            "-k",
+            "4",
+            "--scheduler",
+            cluster.scheduler_address,
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    assert (tmp_path / "rel-out" / "coffee-k4.png").is_file()
+
+
+def test_a_cluster_whose_workers_cannot_see_the_files_is_one_error(
+    tree, tmp_path, capsys, cluster, monkeypatch
+):
+    monkeypatch.setattr(batch, "paths_visible", lambda paths: paths[0])  # as on another machine
+    status, _, err = _run(
+        [
+            "batch",
+            tree / "coffee.png",
+            "-o",
+            tmp_path / "o",
+            "--scheduler",
+            cluster.scheduler_address,
+        ],
+        capsys,
+    )
+    assert status == 1 and "cannot see" in err and "shared file system" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unreachable_scheduler_creates_no_output_folder(tree, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    status, _, err = _run(
+        ["batch", tree / "coffee.png", "-o", tmp_path / "o", "--scheduler", "tcp://127.0.0.1:1"],
+        capsys,
+    )
+    assert status == 1 and not (tmp_path / "o").exists()

@@ -14,7 +14,9 @@ from __future__ import annotations
 import glob
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -40,6 +42,7 @@ __all__ = [
     "Row",
     "Settings",
     "discover",
+    "paths_visible",
     "plan",
     "run",
     "shared_palette",
@@ -120,6 +123,7 @@ class Row:
     psnr: float | None = None
     delta_e: float | None = None
     seconds: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,6 +135,10 @@ def _is_image(path: Path) -> bool:
     only), or its extension is an image format's (a damaged image is then an input
     that fails with a reason, not a file passed over)."""
     if path.suffix.lower() in Image.registered_extensions():
+        return True
+    try:
+        os.stat(path)  # a symbolic link loop, a broken link, no permission: an input
+    except OSError:  # that fails with its reason, not a file passed over in silence
         return True
     try:
         with Image.open(path, formats=io.READ_FORMATS):
@@ -169,7 +177,10 @@ def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
 
     def consider(path: Path, base: Path) -> None:
         nonlocal not_images
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop: kept, to fail as a row
+            resolved = path.absolute()
         if resolved == out_dir or out_dir in resolved.parents or resolved in found:
             return
         if _is_image(path):
@@ -239,7 +250,7 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
             io.remove_stale_temporaries(existing)  # of a write killed after its link
             row.status, row.output = "skipped", str(existing)
             return row
-        result, fmt = _result(job, options, settings)
+        result, fmt = _result(job, options, settings, row.warnings)
         data = result.encode(fmt.name, truecolor=not fmt.palette)
         row.width, row.height = result.shape[1], result.shape[0]
         row.k = result.n_colors
@@ -269,16 +280,24 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
     return row
 
 
-def _result(job: Job, options: Options, settings: Settings):
-
+def _result(job: Job, options: Options, settings: Settings, said: list[str]):
+    """The input's result and output format; the warnings on the way go to ``said``
+    (kpalette's and the decoder's: a first frame only, a CMYK photo, damaged EXIF)."""
     fmt = io.output_format(f"x.{settings.extension}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", KPaletteWarning)
-        if settings.palette is not None:
-            if fmt.alpha == "binary":
-                options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
-            return remap(job.source, settings.palette, options=options), fmt
-        return quantize_for(job.source, fmt, options=options), fmt
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if settings.palette is not None:
+                if fmt.alpha == "binary":
+                    options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
+                return remap(job.source, settings.palette, options=options), fmt
+            return quantize_for(job.source, fmt, options=options), fmt
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, (KPaletteWarning, UserWarning)):
+                    text = " ".join(str(warning.message).split())
+                    if text not in said:
+                        said.append(text)
 
 
 def _histogram(source: Path, options: Options):
@@ -307,8 +326,20 @@ def _pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def _start_worker(threads: int) -> None:
-    """A batch worker's start: its share of the cores, given as an argument."""
+    """A batch worker's start: its share of the cores, given as an argument, and a
+    watch on the batch's process, so that a worker whose parent was killed (SIGKILL,
+    out of memory) ends at once rather than running on as an orphan."""
     set_max_threads(min(threads, max_threads()))
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    """Wait until the parent process has ended (its sentinel is ready), then end this one
+    (an output being written is left as its temporary, which the next run removes)."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def _map(function, items, jobs: int, *args) -> Iterator:
@@ -421,6 +452,12 @@ MAX_CHUNK = 16
 def chunk_size(n_jobs: int, threads: int) -> int:
     """Files per task of a batch of ``n_jobs`` files on ``threads`` worker threads."""
     return max(1, min(MAX_CHUNK, n_jobs // max(1, threads * TASKS_PER_THREAD)))
+
+
+def paths_visible(paths: list[str]) -> str | None:
+    """The first of ``paths`` that does not exist here (run on each Dask worker to check
+    that a cluster batch's paths are shared), or None."""
+    return next((path for path in paths if not os.path.exists(path)), None)
 
 
 def _process_chunk(jobs: list[Job], options: Options, settings: Settings) -> list[Row]:

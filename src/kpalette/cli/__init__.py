@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import signal
 import sys
+import threading
 import warnings
 
 from ..exceptions import KPaletteError, QualityTooLow
@@ -45,6 +47,8 @@ def main(argv=None) -> int:
     """
     held: list[str] = []
     logged: list[str] = []
+    if argv is None:
+        _terminate_as_interrupt()
     try:
         args = build_parser().parse_args(argv)
         short = args.command in SHORT_COMMANDS
@@ -63,6 +67,8 @@ def main(argv=None) -> int:
         return _fail(exc, 2)
     except QualityTooLow as exc:  # pngquant's status for a quality under the minimum
         return _fail(exc, QUALITY_TOO_LOW_STATUS)
+    except Terminated:
+        return _fail("terminated", 128 + signal.SIGTERM)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:
@@ -80,6 +86,22 @@ def main(argv=None) -> int:
         return _fail(f"internal error ({type(exc).__name__}: {exc}); please report it", 70)
     sys.stdout.flush()
     return status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, as Ctrl-C is: the same clean end (a batch's
+    workers finish what they are writing and stop, temporaries are removed)."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM ends the command as SIGINT does, when this process is the command line
+    (``serve`` then hands both to uvicorn, which stops as it is asked)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 @contextlib.contextmanager

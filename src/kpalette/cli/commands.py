@@ -215,14 +215,13 @@ def _batch(args) -> str:
     options = _options(args)
     if args.palette and options.choice is not None:
         raise UsageError("--palette gives the colours: it takes no -k auto or target")
-    out_dir = Path(args.output)
+    # Absolute paths: on a cluster, the workers' working folder is not this one.
+    out_dir = Path(args.output).absolute()
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"the output {str(out_dir)!r} is a file, not a folder")
-    if not out_dir.exists():
-        if not out_dir.parent.is_dir():
-            raise UsageError(f"the output folder's parent does not exist: {str(out_dir.parent)!r}")
-        out_dir.mkdir()
-    if not os.access(out_dir, os.W_OK | os.X_OK):
+    if not out_dir.exists() and not out_dir.parent.is_dir():
+        raise UsageError(f"the output folder's parent does not exist: {str(out_dir.parent)!r}")
+    if out_dir.exists() and not os.access(out_dir, os.W_OK | os.X_OK):
         raise UsageError(f"the output folder is not writable: {str(out_dir)!r}")
     try:
         found, not_images = batch.discover(args.inputs, out_dir)
@@ -234,6 +233,10 @@ def _batch(args) -> str:
     cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
     workers = max(1, min(args.jobs or cores, len(jobs) or 1))
     client = _dask_client(args.scheduler) if args.scheduler else None
+    if client is not None and jobs:
+        _check_workers_see(client, jobs[0].source, out_dir)
+    if not out_dir.exists():  # only once the batch can run: a failed start leaves nothing
+        out_dir.mkdir()
     if args.shared_palette and jobs:
         palette = batch.shared_palette(jobs, options, workers=workers, client=client)
     settings = batch.Settings(
@@ -251,6 +254,9 @@ def _batch(args) -> str:
         for row in batch.run(jobs, options, settings, workers=workers, client=client):
             counts[row.status] += 1
             write_row(row.as_dict())
+            for warning in row.warnings:  # each naming its file
+                named = warning if row.input in warning else f"{row.input}: {warning}"
+                _error_line(named, bar, kind="warning")
             if row.status == "failed":
                 _error_line(f"{row.input}: {row.error}", bar)
             if row.status == "ok":
@@ -302,6 +308,24 @@ def _serve(args) -> str:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     run_server(app, host=args.host, port=args.port)
     return ""
+
+
+def _check_workers_see(client, source: Path, out_dir: Path) -> None:
+    """Refuse a cluster batch whose workers cannot read its inputs or reach the output's
+    parent folder: the paths must name the same files on every worker."""
+    from ..batch import paths_visible
+
+    missing = {
+        address: path
+        for address, path in client.run(paths_visible, [str(source), str(out_dir.parent)]).items()
+        if path is not None
+    }
+    if missing:
+        address, path = next(iter(missing.items()))
+        raise KPaletteError(
+            f"the Dask worker at {address} cannot see {path}: a cluster batch needs the "
+            "same paths on every worker (a shared file system)"
+        )
 
 
 def _dask_client(address: str):

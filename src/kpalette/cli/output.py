@@ -55,8 +55,8 @@ def _batch_bar(total: int, *, enabled: bool):
     return tqdm(total=total, file=sys.stderr, unit="file", leave=False, desc=PROG)
 
 
-def _error_line(message: str, bar) -> None:
-    text = f"{PROG}: error: {' '.join(message.split())}"
+def _error_line(message: str, bar, *, kind: str = "error") -> None:
+    text = f"{PROG}: {kind}: {' '.join(message.split())}"
     if bar is None:
         print(text, file=sys.stderr, flush=True)
     else:
@@ -66,7 +66,12 @@ def _error_line(message: str, bar) -> None:
 @contextlib.contextmanager
 def _report_writer(path):
     """A function writing one report row as each input finishes (flushed at once, so a
-    killed batch leaves a valid report of what it finished); nothing without a path."""
+    killed batch leaves a valid report of what it finished); nothing without a path.
+
+    A report that exists is appended to: the rows of earlier runs are kept (a CSV's
+    header is written once, and must be this version's). File names are written as
+    the file system holds them (bytes that are not UTF-8 kept as they are).
+    """
     if path is None:
         yield lambda row: None
         return
@@ -74,14 +79,24 @@ def _report_writer(path):
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise UsageError(f"--report must end in .csv or .jsonl, got {str(path)!r}")
-
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    fields = list(Row(input="").as_dict())
+    existing = path.is_file() and path.stat().st_size > 0
+    if existing and suffix == ".csv":
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            header = next(csv.reader(handle), [])
+        if header != fields:
+            raise UsageError(
+                f"the report {str(path)!r} has other columns (an earlier version's?): "
+                "give another --report file"
+            )
+    with open(path, "a", newline="", encoding="utf-8", errors="surrogateescape") as handle:
         if suffix == ".csv":
-            writer = csv.DictWriter(handle, fieldnames=list(Row(input="").as_dict()))
-            writer.writeheader()
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            if not existing:
+                writer.writeheader()
 
             def write(row: dict) -> None:
-                writer.writerow(row)
+                writer.writerow({**row, "warnings": "; ".join(row["warnings"])})
                 handle.flush()
 
         else:

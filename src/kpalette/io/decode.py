@@ -10,7 +10,6 @@ Ghostscript, with no time limit) or one of its rarely used scientific formats.""
 from __future__ import annotations
 
 import contextlib
-
 import io as _io
 import threading
 import warnings
@@ -111,6 +110,14 @@ def load_image(
                 img.seek(0)
             sixteen_bit = _is_16_bit_colour_png(img)
             img.load()
+            if img.mode == "CMYK":
+                warnings.warn(
+                    f"{path} is a CMYK image: converted to RGB by a plain formula, not "
+                    "through a colour profile, so its colours may differ from a print "
+                    "viewer's",
+                    KPaletteWarning,
+                    stacklevel=2,
+                )
             if sixteen_bit:
                 return _png_16_bit_colour(path, img, data)
             # In place: a copy of the whole image when there is nothing to rotate.
