@@ -74,7 +74,7 @@ def test_max_bytes_in_gif(small_photo):
     ("kwargs", "message"),
     [
         ({"target_psnr": 90}, "PSNR 90 dB is not reached with 256 colours"),
-        ({"max_bytes": 10}, "even 1 colour takes"),
+        ({"max_bytes": 10}, "even 2 colours take"),
         ({"max_bytes": 10, "target_psnr": 3}, "choose one of"),
     ],
 )

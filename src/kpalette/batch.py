@@ -34,7 +34,7 @@ from .fit import fit_histogram
 from .histogram import ColorHistogram, rgb_histogram, sum_histograms, unpack_colors
 from .options import Options
 from .prepare import prepare
-from .quantize import quantize_for, remap
+from .quantize import quantize_for
 
 __all__ = [
     "BATCH_FORMATS",
@@ -48,8 +48,9 @@ __all__ = [
     "shared_palette",
 ]
 
-#: Output formats of a batch (palette images, and lossless WebP).
-BATCH_FORMATS = ("png", "gif", "webp")
+#: Output formats of a batch (palette images, lossless WebP, and JPEG: a palette
+#: image's colours, then JPEG's own loss, measured as written).
+BATCH_FORMATS = ("png", "gif", "webp", "jpg")
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class Settings:
 
     Attributes
     ----------
-    extension : {"png", "gif", "webp"}
+    extension : {"png", "gif", "webp", "jpg"}
     force : bool
         Replace existing outputs (else an input with an output is skipped).
     skip_if_larger : bool
@@ -251,7 +252,7 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
             row.status, row.output = "skipped", str(existing)
             return row
         result, fmt = _result(job, options, settings, row.warnings)
-        data = result.encode(fmt.name, truecolor=not fmt.palette)
+        data, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
         row.width, row.height = result.shape[1], result.shape[0]
         row.k = result.n_colors
         output = job.output(result.n_colors, settings.extension)
@@ -264,7 +265,7 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
                 output, data, overwrite=settings.force, protect=(job.source,)
             )
             row.status = "ok"
-        row.colors = result.n_colors
+        row.colors = result.colors_written
         if settings.measure:
             row.mse = round(result.mse, 6)
             row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
@@ -287,11 +288,8 @@ def _result(job: Job, options: Options, settings: Settings, said: list[str]):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if settings.palette is not None:
-                if fmt.alpha == "binary":
-                    options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
-                return remap(job.source, settings.palette, options=options), fmt
-            return quantize_for(job.source, fmt, options=options), fmt
+            result = quantize_for(job.source, fmt, palette=settings.palette, options=options)
+            return result, fmt
         finally:
             for warning in caught:
                 if issubclass(warning.category, (KPaletteWarning, UserWarning)):

@@ -295,15 +295,18 @@ def _for_size(max_bytes, search: KSweep, max_k: int, image_format: str, truecolo
     def too_big(k: int) -> bool:
         return size(k) > max_bytes
 
-    # The largest k that fits = one less than the smallest k that does not.
-    first_too_big = _first_true(too_big, 1, max_k)
-    if first_too_big == 1:
+    # The largest k that fits = one less than the smallest k that does not; at least
+    # 2 colours (a 1-colour image is no picture), unless the image has only one.
+    fewest = min(2, max_k)
+    first_too_big = _first_true(too_big, fewest, max_k)
+    if first_too_big == fewest:
+        colours = "1 colour takes" if fewest == 1 else "2 colours take"
         raise ValueError(
-            f"even 1 colour takes {size(1):,} bytes as {image_format}, "
+            f"even {colours} {size(fewest):,} bytes as {image_format}, "
             f"more than the {max_bytes:,} allowed"
         )
     k = max_k if first_too_big is None else first_too_big - 1
-    while k > 1 and too_big(k):  # sizes are nearly, not exactly, monotonic in k
+    while k > fewest and too_big(k):  # sizes are nearly, not exactly, monotonic in k
         k -= 1
     if k < max_k:
         after = f"; k={k + 1} takes {size(k + 1):,} B"

@@ -121,7 +121,13 @@ def quantize_many(image, ks, *, options: Options | None = None, **changes) -> li
 
 
 def quantize_for(
-    image, output_format, *, truecolor: bool = False, options: Options | None = None, **changes
+    image,
+    output_format,
+    *,
+    truecolor: bool = False,
+    palette: np.ndarray | None = None,
+    options: Options | None = None,
+    **changes,
 ) -> QuantizedImage:
     """:func:`quantize` for a file of ``output_format``: a palette without translucency
     for a format that has none (GIF), and a size target measured in that format.
@@ -134,12 +140,16 @@ def quantize_for(
         From :func:`kpalette.io.output_format` or ``io.OUTPUT_FORMATS``.
     truecolor : bool
         The file is written in full colour (no palette).
+    palette : (m, 3) uint8 array, optional
+        Map the image onto these colours (:func:`remap`) instead of fitting a palette.
     options, **changes
         As for :func:`quantize`; a way of choosing k is run by :func:`choose_k`.
     """
     options = Options.of(options, **changes)
     if output_format.palette and not truecolor and output_format.alpha == "binary":
         options = options.replace(alpha_threshold=io.GIF_ALPHA_THRESHOLD)
+    if palette is not None:
+        return remap(image, palette, options=options)
     if options.choice is None:
         return quantize(image, options=options)
     return choose_k(

@@ -206,13 +206,22 @@ class QuantizedImage:
         several indices (dithering)."""
         return metrics.color_index_pairs(self._require_original(), self.indices, len(self.palette))
 
+    def _against_written(self, original: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The original and the file written back, channel for channel: a JPEG holds
+        no alpha, so an opaque RGBA original is compared by its RGB (a translucent one
+        is refused before it is written)."""
+        written = self.written
+        if original.shape[-1] == 4 and written.shape[-1] == 3:
+            original = original[..., :3]
+        return original, written
+
     @cached_property
     def mse(self) -> float:
         """Mean squared error against the original (0..255 units, all channels), of the
         file written when it was lossy (JPEG), else of the palette image."""
         original = self._require_original()
         if self.written is not None:
-            return metrics.mean_squared_error(original, self.written)
+            return metrics.mean_squared_error(*self._against_written(original))
         # From the table of distinct (colour, entry) pairs, built once for this and
         # delta_e.
         colors, counts, entries = self._quality_entries()
@@ -224,7 +233,7 @@ class QuantizedImage:
         of the file written when it was lossy."""
         original = self._require_original()
         if self.written is not None:
-            return metrics.mean_delta_e(original, self.written)
+            return metrics.mean_delta_e(*self._against_written(original))
         colors, counts, entries = self._quality_entries()
         return metrics.mean_delta_e_from_entries(colors, counts, self.palette, entries)
 
@@ -236,8 +245,10 @@ class QuantizedImage:
     @cached_property
     def ssim(self) -> float:
         """Structural similarity to the original (mean over channels)."""
-        written = self.to_array() if self.written is None else self.written
-        return metrics.structural_similarity(self._require_original(), written)
+        original = self._require_original()
+        if self.written is None:
+            return metrics.structural_similarity(original, self.to_array())
+        return metrics.structural_similarity(*self._against_written(original))
 
     # -- output -----------------------------------------------------------------------
     def encode(self, image_format: str = "PNG", *, truecolor: bool = False) -> bytes:

@@ -17,6 +17,8 @@ PROG = "kpalette"
 
 #: Exit status when --quality MIN is not reached (as pngquant exits).
 QUALITY_TOO_LOW_STATUS = 99
+#: Exit status when ``--skip-if-larger`` wrote nothing (pngquant's).
+SKIPPED_LARGER_STATUS = 98
 
 
 class UsageError(Exception):
@@ -228,12 +230,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Quantize an image to N colours and write it (format by extension: "
         ".png and .gif as palette images; .webp, .jpg, .tif in full colour).",
     )
-    compress.add_argument("input", help="image file, or '-' for standard input")
+    compress.add_argument(
+        "input",
+        nargs="+",
+        metavar="INPUT",
+        help="image file(s), or '-' for standard input; several are each written beside "
+        "themselves (no -o)",
+    )
     _add_engine_options(compress, default_k=16, choosing=True)
     compress.add_argument(
         "-o",
         "--output",
         help="output file (default: <stem>-k<N>.png beside the input); '-': standard output",
+    )
+    compress.add_argument(
+        "--skip-if-larger",
+        action="store_true",
+        help="write nothing when the output would not be smaller than the input "
+        f"(exit status {SKIPPED_LARGER_STATUS}, as pngquant's)",
+    )
+    compress.add_argument(
+        "--palette",
+        metavar="FILE",
+        help="map onto this palette instead of fitting one, as pngquant's --map "
+        "(.gpl, .json, .hex/.txt, or an image of at most 256 colours)",
     )
     compress.add_argument(
         "--format",
@@ -275,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     palette.add_argument("input", help="image file")
     _add_engine_options(palette, default_k=8)
     palette.add_argument(
-        "--format", choices=PALETTE_FORMATS, default="hex", help="output format (default hex)"
+        "--format",
+        choices=PALETTE_FORMATS,
+        default=None,
+        help="output format (default: by the -o file's extension, .gpl .json .css .png "
+        ".hex .txt; hex when printing)",
     )
     palette.add_argument("-o", "--output", help="write to this file instead of printing")
     palette.add_argument("--force", action="store_true", help="overwrite an existing output")

@@ -20,6 +20,7 @@ from ..palette import read_palette
 from ..quantize import quantize, quantize_for
 from .arguments import (
     PROG,
+    SKIPPED_LARGER_STATUS,
     UsageError,
 )
 from .output import (
@@ -106,10 +107,40 @@ def _default_output(input_path: Path, folder: Path, k: int) -> Path:
     return folder / f"{input_path.stem}-k{k}.png"
 
 
+def _compress_each(args) -> str:
+    """``kpalette compress`` of one input, or of several, each written beside itself:
+    a failed input is one error line and the others go on (exit status 1 if any
+    failed, else 98 if one was skipped as larger)."""
+    if len(args.input) == 1:
+        return _compress(args, Path(args.input[0]), Path(args.input[0]).parent)
+    if "-" in args.input:
+        raise UsageError("'-' (standard input) is one input: give it alone")
+    if args.output is not None:
+        raise UsageError(
+            "-o names one file: with several inputs each is written beside itself as "
+            "<stem>-k<N>.png (or use kpalette batch INPUTS -o FOLDER)"
+        )
+    texts, failed, skipped = [], 0, 0
+    for name in args.input:
+        args.status = 0
+        try:
+            texts.append(_compress(args, Path(name), Path(name).parent))
+        except (KPaletteError, OSError, ValueError, MemoryError) as exc:
+            failed += 1
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            _error_line(message if name in message else f"{name}: {message}", None)
+        skipped += args.status == SKIPPED_LARGER_STATUS
+    args.status = 1 if failed else (SKIPPED_LARGER_STATUS if skipped else 0)
+    return "".join(texts)
+
+
 def _compress(args, input_path: Path, default_dir: Path) -> str:
     options = _options(args)
+    palette = read_palette(args.palette) if getattr(args, "palette", None) else None
+    if palette is not None and options.choice is not None:
+        raise UsageError("--palette gives the colours: it takes no -k auto or target")
     if str(input_path) == "-" or args.output == "-":
-        return _compress_piped(args, input_path, options)
+        return _compress_piped(args, input_path, options, palette)
     named = args.output is None and options.choice is not None  # named once k is chosen
     if args.output:
         output = Path(args.output)
@@ -129,14 +160,32 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
         io.check_destination(output, overwrite=True, protect=(input_path,))
     else:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    result = quantize_for(input_path, fmt, truecolor=args.truecolor, options=options)
+    result = quantize_for(
+        input_path, fmt, truecolor=args.truecolor, palette=palette, options=options
+    )
     # Measured before writing (the measures are cached), so that nothing is left
     # behind if measuring fails; the summary after it has the file's size.
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     if named:
         output = _default_output(input_path, default_dir, result.n_colors)
+    if getattr(args, "skip_if_larger", False):
+        image_format = io.format_for_path(output, truecolor=args.truecolor)
+        size = len(result.encode_file(image_format, truecolor=args.truecolor)[0])
+        if size >= input_path.stat().st_size:
+            _warn_line(
+                f"{output} not written: {size:,} B would not be smaller than "
+                f"{input_path}'s {input_path.stat().st_size:,} B (--skip-if-larger)"
+            )
+            args.status = SKIPPED_LARGER_STATUS
+            return ""
+    existed = output.exists()
     result = result.save(output, truecolor=args.truecolor, overwrite=args.force)
-    report = result.summary(with_ssim=args.json)
+    try:  # a lossy file is measured as written, after the write
+        report = result.summary(with_ssim=args.json)
+    except BaseException:
+        if not existed:  # never a file left behind by a failure
+            output.unlink(missing_ok=True)
+        raise
     return (json.dumps(report) if args.json else _human_summary(report)) + "\n"
 
 
@@ -154,7 +203,7 @@ def _refuse_lossy_targets(fmt, options: Options) -> None:
         )
 
 
-def _compress_piped(args, input_path: Path, options: Options) -> str:
+def _compress_piped(args, input_path: Path, options: Options, palette=None) -> str:
     """``compress`` reading ``-`` (standard input) or writing ``-o -`` (standard
     output, in ``--format``); with the image on standard output, the summary goes to
     standard error."""
@@ -175,7 +224,9 @@ def _compress_piped(args, input_path: Path, options: Options) -> str:
     if not to_stdout:
         io.check_destination(args.output, overwrite=args.force)
     image = sys.stdin.buffer.read() if str(input_path) == "-" else input_path
-    result = quantize_for(image, fmt, truecolor=args.truecolor, options=options)
+    if getattr(args, "skip_if_larger", False):
+        raise UsageError("--skip-if-larger compares files: it takes no '-'")
+    result = quantize_for(image, fmt, truecolor=args.truecolor, palette=palette, options=options)
     _ = result.mse, result.delta_e, (result.ssim if args.json else None)
     if to_stdout:
         data, result = result.encode_file(image_format, truecolor=args.truecolor or not fmt.palette)
@@ -191,14 +242,46 @@ def _compress_piped(args, input_path: Path, options: Options) -> str:
     return text
 
 
+#: The palette format of an output file's extension.
+PALETTE_EXTENSIONS = {
+    ".gpl": "gpl",
+    ".json": "json",
+    ".css": "css",
+    ".png": "png",
+    ".hex": "hex",
+    ".txt": "hex",
+}
+
+
+def _palette_format(given: str | None, output: Path | None) -> str:
+    """``--format``, or the format the output file's extension names (hex when printed)."""
+    if output is None:
+        if given == "png":
+            raise UsageError("--format png writes an image: give an output file with -o")
+        return given or "hex"
+    by_name = PALETTE_EXTENSIONS.get(output.suffix.lower())
+    if given is None:
+        if by_name is None:
+            raise UsageError(
+                f"cannot tell a palette format from {str(output)!r}: name it .gpl, .json, "
+                ".css, .png, .hex or .txt, or give --format"
+            )
+        return by_name
+    if by_name is not None and by_name != given:
+        raise UsageError(
+            f"-o {str(output)!r} names a {by_name} file but --format is {given}: "
+            "give one or make them agree"
+        )
+    return given
+
+
 def _palette(args, input_path: Path) -> str:
     output = Path(args.output) if args.output else None
+    fmt = _palette_format(args.format, output)
     if output is not None:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    elif args.format == "png":
-        raise UsageError("--format png writes an image: give an output file with -o")
     result = quantize(input_path, options=_options(args))
-    text = result.palette_text(args.format)
+    text = result.palette_text(fmt)
     if output is None:
         return text
     data = text if isinstance(text, bytes) else text.encode("utf-8")
@@ -215,6 +298,7 @@ def _batch(args) -> str:
     options = _options(args)
     if args.palette and options.choice is not None:
         raise UsageError("--palette gives the colours: it takes no -k auto or target")
+    _refuse_lossy_targets(io.output_format(f"x.{args.format}"), options)
     # Absolute paths: on a cluster, the workers' working folder is not this one.
     out_dir = Path(args.output).absolute()
     if out_dir.exists() and not out_dir.is_dir():
@@ -366,9 +450,9 @@ def _run_command(args) -> str:
         return _batch(args)
     if args.command == "serve":
         return _serve(args)
-    input_path = Path(args.input)
     if args.command == "compress":
-        return _compress(args, input_path, input_path.parent)
+        return _compress_each(args)
+    input_path = Path(args.input)
     if args.command == "explore":
         return _explore(args, input_path)
     return _palette(args, input_path)
