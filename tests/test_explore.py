@@ -26,7 +26,8 @@ def test_page_has_every_part(report):
         assert f"id='{part}'" in page or f'id="{part}"' in page, part
     table = re.search(r"<table id='k-table'>(.*?)</table>", page).group(1)
     ks = [int(k) for k in re.findall(r"<tr[^>]*><td>(\d+)</td>", table)]
-    assert ks == sorted(set(range(2, 11)) | {facts["suggested_k"]})
+    assert ks == sorted({2, 4, 8, 16, 32, 64, 128, 256, facts["suggested_k"]})
+    assert "<h2>k = 2, 4, 8, 16, 32, 64, 128, 256</h2>" in page
     for header in ("colours", "bytes", "ratio", "bits/pixel", "MSE", "PSNR", "SSIM"):
         assert header in table
     assert f"Suggested: <b>k={facts['suggested_k']}</b>" in page
@@ -83,3 +84,14 @@ def test_page_renders_in_chromium(report, tmp_path):
     assert len(np.unique(pixels, axis=0)) > 500
     browns = (pixels[:, 0] > pixels[:, 2] + 40) & (pixels[:, 0] > 60)
     assert browns.mean() > 0.002
+
+
+def test_the_grid_can_be_the_walkthroughs_or_any_other(tmp_path, capsys):
+    from kpalette.cli import main
+
+    out = tmp_path / "page.html"
+    assert main(["explore", str(sample_image_path()), "-o", str(out), "--grid", "2-4,10"]) == 0
+    assert "<h2>k = 2, 3, 4, 10</h2>" in out.read_text(encoding="utf-8")
+    for bad in ("0-3", "2-300", "a,b", ""):
+        assert main(["explore", str(sample_image_path()), "--grid", bad]) == 2
+        assert "--grid must be" in capsys.readouterr().err

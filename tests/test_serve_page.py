@@ -165,7 +165,42 @@ def test_choosers_say_why(page):
     page.fill("#psnr", "150")
     page.click("#psnr-go")
     _wait(page, "document.querySelector('#why').textContent.includes('not reached')")
+    # A note holds for the settings it was made with: a change clears it.
+    page.select_option("#colorspace", "rgb")
+    _wait(page, "document.querySelector('#why').textContent === ''")
+    # A size two colours do not fit: said, and never k = 1 (the slider's least is 2).
+    before = page.input_value("#k")
+    page.fill("#size", "0.1")
+    page.click("#size-go")
+    _wait(page, "document.querySelector('#why').textContent.includes('even 2 colours')")
+    assert page.input_value("#k") == before
+    page.fill("#size", "20")
+    page.click("#size-go")
+    _wait(page, "/k = \\d+/.test(document.querySelector('#why').textContent)")
+    assert int(page.input_value("#k")) >= 2
     assert [p for p in page.problems if "400 (Bad Request)" not in p] == []
+
+
+def test_the_palette_box_shows_whole_rows(page):
+    page.set_input_files("#file", str(sample_image_path()))
+    _shown(page, 16)
+    page.fill("#k", "256")
+    _shown(page, 256)
+    cut = page.evaluate(
+        """() => {
+        const box = document.querySelector('#palette').getBoundingClientRect();
+        return [...document.querySelectorAll('#palette .swatch')]
+            .map((s) => s.getBoundingClientRect())
+            .filter((r) => r.top < box.bottom && r.bottom > box.bottom + 0.5).length;
+    }"""
+    )
+    assert cut == 0  # no swatch shown in part
+    rows = page.evaluate(
+        "() => new Set([...document.querySelectorAll('#palette .swatch')]"
+        ".map((s) => s.offsetTop)).size"
+    )
+    assert rows > 4  # it scrolls
+    assert page.problems == []
 
 
 def test_drop_paste_zoom_divider_and_errors(page):
@@ -204,6 +239,7 @@ def test_drop_paste_zoom_divider_and_errors(page):
     page.evaluate(drop, [base64.b64encode(b"not an image").decode(), "drop"])
     _wait(page, "document.querySelector('#error').textContent.length > 0")
     assert "not an image" in page.inner_text("#error")
+    assert "'dropped.png'" in page.inner_text("#error")  # the file's name, not "the upload"
     page.fill("#k", "5")
     _shown(page, 5)
     assert [p for p in page.problems if "422" not in p] == []

@@ -21,7 +21,6 @@ from . import io, metrics
 from .exceptions import require_extra
 from .options import Options
 from .plot import (
-    DEFAULT_GRID_KS,
     cloud_points,
     color_cloud,
     elbow,
@@ -128,10 +127,15 @@ def _format_table(rows: list[dict]) -> str:
     return f"<table id='k-table'>{head}{''.join(body)}</table>{note}"
 
 
+#: The page's k-grid: the counts that matter for photos and graphics, from a poster's
+#: few colours to a palette image's 256 (the walkthroughs' 2..10 are a ``grid_ks``).
+REPORT_GRID_KS = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
 def build_report(
     image,
     *,
-    grid_ks=DEFAULT_GRID_KS,
+    grid_ks=REPORT_GRID_KS,
     knee_ks=DEFAULT_KNEE_KS,
     options: Options | None = None,
     title: str | None = None,
@@ -142,8 +146,8 @@ def build_report(
     Parameters
     ----------
     image : (H, W, C) array or path
-    grid_ks : iterable of int, default 2..10
-        Panels of the k-grid and rows of the table.
+    grid_ks : iterable of int, default 2, 4, 8, ..., 256
+        Panels of the k-grid and rows of the table (each in 1..256).
     knee_ks : iterable of int, default 1..16
         Where the suggested k (the knee of the inertia curve) is looked for, and the
         x axis of the elbow chart.
@@ -167,7 +171,9 @@ def build_report(
     color_space, seed = options.color_space, options.seed
     sweep = KSweep(image, options=options)
     knee_ks = sorted({int(k) for k in knee_ks})
-    grid_ks = [int(k) for k in grid_ks]
+    grid_ks = sorted({int(k) for k in grid_ks})
+    if not grid_ks or not 1 <= grid_ks[0] <= grid_ks[-1] <= 256:
+        raise ValueError(f"grid_ks must be numbers of colours in 1..256, got {grid_ks}")
     suggested, reason = sweep.suggest(knee_ks)
     chosen = sweep.result(suggested)
     source = sweep.source
@@ -204,7 +210,7 @@ def build_report(
         f"{html.escape(reason)}.</p>",
         "<h2>Original</h2>",
         f"<img id='original' alt='original' src='{_picture_data_uri(picture)}'>",
-        f"<h2>k = {grid_ks[0]} &hellip; {grid_ks[-1]}</h2>",
+        f"<h2>k = {', '.join(str(k) for k in grid_ks)}</h2>",
         f"<img id='k-grid' alt='k-grid' src='{grid_picture}'>",
         f"<h2>Palette at the suggested k={suggested}</h2>",
         f"<img id='swatches' alt='swatches' src='{_png_data_uri(swatches(chosen))}'>",

@@ -215,6 +215,24 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _k_list(text: str) -> tuple[int, ...]:
+    """``2,4,8`` or ``2-10`` (or both, ``2-6,8,16``) as numbers of colours."""
+    ks: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            ks.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--grid must be numbers of colours such as 2,4,8 or 2-10, got {text!r}"
+        ) from None
+    if not ks or min(ks) < 1 or max(ks) > 256 or len(ks) > 32:
+        raise argparse.ArgumentTypeError(
+            f"--grid must be 1 to 32 numbers of colours in 1..256, got {text!r}"
+        )
+    return tuple(sorted(ks))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -276,10 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
         "explore",
         help="write an HTML page about an image's colours",
         description="Write one self-contained HTML page (works offline): the original, the "
-        "k-grid for k=2..10, the palette, 3-D colour clouds, the elbow chart, a table of "
+        "k-grid for k=2, 4, 8 ... 256 (--grid), the palette, 3-D colour clouds, the elbow chart, a table of "
         "k against size and quality, and the suggested k.",
     )
     explore.add_argument("input", help="image file")
+    explore.add_argument(
+        "--grid",
+        type=_k_list,
+        default=None,
+        metavar="K,K,...",
+        help="the k-grid's numbers of colours, as 2,4,8 or 2-10 (default 2,4,8,16,32,64,128,256)",
+    )
     explore.add_argument(
         "-o", "--output", help="the page (default: <stem>-explore.html beside the input)"
     )

@@ -432,7 +432,8 @@ def _explore(args, input_path: Path) -> str:
         else input_path.with_name(f"{input_path.stem}-explore.html")
     )
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    page, facts = build_report(input_path, options=_options(args))
+    grid = {} if args.grid is None else {"grid_ks": args.grid}
+    page, facts = build_report(input_path, options=_options(args), **grid)
     n_bytes = io.write_bytes_atomic(
         output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
     )

@@ -315,14 +315,16 @@ def _state(request: Request) -> ServerState:
 
 
 # -- the routes: module-level handlers over the app's state ---------------------------------
-async def work(limiter, function, *args):
+async def work(limiter, function, *args, source: str = ""):
     """``function(*args)`` in a worker thread, the library's errors as API errors: an
     unreadable image or one too large for memory 422, a bad value, an unmet target
-    or a format that cannot hold the image 400."""
+    or a format that cannot hold the image 400. ``source``: the uploaded file's name,
+    which the messages say (the library read bytes, not a named file)."""
     try:
         return await anyio.to_thread.run_sync(lambda: function(*args), limiter=limiter)
     except ImageReadError as exc:
-        raise BadRequest(422, str(exc).replace("<stdin>", "the upload")) from None
+        named = repr(source) if source else "the upload"
+        raise BadRequest(422, str(exc).replace("<stdin>", named)) from None
     except MemoryError as exc:
         raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
     except (ValueError, KPaletteError) as exc:  # e.g. a format that cannot hold it
@@ -430,16 +432,20 @@ async def health(request: Request) -> Response:
 
 @api
 async def api_quantize(request: Request) -> Response:
-    data, _, fields = await read_upload(request)
+    data, name, fields = await read_upload(request)
     options, image_format = _options(fields, _state(request).max_pixels)
-    encoded, summary = await work(_state(request).long, _quantize, data, options, image_format)
+    encoded, summary = await work(
+        _state(request).long, _quantize, data, options, image_format, source=name
+    )
     return _with_summary(encoded, WEB_FORMATS[image_format], summary)
 
 
 @api
 async def new_upload(request: Request) -> Response:
     data, name, _ = await read_upload(request)
-    upload = await work(_state(request).long, _new_upload, data, name, _state(request).max_pixels)
+    upload = await work(
+        _state(request).long, _new_upload, data, name, _state(request).max_pixels, source=name
+    )
     upload_id = _state(request).store.add(upload)
     height, width = upload.prepared.shape
     return JSONResponse(

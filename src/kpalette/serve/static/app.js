@@ -419,11 +419,13 @@ async function drawCloud() {
 
 // -- wiring ---------------------------------------------------------------------------------
 els.file.addEventListener("change", () => upload(els.file.files[0]));
-els.k.addEventListener("input", () => { els.why.textContent = ""; requestPreview(); });
-for (const el of [els.tune, els.colorspace, els.seed]) el.addEventListener("change", () => requestPreview(0));
-els.dither.addEventListener("change", () => { els.strength.disabled = !els.dither.checked; requestPreview(0); });
-els.strength.addEventListener("change", () => requestPreview(0));
-els.format.addEventListener("change", () => { markDownloads(); scheduleDetails(); });
+// A note on how k was chosen holds only for the settings it was chosen with.
+const staleNote = () => { els.why.textContent = ""; };
+els.k.addEventListener("input", () => { staleNote(); requestPreview(); });
+for (const el of [els.tune, els.colorspace, els.seed]) el.addEventListener("change", () => { staleNote(); requestPreview(0); });
+els.dither.addEventListener("change", () => { staleNote(); els.strength.disabled = !els.dither.checked; requestPreview(0); });
+els.strength.addEventListener("change", () => { staleNote(); requestPreview(0); });
+els.format.addEventListener("change", () => { staleNote(); markDownloads(); scheduleDetails(); });
 els.auto.addEventListener("click", () => choose({ k: "auto" }, "Auto"));
 els.quality.addEventListener("input", () => { els.qualityValue.textContent = els.quality.value; });
 els.qualityGo.addEventListener("click", () => choose({ k: "", quality: els.quality.value }, `Quality ≥ ${els.quality.value}`));
