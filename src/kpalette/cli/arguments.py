@@ -294,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         "explore",
         help="write an HTML page about an image's colours",
         description="Write one self-contained HTML page (works offline): the original, the "
-        "k-grid for k=2, 4, 8 ... 256 (--grid), the palette, 3-D colour clouds, the elbow chart, a table of "
-        "k against size and quality, and the suggested k.",
+        "k-grid for k=2, 4, 8 ... 256 (--grid), the palette, 3-D colour clouds, the elbow "
+        "chart, a table of k against size and quality, and the suggested k.",
     )
     explore.add_argument("input", help="image file")
     explore.add_argument(
