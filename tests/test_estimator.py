@@ -340,14 +340,8 @@ def test_perceptual_space_with_transparency(small_photo):
 # --------------------------------------------------------------------------- KMeans
 from kpalette import ConvergenceWarning, KMeans  # noqa: E402
 
-#: scikit-learn checks that KMeans is not expected to pass, and why.
-EXPECTED_FAILED_CHECKS = {
-    "check_estimators_unfitted": (
-        "kpalette raises its own NotFittedError (a ValueError and an AttributeError, as "
-        "scikit-learn's is) since scikit-learn is not one of its dependencies; the check "
-        "asks for scikit-learn's class"
-    ),
-}
+#: scikit-learn checks that KMeans is not expected to pass, and why: none.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 def _sklearn_checks():
@@ -534,3 +528,24 @@ def test_a_few_distinct_rows_repeated_many_times(rng):
     model = KMeans(3, random_state=0).fit(X)
     assert model.inertia_ <= 1.005 * _sklearn_median_inertia(X, 3)
     assert len(np.unique(model.predict(rows))) == 3
+
+
+def test_not_fitted_is_kpalettes_error_and_scikit_learns_once_it_is_imported():
+    import sys
+
+    from kpalette.exceptions import NotFittedError, not_fitted
+
+    sklearn_exceptions = pytest.importorskip("sklearn.exceptions")
+    error = not_fitted("not yet")
+    assert isinstance(error, NotFittedError) and isinstance(
+        error, sklearn_exceptions.NotFittedError
+    )
+    assert isinstance(error, ValueError) and isinstance(error, AttributeError)
+    with pytest.raises(sklearn_exceptions.NotFittedError):
+        KMeans(n_clusters=2).predict(np.zeros((3, 2)))
+    saved = sys.modules.pop("sklearn.exceptions")
+    try:  # without scikit-learn in the process: kpalette's own class, nothing imported
+        plain = not_fitted("not yet")
+        assert type(plain) is NotFittedError and "sklearn.exceptions" not in sys.modules
+    finally:
+        sys.modules["sklearn.exceptions"] = saved

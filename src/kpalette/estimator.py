@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from ._kernels.nearest import assign
-from .exceptions import ConvergenceWarning, NotFittedError
+from .exceptions import ConvergenceWarning, not_fitted
 from .histogram import color_histogram, labels_for_pixels
 from .kmeans import (
     MAX_TREE_DIMENSIONS,
@@ -309,7 +309,7 @@ class KMeans(_Parameters):
     # -- using the fit ------------------------------------------------------------------
     def _check_fitted_data(self, X, what: str) -> np.ndarray:
         if not hasattr(self, "cluster_centers_"):
-            raise NotFittedError(
+            raise not_fitted(
                 f"This KMeans instance is not fitted yet. Call 'fit' with appropriate "
                 f"arguments before using {what}."
             )
@@ -352,7 +352,7 @@ class KMeans(_Parameters):
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of :meth:`transform`'s columns: ``kmeans0``, ``kmeans1``, ..."""
         if not hasattr(self, "cluster_centers_"):
-            raise NotFittedError("This KMeans instance is not fitted yet.")
+            raise not_fitted("This KMeans instance is not fitted yet.")
         return np.asarray([f"kmeans{i}" for i in range(len(self.cluster_centers_))], dtype=object)
 
 

@@ -5,7 +5,9 @@ The library raises these; the command line turns each error into one line
 line ``kpalette: warning: <message>``.
 """
 
+import functools
 import importlib.util
+import sys
 
 
 class KPaletteError(Exception):
@@ -76,3 +78,20 @@ class ConvergenceWarning(KPaletteWarning):
 
 class NotFittedError(ValueError, AttributeError):
     """A fitted attribute or method was used before ``fit`` (as scikit-learn's)."""
+
+
+def not_fitted(message: str) -> NotFittedError:
+    """A :class:`NotFittedError` to raise; when scikit-learn is already imported in this
+    process (the caller works with its tools: pipelines, ``check_is_fitted``,
+    ``check_estimator``), it is also an instance of scikit-learn's ``NotFittedError``,
+    so that either ``except`` catches it. scikit-learn is never imported for this."""
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    base = getattr(sklearn_exceptions, "NotFittedError", None)
+    if base is None or not isinstance(base, type) or issubclass(NotFittedError, base):
+        return NotFittedError(message)
+    return _both_not_fitted(base)(message)
+
+
+@functools.cache
+def _both_not_fitted(base: type) -> type:
+    return type("NotFittedError", (NotFittedError, base), {"__module__": __name__})
