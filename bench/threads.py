@@ -61,8 +61,9 @@ def resized(source: Path, megapixels: float, folder: Path) -> Path:
     return path
 
 
-def timed(path: Path, k: int, repeats: int, one_thread: bool) -> dict:
+def timed(path: Path, k: int, repeats: int, one_thread: bool, extra_env=()) -> dict:
     env = dict(os.environ)
+    env.update(extra_env)
     if one_thread:
         env["OMP_NUM_THREADS"] = "1"
     else:
@@ -84,13 +85,13 @@ def busy(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
-def measure(photos: dict, ks, repeats: int, rounds: int) -> list[dict]:
+def measure(photos: dict, ks, repeats: int, rounds: int, extra_env=()) -> list[dict]:
     rows = []
     for name, path in photos.items():
         for k in ks:
             default, single = [], []
             for _ in range(rounds):  # alternated, so that drift hits both
-                default.append(timed(path, k, repeats, one_thread=False))
+                default.append(timed(path, k, repeats, one_thread=False, extra_env=extra_env))
                 single.append(timed(path, k, repeats, one_thread=True))
             d = statistics.median(r["median_s"] for r in default)
             s = statistics.median(r["median_s"] for r in single)
@@ -116,16 +117,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per process")
     parser.add_argument("--rounds", type=int, default=3, help="processes per setting")
     parser.add_argument("--ks", default="16,256")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set for the default's processes only (to try a setting against one thread)",
+    )
     args = parser.parse_args()
+    extra_env = dict(item.split("=", 1) for item in args.env)
     ks = [int(k) for k in args.ks.split(",")]
-    record: dict = {"cpus": len(os.sched_getaffinity(0)), "photo": Path(args.photo).name}
+    record: dict = {
+        "cpus": len(os.sched_getaffinity(0)),
+        "photo": Path(args.photo).name,
+        "env": extra_env,
+    }
     with tempfile.TemporaryDirectory() as folder:
         photos = {f"{mp:g} MP": resized(Path(args.photo), mp, Path(folder)) for mp in (0.4, 9.0)}
         for mode in args.modes.split(","):
             burners = busy(args.busy) if mode == "loaded" else []
             try:
                 time.sleep(0.5 if burners else 0)
-                record[mode] = measure(photos, ks, args.repeats, args.rounds)
+                record[mode] = measure(photos, ks, args.repeats, args.rounds, extra_env)
             finally:
                 for burner in burners:
                     burner.kill()

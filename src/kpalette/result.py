@@ -211,6 +211,7 @@ class QuantizedImage:
         no alpha, so an opaque RGBA original is compared by its RGB (a translucent one
         is refused before it is written)."""
         written = self.written
+        assert written is not None  # only called for a lossy file written back
         if original.shape[-1] == 4 and written.shape[-1] == 3:
             original = original[..., :3]
         return original, written

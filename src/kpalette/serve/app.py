@@ -412,8 +412,9 @@ async def static(request: Request) -> Response:
     return Response(_static_file(name), media_type=STATIC_MEDIA[name])
 
 
-async def http_error(request: Request, exc: HTTPException) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no such route, a method the route lacks) as JSON."""
+    assert isinstance(exc, HTTPException)  # the only class it is registered for
     if exc.status_code == 404:
         message = f"no such page or API route: {request.url.path}"
     elif exc.status_code == 405:
