@@ -18,3 +18,13 @@ before its unchecked loops run, and each has a plain NumPy twin in
 ``tests/reference.py`` that it is tested against. Threads (OpenMP, where the compiler
 has it) run only loops whose result does not depend on how the work is split.
 """
+
+import os
+
+# Threads that wait for the next parallel region sleep rather than spin: a spinning
+# thread takes a core from whatever else runs on the machine, and on a busy one the
+# region after waits for it (docs/benchmarks.md, "Threads": 1.8-12x slower than one
+# thread with two busy processes beside it, 0.9-1.4x with this). The OpenMP runtime
+# reads it once, when the first compiled module loads it, which is below; a value the
+# user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

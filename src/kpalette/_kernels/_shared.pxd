@@ -13,8 +13,28 @@ cdef extern from *:
     #else
     static inline int kpalette_max_threads(void) { return 1; }
     #endif
+    /* Threads for a parallel region of ``work`` units: one per ``grain`` units, at
+       least 1 and at most the calling thread's limit. A region of one thread wakes no
+       other, so small work never pays for a team (nor waits for one on a busy
+       machine). */
+    static inline int kpalette_team(Py_ssize_t work, Py_ssize_t grain) {
+        Py_ssize_t n = grain > 0 ? work / grain : 1;
+        int most = kpalette_max_threads();
+        if (n < 1) return 1;
+        return n < most ? (int)n : most;
+    }
     """
     int kpalette_max_threads() noexcept nogil
+    int kpalette_team(Py_ssize_t work, Py_ssize_t grain) noexcept nogil
+
+
+# Work per thread below which a region runs on fewer threads (kpalette_team's grains),
+# so that a thread costs less than it gains (docs/benchmarks.md, "Threads").
+cdef enum:
+    GRAIN_PIXELS = 65536  # pixels looked up or colours converted, per thread
+    GRAIN_POINTS = 16384  # points assigned to their nearest centre, per thread
+    GRAIN_WALK = 131072  # points under the trees a seeding or Lloyd step walks, per thread
+    GRAIN_BYTES = 262144  # PNG scanline bytes filtered, per thread
 
 
 """Squared distance between two points of d coordinates (d = 3 unrolled)."""

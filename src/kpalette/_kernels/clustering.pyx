@@ -14,12 +14,14 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int32_t, int64_t
 
 from kpalette._kernels._shared cimport (
+    GRAIN_WALK,
     _box_candidates,
     _dist2,
     _point_dist2,
     check_columns,
     check_indices,
     check_length,
+    kpalette_team,
 )
 from kpalette._kernels.tree cimport PointTree, _TreeArrays
 
@@ -240,7 +242,8 @@ cdef Py_ssize_t _tree_assign(PointTree tree, _WalkBuffers work, const double[:, 
                 by_size[other] = by_size[other - 1]
                 other -= 1
             by_size[other] = index
-        for index in prange(n_tasks, schedule="dynamic", chunksize=1):
+        for index in prange(n_tasks, schedule="dynamic", chunksize=1,
+                            num_threads=kpalette_team(stop[0] - start[0], GRAIN_WALK)):
             task = by_size[index]
             changed[task] = _run_task(&view, task_node[task], task_depth[task],
                                       &task_candidates[task, 0], task_count[task],

@@ -11,7 +11,7 @@ from cython.parallel cimport prange, threadid
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 
-from kpalette._kernels._shared cimport check_length, kpalette_max_threads
+from kpalette._kernels._shared cimport GRAIN_PIXELS, check_length, kpalette_team
 
 ctypedef fused label_t:
     uint8_t
@@ -74,7 +74,7 @@ def lookup_rgb(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
         with nogil:
             for j in range(n_codes):
                 blocks[(<int64_t>block_of[codes[j] >> 8] << 8) | (codes[j] & 255)] = color_labels[j]
-            for i in prange(n, schedule="static"):
+            for i in prange(n, schedule="static", num_threads=kpalette_team(n, GRAIN_PIXELS)):
                 if skip and pixels[i, 3] == 0:
                     out[i] = <label_t>transparent_label
                     continue
@@ -155,7 +155,8 @@ def lookup_rgba(const uint8_t[:, ::1] pixels, const int64_t[::1] codes,
             starts[(codes[j] >> shift) + 1] += 1
         for j in range(1, starts.shape[0]):
             starts[j] += starts[j - 1]
-        for block in prange(n_blocks, schedule="static"):
+        for block in prange(n_blocks, schedule="static",
+                               num_threads=kpalette_team(n, GRAIN_PIXELS)):
             _lookup_rgba_block(&pixels[0, 0], &codes[0], &color_labels[0], &out[0],
                                &starts[0], shift, skip, <label_t>transparent_label,
                                block * LOOKUP_BLOCK, min((block + 1) * LOOKUP_BLOCK, n))
@@ -253,8 +254,7 @@ def count_rgb(const uint8_t[:, ::1] pixels, bint skip_transparent=False, int thr
     threads; this needs 2 bytes per pixel instead of the 64 MB table.
     """
     cdef Py_ssize_t n = pixels.shape[0], i, chunk, first, last
-    cdef int n_threads = max(1, min(threads if threads > 0 else kpalette_max_threads(),
-                                    <int>(n >> 16) + 1))
+    cdef int n_threads = max(1, threads if threads > 0 else kpalette_team(n, GRAIN_PIXELS))
     cdef int t, r
     if pixels.shape[1] not in (3, 4):
         raise ValueError(f"expected 3 or 4 channels, got {pixels.shape[1]}")

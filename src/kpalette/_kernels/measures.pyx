@@ -11,7 +11,7 @@ from cython.parallel cimport prange
 from libc.math cimport M_PI, atan2, cbrt, cos, exp, fabs, sin, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t
 
-from kpalette._kernels._shared cimport check_columns, check_length
+from kpalette._kernels._shared cimport GRAIN_PIXELS, check_columns, check_length, kpalette_team
 
 
 # --------------------------------------------------------------------------- colour difference
@@ -113,7 +113,7 @@ def lab_of_linear(const double[:, ::1] linear, const double[:, ::1] to_xyz_over_
     check_length("out", out.shape[0], n)
     check_columns("out", out.shape[1], 3)
     with nogil:
-        for i in prange(n, schedule="static"):
+        for i in prange(n, schedule="static", num_threads=kpalette_team(n, GRAIN_PIXELS)):
             fx = _lab_curve(to_xyz_over_white[0, 0] * linear[i, 0]
                             + to_xyz_over_white[0, 1] * linear[i, 1]
                             + to_xyz_over_white[0, 2] * linear[i, 2])
@@ -147,7 +147,7 @@ def ciede2000(const double[:, ::1] lab_a, const double[:, ::1] lab_b, double[::1
     check_length("lab_b", lab_b.shape[0], n)
     check_length("out", out.shape[0], n)
     with nogil:
-        for i in prange(n, schedule="static"):
+        for i in prange(n, schedule="static", num_threads=kpalette_team(n, GRAIN_PIXELS)):
             out[i] = _ciede2000_pair(lab_a[i, 0], lab_a[i, 1], lab_a[i, 2],
                                      lab_b[i, 0], lab_b[i, 1], lab_b[i, 2])
 
@@ -223,7 +223,8 @@ def table_squared_error(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
     cdef uint8_t[::1] bad = np.zeros(sums.shape[0], dtype=np.uint8)
     cdef Py_ssize_t b, start, stop
     with nogil:
-        for b in prange(sums.shape[0], schedule="static"):
+        for b in prange(sums.shape[0], schedule="static",
+                           num_threads=kpalette_team(n, GRAIN_PIXELS)):
             start = b * SUM_BLOCK
             stop = min(start + SUM_BLOCK, n)
             sums[b] = _block_squared_error(&colors[0, 0], &counts[0], &entries[0],
@@ -293,7 +294,8 @@ def weighted_squared_distance(const double[:, ::1] points, const int64_t[::1] co
     cdef uint8_t[::1] bad = np.zeros(sums.shape[0], dtype=np.uint8)
     cdef Py_ssize_t b, start, stop
     with nogil:
-        for b in prange(sums.shape[0], schedule="static"):
+        for b in prange(sums.shape[0], schedule="static",
+                           num_threads=kpalette_team(n, GRAIN_PIXELS)):
             start = b * SUM_BLOCK
             stop = min(start + SUM_BLOCK, n)
             sums[b] = _block_squared_distance(&points[0, 0], &counts[0], &labels[0],
@@ -369,7 +371,8 @@ def table_delta_e(const uint8_t[:, ::1] colors, const int64_t[::1] counts,
     cdef uint8_t[::1] bad = np.zeros(sums.shape[0], dtype=np.uint8)
     cdef Py_ssize_t b, start, stop
     with nogil:
-        for b in prange(sums.shape[0], schedule="static"):
+        for b in prange(sums.shape[0], schedule="static",
+                           num_threads=kpalette_team(n, GRAIN_PIXELS)):
             start = b * SUM_BLOCK
             stop = min(start + SUM_BLOCK, n)
             sums[b] = _block_delta_e(&colors[0, 0], &counts[0], &entries[0], &palette_lab[0, 0],

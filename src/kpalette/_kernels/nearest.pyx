@@ -12,7 +12,14 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int32_t, int64_t
 
-from kpalette._kernels._shared cimport _dist2, check_columns, check_indices, check_length
+from kpalette._kernels._shared cimport (
+    GRAIN_POINTS,
+    _dist2,
+    check_columns,
+    check_indices,
+    check_length,
+    kpalette_team,
+)
 
 
 cdef void _center_distances(const double[:, ::1] centers, double* between) noexcept nogil:
@@ -112,7 +119,7 @@ def assign(const double[:, ::1] points, const double[:, ::1] centers, int32_t[::
     lower_array = np.empty(n)
     cdef double[::1] lower = lower_array
     with nogil:
-        for p in prange(n, schedule="static"):
+        for p in prange(n, schedule="static", num_threads=kpalette_team(n, GRAIN_POINTS)):
             labels[p] = _sort_means_point(
                 points, p, centers, between, order, labels[p], &dist2[p], &lower[p]
             )
@@ -132,7 +139,7 @@ cdef void _assign_each(const double[:, ::1] points, const double[:, ::1] centers
     cdef double best, acc
     cdef int32_t label
     with nogil:
-        for p in prange(n, schedule="static"):
+        for p in prange(n, schedule="static", num_threads=kpalette_team(n, GRAIN_POINTS)):
             best = INFINITY
             label = 0
             for j in range(k):

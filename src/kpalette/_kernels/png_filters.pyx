@@ -9,6 +9,8 @@ from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint8_t
 from libc.stdlib cimport abs
 
+from kpalette._kernels._shared cimport GRAIN_BYTES, kpalette_team
+
 
 cdef inline int _paeth_predictor(int left, int above, int upper_left) noexcept nogil:
     """PNG's Paeth predictor: of ``left``, ``above`` and ``upper_left``, the nearest to
@@ -106,7 +108,8 @@ def filter_rows(const uint8_t[:, ::1] samples, uint8_t[:, ::1] out, int kind=-1)
     if height == 0 or width == 0:
         return
     with nogil:
-        for y in prange(height, schedule="static"):
+        for y in prange(height, schedule="static",
+                       num_threads=kpalette_team(height * width, GRAIN_BYTES)):
             _filter_row(&samples[y, 0], &samples[y - 1, 0] if y > 0 else NULL, width,
                         kind, &out[y, 0])
 

@@ -11,7 +11,7 @@ from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
-from kpalette._kernels._shared cimport _point_dist2, kpalette_max_threads
+from kpalette._kernels._shared cimport GRAIN_WALK, _point_dist2, kpalette_max_threads, kpalette_team
 from kpalette._kernels.tree cimport PointTree, _TreeArrays
 
 
@@ -113,7 +113,8 @@ cdef void _seed_update_split(_SeedView* v, const double* center,
         return
     if _box_dist2(center, v.nodes.low, v.nodes.high, d) >= v.node_max[0]:
         return
-    for task in prange(root_children, schedule="dynamic", chunksize=1):
+    for task in prange(root_children, schedule="dynamic", chunksize=1,
+                      num_threads=kpalette_team(v.nodes.stop[0] - v.nodes.start[0], GRAIN_WALK)):
         _seed_update(v, first_child + task, center)
     for child in range(first_child, first_child + root_children):
         total += v.node_sum[child]
@@ -203,12 +204,14 @@ cdef void _seed_run(_SeedView* view, Py_ssize_t n, Py_ssize_t n_nodes, int k, in
         # added in the children's order, as _seed_potential adds them: the same sum,
         # and an odd number of trials spreads evenly over the threads.
         if root_children == 0:
-            for trial in prange(n_trials, schedule="static", chunksize=1):
+            for trial in prange(n_trials, schedule="static", chunksize=1,
+                                   num_threads=kpalette_team(n, GRAIN_WALK)):
                 potential[trial] = _seed_potential(
                     view, 0, view.nodes.points + trial_index[trial] * d
                 )
         else:
-            for task in prange(n_trials * root_children, schedule="dynamic", chunksize=1):
+            for task in prange(n_trials * root_children, schedule="dynamic", chunksize=1,
+                                  num_threads=kpalette_team(n, GRAIN_WALK)):
                 parts[task] = _seed_potential(
                     view, view.nodes.child_first[0] + task % root_children,
                     view.nodes.points + trial_index[task // root_children] * d,
