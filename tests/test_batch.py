@@ -370,7 +370,10 @@ def test_workers_get_their_threads_as_an_argument(monkeypatch):
 def _threads_in_worker(_):
     from kpalette._kernels.threads import max_threads
 
-    return max_threads()
+    from kpalette.threads import limited
+
+    with limited(None):  # as every call of the library there, giving no threads
+        return max_threads()
 
 
 def _descendants(pid: int) -> set[int]:

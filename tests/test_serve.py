@@ -339,7 +339,7 @@ def test_choosing_k_says_why_and_the_choice_holds(client, uploaded):
 
 
 def test_the_cloud_is_a_weighted_sample_and_the_centroids(client, uploaded):
-    from kpalette.serve.app import CLOUD_POINTS
+    from kpalette.serve.tasks import CLOUD_POINTS
 
     cloud = _get(client, uploaded, "cloud", k=12).json()
     assert len(cloud["colors"]) == len(cloud["counts"]) == CLOUD_POINTS < cloud["n_colors"]
@@ -528,3 +528,25 @@ def test_a_file_name_outside_latin_1_downloads_with_an_rfc_6266_header(client):
         fallback, encoded = header.split("; filename*=UTF-8''")
         assert fallback.startswith('attachment; filename="') and fallback.isascii()
         assert unquote(encoded) == name
+
+
+def test_requests_at_once_share_the_loops_threads():
+    import anyio
+    from kpalette._kernels.threads import max_threads
+
+    from kpalette.serve.app import work
+
+    state = create_app(threads=4).state.kpalette
+    assert state.threads == 4
+
+    async def main():
+        alone = await work(state, "quick", max_threads)
+        state.working[0] += 1  # another request working meanwhile
+        try:
+            shared = await work(state, "long", max_threads)
+        finally:
+            state.working[0] -= 1
+        return alone, shared
+
+    assert anyio.run(main) == (4, 2)
+    assert state.working == [0]

@@ -28,13 +28,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import io
-from ._kernels.threads import max_threads, set_max_threads
 from .exceptions import KPaletteError, KPaletteWarning
 from .fit import fit_histogram
 from .histogram import ColorHistogram, rgb_histogram, sum_histograms, unpack_colors
 from .options import Options
 from .prepare import prepare
 from .quantize import quantize_for
+from .threads import default_threads, set_default_threads
 
 __all__ = [
     "BATCH_FORMATS",
@@ -309,12 +309,13 @@ def _histogram(source: Path, options: Options):
 
 
 # --------------------------------------------------------------------------- many inputs
-def _pool(jobs: int) -> ProcessPoolExecutor:
+def _pool(jobs: int, threads: int | None = None) -> ProcessPoolExecutor:
     """Processes of their own (spawned: the OpenMP runtime of this one is not forked),
-    each told to use ``cores // jobs`` threads for the compiled loops, so that the
-    machine is not oversubscribed."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = max(1, (cores or 1) // jobs)
+    each told to use ``threads`` threads for the compiled loops (default: its share,
+    :func:`~kpalette.threads.default_threads` // ``jobs``), so that the machine is not
+    oversubscribed."""
+    if threads is None:
+        threads = max(1, default_threads() // jobs)
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
@@ -327,7 +328,7 @@ def _start_worker(threads: int) -> None:
     """A batch worker's start: its share of the cores, given as an argument, and a
     watch on the batch's process, so that a worker whose parent was killed (SIGKILL,
     out of memory) ends at once rather than running on as an orphan."""
-    set_max_threads(min(threads, max_threads()))
+    set_default_threads(threads)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()

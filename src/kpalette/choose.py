@@ -21,6 +21,7 @@ from .sweep import (
     KSweep,
     knee_point,
 )
+from .threads import limited
 
 __all__ = ["AUTO_DELTA_E", "DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
 
@@ -118,19 +119,20 @@ def choose_k(
             f"max_bytes cannot be met by choosing colours for a lossy {image_format} output: "
             "its size does not fall with fewer colours; write .png, .gif, .webp or .tif"
         )
-    search = image if isinstance(image, KSweep) else KSweep(image, options=options)
-    if options.target_psnr is not None:
-        choice = _for_psnr(float(options.target_psnr), search, max_k)
-    elif options.quality is not None:
-        low, high = options.quality
-        choice = _for_quality(low, high, search, max_k)
-    elif options.max_bytes is not None:
-        choice = _for_size(int(options.max_bytes), search, max_k, image_format, truecolor)
-    elif method == "knee":
-        k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
-        choice = KChoice(k, "knee", reason, search.result(k), search.curve)
-    else:
-        choice = _for_delta_e(AUTO_DELTA_E, search, max_k)
+    with limited(options.threads):
+        search = image if isinstance(image, KSweep) else KSweep(image, options=options)
+        if options.target_psnr is not None:
+            choice = _for_psnr(float(options.target_psnr), search, max_k)
+        elif options.quality is not None:
+            low, high = options.quality
+            choice = _for_quality(low, high, search, max_k)
+        elif options.max_bytes is not None:
+            choice = _for_size(int(options.max_bytes), search, max_k, image_format, truecolor)
+        elif method == "knee":
+            k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
+            choice = KChoice(k, "knee", reason, search.result(k), search.curve)
+        else:
+            choice = _for_delta_e(AUTO_DELTA_E, search, max_k)
     return dataclasses.replace(
         choice,
         result=choice.result.replace(

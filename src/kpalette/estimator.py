@@ -8,6 +8,7 @@ repeat, as the pixels of an image do.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
@@ -26,6 +27,7 @@ from .kmeans import (
     lloyd_plain,
     random_source,
 )
+from .threads import limited
 
 __all__ = ["KMeans"]
 
@@ -53,6 +55,22 @@ class _Parameters:
 
 
 # --------------------------------------------------------------------------- the drop-in
+def _within_threads(method):
+    """``method`` run with the estimator's ``n_threads`` as the loops' limit."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        threads = self.n_threads
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+        ):
+            raise ValueError(f"n_threads must be None or a whole number >= 1, got {threads!r}")
+        with limited(None if threads is None else int(threads)):
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class KMeans(_Parameters):
     """K-means clustering with scikit-learn's ``KMeans`` interface, on any numeric data.
 
@@ -88,6 +106,10 @@ class KMeans(_Parameters):
         Accepted for compatibility: ``X`` is never modified.
     algorithm : {"lloyd", "elkan"}, default="lloyd"
         Accepted for compatibility: both run kpalette's exact Lloyd iterations.
+    n_threads : int, optional
+        Most threads of the compiled loops, as scikit-learn's own estimators spell it
+        (default: :func:`kpalette.threads.default_threads`: ``OMP_NUM_THREADS`` or the
+        CPUs this process may use). The result does not depend on it.
 
     Attributes
     ----------
@@ -123,6 +145,7 @@ class KMeans(_Parameters):
         random_state=None,
         copy_x=True,
         algorithm="lloyd",
+        n_threads=None,
     ):
         self.n_clusters = n_clusters
         self.init = init
@@ -133,6 +156,7 @@ class KMeans(_Parameters):
         self.random_state = random_state
         self.copy_x = copy_x
         self.algorithm = algorithm
+        self.n_threads = n_threads
 
     _PARAMS = (
         "n_clusters",
@@ -144,6 +168,7 @@ class KMeans(_Parameters):
         "random_state",
         "copy_x",
         "algorithm",
+        "n_threads",
     )
 
     def __repr__(self) -> str:
@@ -171,6 +196,7 @@ class KMeans(_Parameters):
         return hasattr(self, "cluster_centers_")
 
     # -- fitting ------------------------------------------------------------------------
+    @_within_threads
     def fit(self, X, y=None, sample_weight=None) -> KMeans:
         """Compute the clusters.
 
@@ -321,6 +347,7 @@ class KMeans(_Parameters):
             )
         return X
 
+    @_within_threads
     def predict(self, X) -> np.ndarray:
         """Index of the nearest centre of each row: (n_samples,) int32 array."""
         X = self._check_fitted_data(X, "predict")
@@ -331,6 +358,7 @@ class KMeans(_Parameters):
         """Fit and return ``labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
+    @_within_threads
     def transform(self, X) -> np.ndarray:
         """Distance of each row to every centre: (n_samples, n_clusters) float64 array."""
         X = self._check_fitted_data(X, "transform")
@@ -340,6 +368,7 @@ class KMeans(_Parameters):
         """Fit and return :meth:`transform` of ``X``."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
+    @_within_threads
     def score(self, X, y=None, sample_weight=None) -> float:
         """Minus the (weighted) sum of squared distances of the rows to their nearest
         centres: higher is better, as scikit-learn's."""

@@ -167,6 +167,10 @@ class Options:
         The other half of that guard: an image of more than 4 MP whose decoded size is
         more than this many times its file's is refused; None: no such check. Each
         half is raised, lowered or turned off only by its own setting.
+    threads : int, optional
+        Most threads of the compiled loops (default: :func:`kpalette.threads.
+        default_threads`, ``OMP_NUM_THREADS`` or the CPUs this process may use). The
+        result does not depend on it.
 
     Raises
     ------
@@ -200,6 +204,7 @@ class Options:
     alpha_threshold: int | None = None
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     max_expansion: float | None = MAX_EXPANSION
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k != "auto":
@@ -276,6 +281,8 @@ class Options:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 raise OptionError("max_expansion", "a number > 0", value, also=" or None")
             object.__setattr__(self, "max_expansion", float(value))
+        if self.threads is not None:
+            _whole(self.threads, "threads", 1)
 
     @property
     def run_tolerance(self) -> float:

@@ -22,6 +22,7 @@ from .options import Options
 from .prepare import PreparedImage, binary_alpha, prepare
 from .progress import status
 from .result import QuantizedImage
+from .threads import limited
 
 __all__ = [
     "PreparedImage",
@@ -85,10 +86,11 @@ def quantize(image, k=None, *, options: Options | None = None, **changes) -> Qua
     options = _options(options, k, changes)
     if options.choice is not None:
         return choose_k(image, options=options).result
-    prepared = prepare(image, options)
-    status(f"fitting k={options.n_colors}")
-    fit = fit_histogram(prepared.histogram, options)
-    return from_fit(fit, prepared, options, start=start)
+    with limited(options.threads):
+        prepared = prepare(image, options)
+        status(f"fitting k={options.n_colors}")
+        fit = fit_histogram(prepared.histogram, options)
+        return from_fit(fit, prepared, options, start=start)
 
 
 def quantize_many(image, ks, *, options: Options | None = None, **changes) -> list[QuantizedImage]:
@@ -108,15 +110,16 @@ def quantize_many(image, ks, *, options: Options | None = None, **changes) -> li
         One per k, in the order of ``ks``; ``seconds`` is each fit's own time.
     """
     options = Options.of(options, **changes)
-    prepared = prepare(image, options)
-    results = []
-    for k in ks:
-        start = time.perf_counter()
-        at_k = options.replace(k=k)
-        status(f"fitting k={k}")
-        results.append(
-            from_fit(fit_histogram(prepared.histogram, at_k), prepared, at_k, start=start)
-        )
+    with limited(options.threads):
+        prepared = prepare(image, options)
+        results = []
+        for k in ks:
+            start = time.perf_counter()
+            at_k = options.replace(k=k)
+            status(f"fitting k={k}")
+            results.append(
+                from_fit(fit_histogram(prepared.histogram, at_k), prepared, at_k, start=start)
+            )
     return results
 
 
@@ -176,14 +179,15 @@ def fit_palette(images, k=None, *, options: Options | None = None, **changes) ->
         of the fit and get an entry of their own when an image is mapped).
     """
     options = _options(options, k, changes)
-    histograms = []
-    for image in images:
-        prepared = prepare(image, options)
-        histograms.append(rgb_histogram(prepared.pixels))
-    total = sum_histograms(histograms)
-    if total.n_colors == 0:
-        raise ValueError("the images have no visible pixels to fit a palette to")
-    fit = fit_histogram(total, options)
+    with limited(options.threads):
+        histograms = []
+        for image in images:
+            prepared = prepare(image, options)
+            histograms.append(rgb_histogram(prepared.pixels))
+        total = sum_histograms(histograms)
+        if total.n_colors == 0:
+            raise ValueError("the images have no visible pixels to fit a palette to")
+        fit = fit_histogram(total, options)
     counts = np.bincount(fit.labels, weights=total.counts, minlength=fit.n_colors)
     order = np.argsort(-counts, kind="stable")
     return np.ascontiguousarray(fit.palette[order, :3])
@@ -211,7 +215,8 @@ def remap(image, palette, *, options: Options | None = None, **changes) -> Quant
     start = time.perf_counter()
     palette = np.asarray(palette, dtype=np.uint8)
     options = Options.of(options, **changes).replace(k=len(palette))
-    prepared = prepare(image, options)
-    status(f"mapping onto {len(palette)} colours")
-    fit = palette_fit(prepared.histogram, palette, options.color_space)
-    return from_fit(fit, prepared, options, start=start, keep_order=True)
+    with limited(options.threads):
+        prepared = prepare(image, options)
+        status(f"mapping onto {len(palette)} colours")
+        fit = palette_fit(prepared.histogram, palette, options.color_space)
+        return from_fit(fit, prepared, options, start=start, keep_order=True)

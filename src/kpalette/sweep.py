@@ -23,6 +23,7 @@ from .prepare import prepare
 from .progress import status
 from .result import QuantizedImage
 from .ssimulacra2 import sample, ssimulacra2
+from .threads import limited
 
 __all__ = ["DEFAULT_KNEE_KS", "KSweep", "knee_point"]
 
@@ -174,7 +175,7 @@ class KSweep:
         fit = self._cached(self._fits, k)
         if fit is None:
             status(f"fitting k={k}")
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), limited(self.options.threads):
                 # More colours than the image has: the search itself asked for them.
                 warnings.simplefilter("ignore", KPaletteWarning)
                 fit = fit_histogram(
@@ -206,7 +207,8 @@ class KSweep:
         if result is None:
             start = time.perf_counter()
             fit = self.fit(k)
-            result = from_fit(fit, self.prepared, self.options_at(k), start=start)
+            with limited(self.options.threads):
+                result = from_fit(fit, self.prepared, self.options_at(k), start=start)
             self._keep(self.results, k, result, self.max_results)
             self._record(k, inertia=result.inertia, mse=result.mse, psnr=result.psnr)
         return result
@@ -327,9 +329,10 @@ class KSweep:
         key = self.size_key(image_format, truecolor)
         if key not in self._curve.get(k, {}):
             result = self.result(k)
-            if key == "bytes":
-                n_bytes = result.png_bytes  # cached on the result, shared with its report
-            else:
-                n_bytes = len(result.encode(image_format, truecolor=truecolor))
+            with limited(self.options.threads):
+                if key == "bytes":
+                    n_bytes = result.png_bytes  # cached on the result, shared with its report
+                else:
+                    n_bytes = len(result.encode(image_format, truecolor=truecolor))
             self._record(k, **{key: n_bytes})
         return self._curve[k][key]

@@ -177,6 +177,18 @@ def _add_engine_options(
     )
 
 
+def _add_threads(parser: argparse.ArgumentParser, what: str = "") -> None:
+    parser.add_argument(
+        "--threads",
+        type=_integer("--threads"),
+        default=None,
+        metavar="N",
+        help="most threads of the compiled loops"
+        + what
+        + " (default: OMP_NUM_THREADS, else the CPUs this process may use)",
+    )
+
+
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     """--seed, --tune, --colorspace, --max-pixels: shared by every command that fits a
     palette."""
@@ -205,6 +217,7 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="largest image to decode (default: Pillow's decompression-bomb limit)",
     )
+    _add_threads(parser)
     parser.add_argument(
         "--max-expansion",
         type=_number("--max-expansion"),
@@ -413,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="largest image to decode (default: Pillow's decompression-bomb limit)",
     )
+    _add_threads(serve, " that the requests working at once share (and each pool's workers)")
     serve.set_defaults(quiet=True)
     return parser
 

@@ -41,7 +41,7 @@ def _options(args, **fields) -> Options:
         "tune": args.tune,
         "color_space": args.colorspace,
     }
-    for name in ("max_pixels", "max_expansion"):  # the library's defaults, unless given
+    for name in ("max_pixels", "max_expansion", "threads"):  # the library's, unless given
         if getattr(args, name, None) is not None:
             given[name] = getattr(args, name)
     for name, field in (("n_init", "n_init"), ("max_iter", "max_iter"), ("dither", "dither")):
@@ -72,6 +72,7 @@ OPTION_NAMES = {
     "max_iter": "--max-iter",
     "max_pixels": "--max-pixels",
     "max_expansion": "--max-expansion",
+    "threads": "--threads",
 }
 
 
@@ -377,7 +378,7 @@ def _serve(args) -> str:
             "the default is 127.0.0.1 (this machine only)"
         )
     max_pixels = DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels
-    _checked_options(max_pixels=max_pixels)  # its range, as every command's
+    _checked_options(max_pixels=max_pixels, threads=args.threads)  # ranges, as every command's
     hosts = set(LOOPBACK_HOSTS) | set(args.allow_host)
     if args.host not in ("0.0.0.0", "::", ""):
         hosts.add(args.host)
@@ -385,6 +386,7 @@ def _serve(args) -> str:
         max_upload=DEFAULT_MAX_UPLOAD if args.max_upload is None else args.max_upload,
         max_pixels=max_pixels,
         allowed_hosts=hosts,
+        threads=args.threads,
     )
     url = f"http://{args.host}:{args.port}/"
     print(f"{PROG}: serving on {url} (Ctrl-C to stop)", file=sys.stderr, flush=True)

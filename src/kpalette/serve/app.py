@@ -22,19 +22,14 @@ many threads as cores, so a large upload does not hold up the slider.
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from pathlib import PurePath
 from urllib.parse import quote
 
 import anyio.to_thread
-import numpy as np
 from anyio import CapacityLimiter
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -42,13 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..choose import choose_k
 from ..exceptions import ImageReadError, KPaletteError
-from ..io import OUTPUT_FORMATS, encode_truecolor
 from ..options import DEFAULT_MAX_PIXELS, OptionError, Options
-from ..palette import format_palette
-from ..quantize import prepare, quantize_for
-from ..sweep import KSweep
+from ..threads import default_threads, limited
+from . import tasks
 from .guard import LOOPBACK_HOSTS, BodyTooLarge, Guard
 from .uploads import Upload, UploadStore, View
 
@@ -75,8 +67,6 @@ PALETTE_MEDIA = {
     "css": "text/css",
     "hex": "text/plain",
 }
-#: Distinct colours drawn in the 3-D cloud (a sample weighted by pixels).
-CLOUD_POINTS = 4000
 #: The page's own files, and their media types.
 STATIC_MEDIA = {
     "index.html": "text/html; charset=utf-8",
@@ -174,13 +164,6 @@ def _view(fields, shape) -> View:
         raise BadRequest(400, str(exc)) from None
 
 
-def _file_name(name: str, k: int, extension: str) -> str:
-    """``<stem>-k<N>.<ext>``, as the CLI names its outputs, kept to safe characters."""
-    stem = PurePath(name or "image").stem
-    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem).strip("-.")
-    return f"{stem[:80] or 'image'}-k{k}.{extension}"
-
-
 def _attachment(name: str) -> str:
     """A Content-Disposition for a download named ``name`` (RFC 6266): the name as
     ASCII for old clients, and as UTF-8 in ``filename*`` when it is not ASCII."""
@@ -188,97 +171,6 @@ def _attachment(name: str) -> str:
     if fallback == name:
         return f'attachment; filename="{name}"'
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-# -- the library's work, each in a worker thread -------------------------------------------
-def _quantize(data: bytes, options: Options, image_format: str) -> tuple[bytes, dict]:
-    """The encoded image and its summary (``POST /api/quantize``)."""
-    fmt = OUTPUT_FORMATS[image_format]
-    result = quantize_for(data, fmt, options=options)
-    encoded, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
-    summary = result.summary(with_ssim=False)
-    summary["format"] = image_format
-    return encoded, summary
-
-
-def _new_upload(data: bytes, name: str, max_pixels: int) -> Upload:
-    """An upload decoded and counted once."""
-    prepared = prepare(data, Options(max_pixels=max_pixels))
-    return Upload(prepared=prepared, name=name, data_bytes=len(data))
-
-
-def _original(upload: Upload, view: View) -> bytes:
-    """The view of the image as uploaded, as a PNG (the page's "before")."""
-    return encode_truecolor(view.of(upload.prepared.original), "PNG")
-
-
-def _preview(upload: Upload, options: Options, view: View) -> tuple[bytes, dict]:
-    """The view mapped at ``options.k``, as a palette PNG, and the fit's numbers.
-
-    Encoded for speed (zlib level 1, no filter search): it only crosses loopback.
-    """
-    palette, indices, numbers = upload.preview(options, view)
-    numbers["view"] = view.as_dict()
-    image = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), "P")
-    image.putpalette(palette[:, :3].tobytes())
-    if palette.shape[1] == 4 and (palette[:, 3] < 255).any():
-        image.info["transparency"] = palette[:, 3].tobytes()
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue(), numbers
-
-
-def _full_result(upload: Upload, options: Options, image_format: str) -> tuple[bytes, dict]:
-    """The full-size result at ``options.k``, encoded, and its summary."""
-    fmt = OUTPUT_FORMATS[image_format]
-    result = upload.sweep_for(options).result(options.n_colors)
-    # The shared result stays as it is: the value for this file is a new one, whose
-    # summary reads this size rather than encode a PNG to measure one.
-    encoded, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
-    summary = result.summary(with_ssim=False)
-    summary.update(
-        input=upload.name or None,
-        input_bytes=upload.data_bytes,
-        ratio=round(upload.data_bytes / len(encoded), 4),
-        format=image_format,
-        file_name=_file_name(upload.name, options.n_colors, image_format),
-    )
-    return encoded, summary
-
-
-def _palette_file(upload: Upload, options: Options, fmt: str) -> str:
-    """The palette of the full-size result in ``fmt`` (gpl, json, css, hex)."""
-    result = upload.sweep_for(options).result(options.n_colors)
-    name = PurePath(upload.name or "kpalette").stem or "kpalette"
-    return format_palette(result.palette, result.counts, fmt, name=name)
-
-
-def _choose(upload: Upload, options: Options, image_format: str) -> dict:
-    """The k of ``k=auto``, ``target_psnr`` or ``max_bytes``, and why."""
-    sweep: KSweep = upload.sweep_for(options)
-    fmt = OUTPUT_FORMATS[image_format]
-    choice = choose_k(sweep, options=options, image_format=fmt.name)
-    return {"k": choice.k, "method": choice.method, "reason": choice.reason}
-
-
-def _cloud(upload: Upload, options: Options) -> dict:
-    """A sample of the image's distinct colours (weighted by pixels) and the fit's
-    centroids with their shares: the 3-D cloud's data."""
-    histogram = upload.prepared.histogram
-    colors, counts = histogram.colors, histogram.counts
-    if len(colors) > CLOUD_POINTS:
-        rng = np.random.default_rng(0)
-        chosen = rng.choice(len(colors), CLOUD_POINTS, replace=False, p=counts / counts.sum())
-        colors, counts = colors[chosen], counts[chosen]
-    fit = upload.sweep_for(options).fit(options.n_colors)
-    entry_counts = fit.entry_counts()
-    return {
-        "colors": colors[:, :3].tolist(),
-        "counts": counts.tolist(),
-        "n_colors": histogram.n_colors,
-        "centers": fit.palette[:, :3].tolist(),
-        "shares": (entry_counts / max(int(entry_counts.sum()), 1)).round(6).tolist(),
-    }
 
 
 @cache
@@ -308,6 +200,10 @@ class ServerState:
     max_pixels: int
     quick: CapacityLimiter
     long: CapacityLimiter
+    #: Threads of the compiled loops shared by the requests working at once.
+    threads: int = 1
+    #: Requests working now (one counter, changed only on the event loop).
+    working: list = field(default_factory=lambda: [0])
 
 
 def _state(request: Request) -> ServerState:
@@ -315,13 +211,27 @@ def _state(request: Request) -> ServerState:
 
 
 # -- the routes: module-level handlers over the app's state ---------------------------------
-async def work(limiter, function, *args, source: str = ""):
-    """``function(*args)`` in a worker thread, the library's errors as API errors: an
-    unreadable image or one too large for memory 422, a bad value, an unmet target
-    or a format that cannot hold the image 400. ``source``: the uploaded file's name,
-    which the messages say (the library read bytes, not a named file)."""
+async def work(state: ServerState, pool: str, function, *args, source: str = ""):
+    """``function(*args)`` in a worker thread of ``pool`` ("quick" or "long"), the
+    library's errors as API errors: an unreadable image or one too large for memory
+    422, a bad value, an unmet target or a format that cannot hold the image 400.
+    ``source``: the uploaded file's name, which the messages say (the library read
+    bytes, not a named file).
+
+    The compiled loops' threads are shared out: a request gets the server's threads
+    divided by the requests working at that moment (at least 1), so that requests at
+    once do not oversubscribe the cores.
+    """
+    limiter = state.quick if pool == "quick" else state.long
+    state.working[0] += 1
+    share = max(1, state.threads // state.working[0])
+
+    def run():
+        with limited(share):
+            return function(*args)
+
     try:
-        return await anyio.to_thread.run_sync(lambda: function(*args), limiter=limiter)
+        return await anyio.to_thread.run_sync(run, limiter=limiter)
     except ImageReadError as exc:
         named = repr(source) if source else "the upload"
         raise BadRequest(422, str(exc).replace("<stdin>", named)) from None
@@ -329,6 +239,8 @@ async def work(limiter, function, *args, source: str = ""):
         raise BadRequest(422, str(exc) or "the image needs more memory than there is") from None
     except (ValueError, KPaletteError) as exc:  # e.g. a format that cannot hold it
         raise BadRequest(400, str(exc)) from None
+    finally:
+        state.working[0] -= 1
 
 
 async def read_upload(request: Request) -> tuple[bytes, str, dict]:
@@ -436,7 +348,7 @@ async def api_quantize(request: Request) -> Response:
     data, name, fields = await read_upload(request)
     options, image_format = _options(fields, _state(request).max_pixels)
     encoded, summary = await work(
-        _state(request).long, _quantize, data, options, image_format, source=name
+        _state(request), "long", tasks.quantized, data, options, image_format, source=name
     )
     return _with_summary(encoded, WEB_FORMATS[image_format], summary)
 
@@ -445,7 +357,13 @@ async def api_quantize(request: Request) -> Response:
 async def new_upload(request: Request) -> Response:
     data, name, _ = await read_upload(request)
     upload = await work(
-        _state(request).long, _new_upload, data, name, _state(request).max_pixels, source=name
+        _state(request),
+        "long",
+        tasks.counted_upload,
+        data,
+        name,
+        _state(request).max_pixels,
+        source=name,
     )
     upload_id = _state(request).store.add(upload)
     height, width = upload.prepared.shape
@@ -473,7 +391,7 @@ async def forget(request: Request) -> Response:
 async def original(request: Request) -> Response:
     upload = upload_of(request)
     view = _view(request.query_params, upload.prepared.shape)
-    data = await work(_state(request).quick, _original, upload, view)
+    data = await work(_state(request), "quick", tasks.original_png, upload, view)
     headers = {"X-Kpalette-View": json.dumps(view.as_dict()), "Cache-Control": "no-store"}
     return Response(data, media_type="image/png", headers=headers)
 
@@ -483,7 +401,7 @@ async def preview(request: Request) -> Response:
     upload = upload_of(request)
     options, _ = numbered(request, request.query_params)
     view = _view(request.query_params, upload.prepared.shape)
-    data, numbers = await work(_state(request).quick, _preview, upload, options, view)
+    data, numbers = await work(_state(request), "quick", tasks.preview_png, upload, options, view)
     return _with_summary(data, "image/png", numbers)
 
 
@@ -491,7 +409,9 @@ async def preview(request: Request) -> Response:
 async def summary(request: Request) -> Response:
     upload = upload_of(request)
     options, image_format = numbered(request, request.query_params)
-    _, numbers = await work(_state(request).long, _full_result, upload, options, image_format)
+    _, numbers = await work(
+        _state(request), "long", tasks.full_result, upload, options, image_format
+    )
     return JSONResponse(numbers, headers={"Cache-Control": "no-store"})
 
 
@@ -499,7 +419,9 @@ async def summary(request: Request) -> Response:
 async def download(request: Request) -> Response:
     upload = upload_of(request)
     options, image_format = numbered(request, request.query_params)
-    data, numbers = await work(_state(request).long, _full_result, upload, options, image_format)
+    data, numbers = await work(
+        _state(request), "long", tasks.full_result, upload, options, image_format
+    )
     disposition = _attachment(numbers["file_name"])
     return _with_summary(
         data, WEB_FORMATS[image_format], numbers, **{"Content-Disposition": disposition}
@@ -514,8 +436,8 @@ async def palette(request: Request) -> Response:
     if fmt not in PALETTE_MEDIA:
         raise BadRequest(400, f"format must be one of {', '.join(PALETTE_MEDIA)}, got {fmt!r}")
     options, _ = numbered(request, fields)
-    text = await work(_state(request).long, _palette_file, upload, options, fmt)
-    name = _file_name(upload.name, options.n_colors, fmt).replace(".", "-palette.", 1)
+    text = await work(_state(request), "long", tasks.palette_text, upload, options, fmt)
+    name = tasks.file_name(upload.name, options.n_colors, fmt).replace(".", "-palette.", 1)
     return Response(
         text,
         media_type=PALETTE_MEDIA[fmt],
@@ -529,14 +451,16 @@ async def choose(request: Request) -> Response:
     options, image_format = _options(request.query_params, _state(request).max_pixels)
     if options.choice is None:
         raise BadRequest(400, "give k=auto, target_psnr, max_bytes or quality")
-    return JSONResponse(await work(_state(request).long, _choose, upload, options, image_format))
+    return JSONResponse(
+        await work(_state(request), "long", tasks.chosen_k, upload, options, image_format)
+    )
 
 
 @api
 async def cloud(request: Request) -> Response:
     upload = upload_of(request)
     options, _ = numbered(request, request.query_params)
-    return JSONResponse(await work(_state(request).quick, _cloud, upload, options))
+    return JSONResponse(await work(_state(request), "quick", tasks.cloud_data, upload, options))
 
 
 #: Every route of the app.
@@ -576,18 +500,21 @@ def create_app(
     store : UploadStore, optional
         Where uploads are kept (default: 16 uploads, 2 GB, 30 minutes).
     threads : int, optional
-        Worker threads of each pool (quick and long work); default: the cores.
+        Worker threads of each pool (quick and long work), and the compiled loops'
+        threads that the requests working at once share; default:
+        :func:`kpalette.threads.default_threads`.
     allowed_hosts : iterable of str
         Host names answered (default: the loopback names); others get a 400, against
         DNS rebinding. ``"*"`` answers any.
     """
-    workers = threads or os.cpu_count() or 1
+    workers = threads or default_threads()
     state = ServerState(
         store=UploadStore() if store is None else store,
         max_upload=max_upload,
         max_pixels=max_pixels,
         quick=CapacityLimiter(workers),
         long=CapacityLimiter(workers),
+        threads=workers,
     )
     guard = Middleware(Guard, allowed_hosts=allowed_hosts, max_body=max_upload + FORM_OVERHEAD)
     app = Starlette(
