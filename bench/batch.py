@@ -32,14 +32,14 @@ PHOTOS = ["string.jpg", "wood.jpg", "retina.jpg", "hubble_deep_field.jpg", "chin
           "flower.jpg", "rocket.jpg", "astronaut.png", "chelsea.png", "coffee.png"]  # fmt: skip
 
 
-def make_folder(folder: Path, count: int, seed: int = 0) -> float:
-    """``count`` PNG photos of 0.3-2 MP; returns their megapixels."""
+def make_folder(folder: Path, count: int, seed: int = 0, size=(0.3, 2.0)) -> float:
+    """``count`` PNG photos of ``size`` MP (a range); returns their megapixels."""
     rng = random.Random(seed)
     sources = [Image.open(SHARED / name).convert("RGB") for name in PHOTOS]
     total = 0
     for number in range(count):
         image = rng.choice(sources)
-        megapixels = rng.uniform(0.3, 2.0)
+        megapixels = rng.uniform(*size)
         scale = min(1.0, (megapixels * 1e6 / (image.width * image.height)) ** 0.5 * 1.3)
         resized = image.resize(
             (max(64, int(image.width * scale)), max(64, int(image.height * scale)))
@@ -68,6 +68,14 @@ def mse_and_bytes(folder: Path, outputs: Path, pattern: str) -> tuple[float, int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument(
+        "--megapixels",
+        type=float,
+        nargs=2,
+        default=[0.3, 2.0],
+        metavar=("LOW", "HIGH"),
+        help="the photos' sizes (default 0.3 2; issue 33's check: --count 40 --megapixels 1.8 2.2)",
+    )
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 256])
     parser.add_argument("--cluster", action="store_true", help="also on a 2-worker LocalCluster")
     parser.add_argument(
@@ -92,7 +100,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kpalette-batch-"))
     folder = work / "in"
     folder.mkdir()
-    megapixels = make_folder(folder, args.count)
+    megapixels = make_folder(folder, args.count, size=tuple(args.megapixels))
     print(f"{args.count} photos, {megapixels:.0f} MP in all, {os.cpu_count()} cores")
     print("| k | run | s | MP/s | mean MSE | total MB |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -102,6 +110,10 @@ def main() -> None:
             "kpalette --jobs 1 (1 thread)": (
                 [*kpalette, "-o", str(work / f"j1-{k}"), "-k", str(k), "--jobs", "1"],
                 {"OMP_NUM_THREADS": "1"}, work / f"j1-{k}", "{stem}-k" + str(k) + ".png",
+            ),
+            "kpalette --jobs 1": (
+                [*kpalette, "-o", str(work / f"j1d-{k}"), "-k", str(k), "--jobs", "1"],
+                {}, work / f"j1d-{k}", "{stem}-k" + str(k) + ".png",
             ),
             "kpalette --jobs 2": (
                 [*kpalette, "-o", str(work / f"j2-{k}"), "-k", str(k), "--jobs", "2"],

@@ -465,7 +465,7 @@ def plusplus_plain(points, weights, k, rng, *, n_trials=None) -> np.ndarray:
         candidates = np.minimum(np.searchsorted(potential, draws), n - 1)
         to_candidates = ((points[None, :, :] - points[candidates][:, None, :]) ** 2).sum(axis=2)
         kept = np.minimum(closest[None, :], to_candidates)
-        best = int(np.argmin(kept @ weights))
+        best = int(np.argmin(np.einsum("ij,j->i", kept, weights)))  # no BLAS threads
         centers[c] = points[candidates[best]]
         closest = kept[best]
     return centers

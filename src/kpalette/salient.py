@@ -76,18 +76,20 @@ def swap_in_distant(
     if k < 2 or max_swaps < 1 or len(points) <= k:
         return centers, labels
     dist2 = ((points - centers[labels]) ** 2).sum(axis=1)
+    # Products by einsum, in this thread: BLAS would leave its threads spinning on the
+    # cores the compiled loops use next (as colorspace._transform says).
     for _ in range(max_swaps):
         total = float(weights.sum())
-        radius2 = DISTANT_RMS**2 * float(weights @ dist2) / total
+        radius2 = DISTANT_RMS**2 * float(np.einsum("i,i->", weights, dist2)) / total
         distant = np.flatnonzero(dist2 > radius2)
         if radius2 <= 0 or len(distant) == 0:
             break
         seed = distant[np.argmax(weights[distant] * dist2[distant])]
         group = distant[((points[distant] - points[seed]) ** 2).sum(axis=1) <= radius2]
         group_weights = weights[group]
-        new_center = group_weights @ points[group] / group_weights.sum()
+        new_center = np.einsum("i,ij->j", group_weights, points[group]) / group_weights.sum()
         to_new = ((points[group] - new_center) ** 2).sum(axis=1)
-        saving = float(group_weights @ np.maximum(dist2[group] - to_new, 0.0))
+        saving = float(np.einsum("i,i->", group_weights, np.maximum(dist2[group] - to_new, 0.0)))
         sizes = np.bincount(labels, weights=weights, minlength=k)
         between = ((centers[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):

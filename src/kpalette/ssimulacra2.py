@@ -261,7 +261,8 @@ def _half(linear: np.ndarray) -> np.ndarray:
 
 def _xyb(linear: np.ndarray) -> np.ndarray:
     """(H, W, 3) float32 XYB, made positive as SSIMULACRA2 does."""
-    mixed = linear @ _OPSIN.T.astype(_FLOAT) + _FLOAT(_BIAS)
+    # einsum, in this thread: a BLAS product would leave its threads spinning
+    mixed = np.einsum("...j,kj->...k", linear, _OPSIN.astype(_FLOAT)) + _FLOAT(_BIAS)
     np.maximum(mixed, 0.0, out=mixed)
     mixed = np.cbrt(mixed) - _FLOAT(np.cbrt(_BIAS))
     x = 0.5 * (mixed[..., 0] - mixed[..., 1])

@@ -31,8 +31,8 @@ cdef extern from *:
 # Work per thread below which a region runs on fewer threads (kpalette_team's grains),
 # so that a thread costs less than it gains (docs/benchmarks.md, "Threads").
 cdef enum:
-    GRAIN_PIXELS = 65536  # pixels looked up or colours converted, per thread
-    GRAIN_POINTS = 16384  # points assigned to their nearest centre, per thread
+    GRAIN_PIXELS = 262144  # pixels looked up or colours converted, per thread
+    GRAIN_POINTS = 65536  # points assigned to their nearest centre, per thread
     GRAIN_WALK = 131072  # points under the trees a seeding or Lloyd step walks, per thread
     GRAIN_BYTES = 262144  # PNG scanline bytes filtered, per thread
 
