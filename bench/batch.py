@@ -40,7 +40,9 @@ def make_folder(folder: Path, count: int, seed: int = 0, size=(0.3, 2.0)) -> flo
     for number in range(count):
         image = rng.choice(sources)
         megapixels = rng.uniform(*size)
-        scale = min(1.0, (megapixels * 1e6 / (image.width * image.height)) ** 0.5 * 1.3)
+        # Enlarged when the source is smaller than asked (the sizes are the point here).
+        scale = (megapixels * 1e6 / (image.width * image.height)) ** 0.5 * 1.3
+        scale = scale if size[0] > 1.0 else min(1.0, scale)
         resized = image.resize(
             (max(64, int(image.width * scale)), max(64, int(image.height * scale)))
         )

@@ -23,8 +23,6 @@ import os
 
 # Threads that wait for the next parallel region sleep rather than spin: a spinning
 # thread takes a core from whatever else runs on the machine, and on a busy one the
-# region after waits for it (docs/benchmarks.md, "Threads": 1.8-12x slower than one
-# thread with two busy processes beside it, 0.9-1.4x with this). The OpenMP runtime
-# reads it once, when the first compiled module loads it, which is below; a value the
-# user set is kept.
+# region after waits for it (docs/benchmarks.md, "Threads"). The OpenMP runtime reads
+# it once, when the first compiled module loads it; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
