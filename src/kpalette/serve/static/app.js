@@ -40,7 +40,9 @@ function kB(bytes) {
   return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
 }
 function setStatus(text) { els.status.textContent = text || ""; }
-function setError(text) { els.error.textContent = text || ""; }
+// An upload's error stays until the next upload: a preview of the image before it,
+// answered late, must not clear it.
+function setError(text, from = "work") { els.error.textContent = text || ""; state.errorFrom = text ? from : null; }
 async function errorOf(response) {
   try { return (await response.json()).error || `HTTP ${response.status}`; }
   catch { return `HTTP ${response.status}`; }
@@ -102,11 +104,11 @@ async function upload(file) {
   try {
     response = await fetch("/api/uploads", { method: "POST", body: form, signal: abort.signal });
   } catch (err) {
-    if (err.name !== "AbortError") { setError(`The upload failed: ${err.message}`); setStatus(""); }
+    if (err.name !== "AbortError") { setError(`The upload failed: ${err.message}`, "upload"); setStatus(""); }
     return;
   }
   if (abort !== state.uploadAbort) return;  // another file was dropped meanwhile
-  if (!response.ok) { setError(await errorOf(response)); setStatus(""); return; }
+  if (!response.ok) { setError(await errorOf(response), "upload"); setStatus(""); return; }
   const info = await response.json();
   const previous = state.upload;
   state.upload = info;
@@ -184,7 +186,7 @@ async function showPreview(upload, params, seq) {
   if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
   state.previewUrl = url;
   els.preview.dataset.k = String(numbers.k);
-  setError("");
+  if (state.errorFrom !== "upload") setError("");
   placeImages();
   showPalette(numbers);
   showNumbers(numbers, null);
