@@ -190,3 +190,26 @@ def test_count_rgb_refuses_what_it_cannot_count(rng):
         label_maps.count_rgb(np.zeros((4, 2), np.uint8))
     with pytest.raises(ValueError, match="needs an alpha channel"):
         label_maps.count_rgb(np.zeros((4, 3), np.uint8), True)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32])
+@pytest.mark.parametrize("n", [0, 1, 1000, 700_001])
+def test_count_labels_is_bincount(dtype, n):
+    from kpalette._kernels.labels import count_labels
+
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, 200, n).astype(dtype)
+    expected = np.bincount(labels, minlength=256)
+    got = count_labels(labels, 256)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
+
+
+def test_count_labels_checks_its_values():
+    from kpalette._kernels.labels import count_labels
+
+    with pytest.raises(ValueError, match=r"labels must be in 0..3; 1 are not"):
+        count_labels(np.array([0, 1, 4], dtype=np.uint8), 4)
+    with pytest.raises(ValueError, match=r"labels must be in 0..9; 2 are not"):
+        count_labels(np.array([-1, 3, 10], dtype=np.int32), 10)
+    with pytest.raises(ValueError, match="n_entries must be in 1..2"):
+        count_labels(np.zeros(3, dtype=np.uint8), 0)

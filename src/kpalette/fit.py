@@ -160,6 +160,8 @@ class Fit:
             if width is None or width < 1 or len(pixels) % width:
                 raise ValueError(f"tolerance needs the image's width, got {width!r}")
             entries = self._entries_with_runs(pixels, tolerance, width, transparent)
+            if remap is None:  # the entries are the indices: no lookup over the pixels
+                return entries.astype(dtype, copy=False)
             return entry_of[entries].astype(dtype, copy=False)
         labels = labels_for_pixels(
             pixels,

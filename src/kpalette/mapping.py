@@ -14,7 +14,7 @@ import numpy as np
 from .dither import dither
 from .fit import Fit
 from .options import Options
-from .palette import order_by_share, sort_by_share
+from .palette import count_entries, order_by_share, sort_by_share
 from .prepare import PreparedImage, binary_alpha
 from .progress import status
 from .result import QuantizedImage
@@ -59,7 +59,7 @@ def from_fit(
             labels = labels.reshape(prepared.shape)
         if keep_order:
             palette, indices = fit.palette, labels
-            counts = np.bincount(labels.ravel(), minlength=fit.n_colors).astype(np.int64)
+            counts = count_entries(labels, fit.n_colors)
         else:
             palette, indices, counts, _ = sort_by_share(fit.palette, labels)
         color_table = None

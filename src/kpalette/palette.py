@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._kernels.labels import count_labels
 from .histogram import image_histogram
 from .io import encode_truecolor, load_image
 
@@ -64,9 +65,18 @@ def sort_by_share(palette: np.ndarray, indices: np.ndarray):
         New index of each old entry (0 for the dropped ones).
     """
     palette = np.asarray(palette)
-    counts = np.bincount(np.asarray(indices).ravel(), minlength=len(palette))
+    counts = count_entries(indices, len(palette))
     order, remap = order_by_share(counts)
     return palette[order], remap[indices], counts[order].astype(np.int64), remap
+
+
+def count_entries(indices: np.ndarray, n_entries: int) -> np.ndarray:
+    """Pixels of each of ``n_entries`` palette entries in an index map of any shape:
+    (n_entries,) int64 (compiled, in parallel, for uint8 and int32 maps)."""
+    flat = np.asarray(indices).reshape(-1)
+    if flat.dtype in (np.uint8, np.int32) and n_entries >= 1:
+        return count_labels(np.ascontiguousarray(flat), n_entries)
+    return np.bincount(flat, minlength=n_entries).astype(np.int64)
 
 
 def order_by_share(counts: np.ndarray):

@@ -381,3 +381,49 @@ cdef void _gather_groups(uint16_t** values, uint32_t** counts, const int64_t* di
                 codes[position] = (<int64_t>r << 16) | values[r][j]
                 out_counts[position] = counts[r][j]
                 position += 1
+
+
+# --------------------------------------------------------------------------- entry counts
+def count_labels(const label_t[::1] labels, Py_ssize_t n_entries):
+    """Pixels of each palette entry: ``np.bincount(labels, minlength=n_entries)``.
+
+    Parameters
+    ----------
+    labels : (N,) uint8 or int32 array
+        Every value in ``0 .. n_entries - 1`` (checked: a value out of range is a
+        ValueError, not a write outside the table).
+    n_entries : int >= 1
+
+    Returns
+    -------
+    (n_entries,) int64 array
+
+    Notes
+    -----
+    Each thread counts its share of the pixels into a table of its own, and the tables
+    are added: no widened copy of the labels (NumPy's bincount makes one, 8 bytes a
+    pixel, and runs on one thread).
+    """
+    cdef Py_ssize_t n = labels.shape[0], i, first, last, chunk, e
+    if n_entries < 1 or n_entries > (1 << 31):
+        raise ValueError(f"n_entries must be in 1..2**31, got {n_entries}")
+    cdef int n_threads = kpalette_team(n, GRAIN_PIXELS), t
+    tables_array = np.zeros((n_threads, n_entries), dtype=np.int64)
+    bad_array = np.zeros(n_threads, dtype=np.int64)
+    cdef int64_t[:, ::1] tables = tables_array
+    cdef int64_t[::1] bad = bad_array
+    cdef int64_t value
+    chunk = (n + n_threads - 1) // n_threads if n else 0
+    with nogil:
+        for t in prange(n_threads, schedule="static", num_threads=n_threads):
+            first = t * chunk
+            last = min(n, first + chunk)
+            for i in range(first, last):
+                value = <int64_t>labels[i]
+                if value < 0 or value >= n_entries:
+                    bad[t] += 1
+                else:
+                    tables[t, value] += 1
+    if bad_array.any():
+        raise ValueError(f"labels must be in 0..{n_entries - 1}; {int(bad_array.sum())} are not")
+    return tables_array.sum(axis=0)
