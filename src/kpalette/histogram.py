@@ -359,6 +359,11 @@ def labels_for_pixels(
     dtype = np.uint8 if largest < 256 else np.int32
 
     labels = np.empty(len(pixels), dtype=dtype)
+    # Its pages touched here, on one thread: the first write to a fresh page faults,
+    # and page faults from threads of one process queue on one lock, so a parallel
+    # lookup into a fresh array was slower than one thread's (docs/benchmarks.md,
+    # "Threads").
+    labels.fill(0)
     lookup = lookup_rgb if n_channels == 3 else lookup_rgba
     lookup(
         pixels,
