@@ -309,13 +309,12 @@ def _histogram(source: Path, options: Options):
 
 
 # --------------------------------------------------------------------------- many inputs
-def _pool(jobs: int, threads: int | None = None) -> ProcessPoolExecutor:
+def _pool(jobs: int) -> ProcessPoolExecutor:
     """Processes of their own (spawned: the OpenMP runtime of this one is not forked),
-    each told to use ``threads`` threads for the compiled loops (default: its share,
-    :func:`~kpalette.threads.default_threads` // ``jobs``), so that the machine is not
+    each told to use its share of the threads for the compiled loops
+    (:func:`~kpalette.threads.default_threads` // ``jobs``), so that the machine is not
     oversubscribed."""
-    if threads is None:
-        threads = max(1, default_threads() // jobs)
+    threads = max(1, default_threads() // jobs)
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
