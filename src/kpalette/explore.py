@@ -19,7 +19,7 @@ from PIL import Image
 
 from . import io, metrics
 from .exceptions import require_extra
-from .options import Options
+from .options import OptionError, Options
 from .plot import (
     cloud_points,
     color_cloud,
@@ -147,7 +147,8 @@ def build_report(
     ----------
     image : (H, W, C) array or path
     grid_ks : iterable of int, default 2, 4, 8, ..., 256
-        Panels of the k-grid and rows of the table (each in 1..256).
+        Panels of the k-grid and rows of the table (each in 1..256; else
+        :class:`~kpalette.OptionError`).
     knee_ks : iterable of int, default 1..16
         Where the suggested k (the knee of the inertia curve) is looked for, and the
         x axis of the elbow chart.
@@ -168,12 +169,12 @@ def build_report(
 
     start = time.perf_counter()
     options = Options.of(options, **changes)
+    grid_ks = sorted({int(k) for k in grid_ks})
+    if not grid_ks or not 1 <= grid_ks[0] <= grid_ks[-1] <= 256:  # before the slow part
+        raise OptionError("grid_ks", "numbers of colours in 1..256", grid_ks)
     color_space, seed = options.color_space, options.seed
     sweep = KSweep(image, options=options)
     knee_ks = sorted({int(k) for k in knee_ks})
-    grid_ks = sorted({int(k) for k in grid_ks})
-    if not grid_ks or not 1 <= grid_ks[0] <= grid_ks[-1] <= 256:
-        raise ValueError(f"grid_ks must be numbers of colours in 1..256, got {grid_ks}")
     suggested, reason = sweep.suggest(knee_ks)
     chosen = sweep.result(suggested)
     source = sweep.source

@@ -435,7 +435,13 @@ def _explore(args, input_path: Path) -> str:
     )
     io.check_destination(output, overwrite=args.force, protect=(input_path,))
     grid = {} if args.grid is None else {"grid_ks": args.grid}
-    page, facts = build_report(input_path, options=_options(args), **grid)
+    try:
+        page, facts = build_report(input_path, options=_options(args), **grid)
+    except OptionError as exc:
+        if exc.field != "grid_ks":
+            raise
+        given = ",".join(str(k) for k in args.grid)
+        raise UsageError(f"--grid must be {exc.requirement}, got {given}") from None
     n_bytes = io.write_bytes_atomic(
         output, page.encode("utf-8"), overwrite=args.force, protect=(input_path,)
     )
