@@ -45,7 +45,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from serving import running_server
+from serving import descendants, running_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 OUT = Path(__file__).resolve().parent / "out"
@@ -71,16 +71,12 @@ def peak_memory_mb(pid: int) -> float:
 
 def resident_mb(pid: int) -> float:
     """VmRSS of a process and of all its descendants, in MB (what it holds now)."""
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
+    total = 0.0
+    for current in {pid} | descendants(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) / 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending.extend(int(child) for child in children)
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total

@@ -1,4 +1,5 @@
-"""A ``kpalette serve`` process on a free loopback port, for the tests and the benches."""
+"""A ``kpalette serve`` process on a free loopback port, and the processes under one,
+for the tests and the benches."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 
 def answers(url: str) -> bool:
@@ -43,3 +45,18 @@ def running_server(*, stderr=subprocess.DEVNULL, timeout: float = 60):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process under ``pid``, children of its children included (Linux /proc)."""
+    found, pending = set(), [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = {int(c) for c in (task / "children").read_text().split()}
+                pending.extend(children - found)
+                found |= children
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found

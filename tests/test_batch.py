@@ -376,24 +376,8 @@ def _threads_in_worker(_):
         return max_threads()
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process under ``pid`` (Linux /proc)."""
-    from pathlib import Path
-
-    found, pending = set(), [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = {int(c) for c in (task / "children").read_text().split()}
-                pending.extend(children - found)
-                found |= children
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return found
-
-
 def _alive(pids) -> set[int]:
+    """Those of ``pids`` still running (not gone, not zombies)."""
     import os
 
     alive = set()
@@ -402,9 +386,7 @@ def _alive(pids) -> set[int]:
             with open(f"/proc/{pid}/stat") as stat:
                 if stat.read().split(") ", 1)[1][0] != "Z":
                     alive.add(pid)
-        except FileNotFoundError:
-            continue
-        except ProcessLookupError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return alive - {os.getpid()}
 
@@ -436,7 +418,9 @@ def test_a_batch_stopped_by_a_signal_leaves_no_process_and_a_rerun_finishes(tmp_
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*.png"))) < 2:
         time.sleep(0.01)
-    family = _descendants(running.pid)
+    from serving import descendants
+
+    family = descendants(running.pid)
     assert len(family) >= 2  # the two workers (and the resource tracker)
     os.kill(running.pid, getattr(signal, how))
     stopped = time.monotonic()
