@@ -76,7 +76,7 @@ def main() -> None:
         nargs=2,
         default=[0.3, 2.0],
         metavar=("LOW", "HIGH"),
-        help="the photos' sizes (default 0.3 2; issue 33's check: --count 40 --megapixels 1.8 2.2)",
+        help="the photos' sizes (default 0.3 2; 2 MP photos: --count 40 --megapixels 1.8 2.2)",
     )
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 256])
     parser.add_argument("--cluster", action="store_true", help="also on a 2-worker LocalCluster")

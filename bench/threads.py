@@ -9,7 +9,7 @@ own process. Two modes:
 - **loaded**: ``--busy`` (default 2) CPU-bound processes started beside it, stopped
   after (a shared CI machine, a server doing other work).
 
-Goals (issue 33): the default at most 1.1x one thread when idle and 1.2x when loaded,
+The goals: the default at most 1.1x one thread when idle and 1.2x when loaded,
 and on an idle machine a 9 MP photo at k = 256 at least 1.3x faster than one thread.
 Writes bench/out/threads.json.
 
