@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-import json
+from starlette.responses import JSONResponse
 
 __all__ = ["LOOPBACK_HOSTS", "BodyTooLarge", "Guard", "host_name"]
 
@@ -53,15 +53,10 @@ def _headers_with(headers, extra) -> list:
     return list(headers) + [(name, value) for name, value in extra if name not in present]
 
 
-async def _send_json(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _refusal(status: int, message: str) -> JSONResponse:
+    """The guard's own answer: JSON as every API error, and the connection closed (the
+    request's body is not read on)."""
+    return JSONResponse({"error": message}, status_code=status, headers={"Connection": "close"})
 
 
 class Guard:
@@ -105,12 +100,12 @@ class Guard:
 
         host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
         if not self.allows(host):
-            await _send_json(
-                send_with_headers,
+            refusal = _refusal(
                 400,
                 f"this server does not answer for the host {host!r} "
                 "(start it with --allow-host NAME to add one)",
             )
+            await refusal(scope, receive, send_with_headers)
             return
 
         received = 0
@@ -129,4 +124,4 @@ class Guard:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await _send_json(send_with_headers, 413, str(exc))
+            await _refusal(413, str(exc))(scope, receive, send_with_headers)
