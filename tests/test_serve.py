@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -550,3 +551,28 @@ def test_requests_at_once_share_the_loops_threads():
 
     assert anyio.run(main) == (4, 2)
     assert state.working == [0]
+
+
+def test_a_wide_gamut_upload_s_palette_is_in_srgb(client):
+    """A ProPhoto photo of one colour: the page's palette is the sRGB colour a
+    colour-managed viewer shows, not the file's device value."""
+    import io
+
+    from PIL import ImageCms
+
+    profile = Path("/usr/share/color/icc/colord/ProPhotoRGB.icc")
+    if not profile.is_file():
+        pytest.skip(f"needs {profile} (Debian's colord-data)")
+    prophoto = ImageCms.getOpenProfile(str(profile))
+    srgb = ImageCms.createProfile("sRGB")
+    flat = Image.new("RGB", (32, 32), (200, 60, 40))
+    device = ImageCms.profileToProfile(flat, srgb, prophoto)
+    buffer = io.BytesIO()
+    device.save(buffer, "PNG", icc_profile=prophoto.tobytes())
+    created = client.post(
+        "/api/uploads", files={"image": ("p.png", buffer.getvalue(), "image/png")}
+    )
+    summary = _get(client, created.json(), "summary", k=2).json()
+    shown = np.array([int(summary["palette"][0][i : i + 2], 16) for i in (1, 3, 5)])
+    assert np.abs(shown - (200, 60, 40)).max() <= 2
+    assert summary["palette"][0] != to_hex(np.asarray(device)[:1, 0])[0]

@@ -1,6 +1,7 @@
 """Reading image files into arrays, through Pillow only (fuzzed under OSS-Fuzz):
 ``(H, W, 3)`` or ``(H, W, 4)`` uint8, EXIF orientation applied, alpha kept, 16-bit
-samples scaled to 8 bits; with the decompression-bomb guard before any decoding.
+samples scaled to 8 bits, colour profiles converted to sRGB; with the
+decompression-bomb guard before any decoding.
 
 Only the formats in :data:`READ_FORMATS` are opened: Pillow's own decoders and the
 fuzzed libraries it links (libjpeg-turbo, libpng/zlib, libwebp, libtiff, libavif,
@@ -20,6 +21,7 @@ from PIL import Image, ImageOps
 
 from ..exceptions import ImageReadError, KPaletteWarning
 from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
+from .profiles import embedded_profile, to_srgb
 
 #: Images of at most this many pixels are read whatever their expansion.
 EXPANSION_CHECKED_FROM = 4_000_000
@@ -79,7 +81,9 @@ def load_image(
     image : (H, W, 3) or (H, W, 4) uint8 array
         RGB, or RGBA when the file has an alpha channel or a transparent palette
         entry. Grey images are expanded to RGB; 16-bit samples are scaled to 8 bits
-        with rounding; CMYK is converted to RGB; EXIF orientation is applied.
+        with rounding; CMYK is converted to RGB; EXIF orientation is applied. An
+        embedded ICC colour profile (Adobe RGB, ProPhoto, Display P3, CMYK, ...) is
+        honoured: the values are converted to sRGB (:mod:`kpalette.io.profiles`).
 
     Raises
     ------
@@ -110,7 +114,8 @@ def load_image(
                 img.seek(0)
             sixteen_bit = _is_16_bit_colour_png(img)
             img.load()
-            if img.mode == "CMYK":
+            profile = embedded_profile(img)
+            if img.mode == "CMYK" and profile is None:
                 warnings.warn(
                     f"{path} is a CMYK image: converted to RGB by a plain formula, not "
                     "through a colour profile, so its colours may differ from a print "
@@ -119,9 +124,16 @@ def load_image(
                     stacklevel=2,
                 )
             if sixteen_bit:
-                return _png_16_bit_colour(path, img, data)
+                image = _png_16_bit_colour(path, img, data)
+                if profile is None:
+                    return image
+                # Into sRGB at 8 bits: the output is 8-bit, and LittleCMS's 8-bit
+                # transform rounds once.
+                return np.asarray(to_srgb(Image.fromarray(image), profile, path))
             # In place: a copy of the whole image when there is nothing to rotate.
             ImageOps.exif_transpose(img, in_place=True)
+            if profile is not None and img.mode in ("RGB", "RGBA", "L", "LA", "CMYK", "P"):
+                return _to_uint8_array(to_srgb(img, profile, path))
             return _to_uint8_array(img)
         except ImageReadError as exc:
             raise ImageReadError(f"cannot read {path}: {exc}") from None
