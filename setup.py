@@ -54,6 +54,7 @@ extensions = [
         "kpalette._kernels.dithering",
         "kpalette._kernels.png_filters",
         "kpalette._kernels.runs",
+        "kpalette._kernels.lzw",
         "kpalette._kernels.threads",
     )
 ]

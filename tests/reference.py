@@ -361,3 +361,45 @@ def map_with_runs(color_ids, points, nearest, centers, tolerance):
             ]
             out[y, x] = min(options)[2] if options else best
     return out
+
+
+def lzw_encode(indices, min_code_size):
+    """GIF's LZW as the GIF89a specification describes it, with a dict for the
+    string table: codes of growing width packed LSB first (``_kernels.lzw``)."""
+    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    codes = []  # (code, width)
+
+    def width(next_code):
+        return min(max((next_code - 1).bit_length(), min_code_size + 1), 12)
+
+    table, next_code = {}, end + 1
+    codes.append((clear, width(next_code)))
+    data = [int(v) for v in np.asarray(indices).reshape(-1)]
+    if data:
+        prefix = data[0]
+        for value in data[1:]:
+            if (prefix, value) in table:
+                prefix = table[(prefix, value)]
+                continue
+            codes.append((prefix, width(next_code)))
+            if next_code < 4096:
+                table[(prefix, value)] = next_code
+                next_code += 1
+            else:
+                codes.append((clear, 12))
+                table, next_code = {}, end + 1
+            prefix = value
+        codes.append((prefix, width(next_code)))
+        next_code = min(next_code + 1, 4096)
+    codes.append((end, width(next_code)))
+    bits, n_bits, out = 0, 0, bytearray()
+    for code, size in codes:
+        bits |= code << n_bits
+        n_bits += size
+        while n_bits >= 8:
+            out.append(bits & 0xFF)
+            bits >>= 8
+            n_bits -= 8
+    if n_bits:
+        out.append(bits & 0xFF)
+    return bytes(out)

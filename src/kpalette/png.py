@@ -44,6 +44,7 @@ __all__ = [
     "bit_depth_for",
     "compress",
     "deflate",
+    "encode_apng",
     "encode_palette_png",
     "level_for",
     "lightness_order",
@@ -450,5 +451,81 @@ def encode_palette_png(
             parts.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
     for start in range(0, len(stream), _IDAT_BYTES):
         parts.append(_chunk(b"IDAT", stream[start : start + _IDAT_BYTES]))
+    parts.append(_chunk(b"IEND", b""))
+    return b"".join(parts)
+
+
+def encode_apng(palette: np.ndarray, frames, *, width: int, height: int, plays: int = 0) -> bytes:
+    """Encode an animated PNG whose frames share one palette (one PLTE).
+
+    Parameters
+    ----------
+    palette : (k, 4) uint8 array, 1 <= k <= 256
+        RGBA entries; translucent ones first (a short tRNS).
+    frames : list of :class:`kpalette.gif.FrameRect`
+        Rectangles of indices on the canvas, the first the whole canvas. A frame is
+        drawn over the canvas (alpha-0 entries let it show through) and its
+        rectangle is kept, or cleared to transparent (``CLEAR``), after it.
+    plays : int
+        0 for ever, else the number of plays.
+
+    Returns
+    -------
+    bytes
+        The first frame is the default image (IDAT); each frame's rows are filtered
+        and deflated as :func:`encode_palette_png` does, the palette in its order.
+    """
+    palette = np.asarray(palette, dtype=np.uint8)
+    if palette.ndim != 2 or palette.shape[1] != 4 or not 1 <= len(palette) <= 256:
+        raise ValueError(f"expected a (1..256, 4) palette, got shape {palette.shape}")
+    if (
+        not frames
+        or frames[0].indices.shape != (height, width)
+        or (frames[0].x, frames[0].y) != (0, 0)
+    ):
+        raise ValueError("the first frame of an APNG covers the whole canvas")
+    depth = bit_depth_for(len(palette))
+    header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
+    parts = [
+        SIGNATURE,
+        _chunk(b"IHDR", header),
+        _chunk(b"acTL", struct.pack(">II", len(frames), plays)),
+        _chunk(b"PLTE", palette[:, :3].tobytes()),
+    ]
+    translucent = np.flatnonzero(palette[:, 3] < 255)
+    if len(translucent):
+        parts.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
+    sequence = 0
+    for number, frame in enumerate(frames):
+        indices = np.asarray(frame.indices)
+        h, w = indices.shape
+        frame.check_inside(width, height)
+        if indices.size and int(indices.max()) >= len(palette):
+            raise ValueError(f"an index is {int(indices.max())}, past the {len(palette)} entries")
+        dispose = 1 if frame.dispose == 2 else 0  # APNG_DISPOSE_OP_BACKGROUND, _NONE
+        blend = 0 if number == 0 else 1  # APNG_BLEND_OP_SOURCE, _OVER
+        control = struct.pack(
+            ">IIIIIHHBB",
+            sequence,
+            w,
+            h,
+            frame.x,
+            frame.y,
+            int(frame.duration),
+            1000,
+            dispose,
+            blend,
+        )
+        parts.append(_chunk(b"fcTL", control))
+        sequence += 1
+        _, rows = best_scanlines(palette, indices, depth, reorder=False)
+        stream = compress(rows.reshape(-1).data, depth)
+        for start in range(0, len(stream), _IDAT_BYTES):
+            piece = stream[start : start + _IDAT_BYTES]
+            if number == 0:
+                parts.append(_chunk(b"IDAT", piece))
+            else:
+                parts.append(_chunk(b"fdAT", struct.pack(">I", sequence) + piece))
+                sequence += 1
     parts.append(_chunk(b"IEND", b""))
     return b"".join(parts)

@@ -11,6 +11,7 @@
 - :mod:`.dithering`: Floyd-Steinberg error diffusion onto a palette;
 - :mod:`.png_filters`: the PNG writer's scanline filters;
 - :mod:`.runs`: pixels mapped along runs of a neighbour's entry;
+- :mod:`.lzw`: GIF's LZW, for the animation writer;
 - :mod:`.threads`: how many threads this process's parallel regions use.
 
 Each ``def`` function checks the shapes, dtypes and value ranges of its arguments

@@ -450,9 +450,10 @@ def _add_dither(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         type=_number("--dither", "a strength in 0..1"),
         const=1.0,
-        default=0.0,
+        default=None,
         metavar="STRENGTH",
-        help="Floyd-Steinberg error diffusion, optionally with a strength in 0..1 (default 1)",
+        help="Floyd-Steinberg error diffusion, optionally with a strength in 0..1 (default 1; "
+        "without --dither, none, but 0.75 for an animation)",
     )
 
 

@@ -18,6 +18,7 @@ from ..explore import build_report
 from ..options import DEFAULT_MAX_PIXELS, OptionError, Options
 from ..palette import read_palette
 from ..quantize import quantize, quantize_for
+from . import animation
 from .arguments import (
     PROG,
     SKIPPED_LARGER_STATUS,
@@ -142,6 +143,8 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
         raise UsageError("--palette gives the colours: it takes no -k auto or target")
     if str(input_path) == "-" or args.output == "-":
         return _compress_piped(args, input_path, options, palette)
+    if animation.is_animation(args, input_path, options):
+        return animation.compress_animation(args, input_path, default_dir, options, palette)
     named = args.output is None and options.choice is not None  # named once k is chosen
     if args.output:
         output = Path(args.output)
@@ -281,8 +284,11 @@ def _palette(args, input_path: Path) -> str:
     fmt = _palette_format(args.format, output)
     if output is not None:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
-    result = quantize(input_path, options=_options(args))
-    text = result.palette_text(fmt)
+    options = _options(args)
+    if io.frame_count(input_path, max_pixels=options.max_pixels) > 1:
+        text = animation.palette_of_animation(input_path, options, fmt)
+    else:
+        text = quantize(input_path, options=options).palette_text(fmt)
     if output is None:
         return text
     data = text if isinstance(text, bytes) else text.encode("utf-8")

@@ -1,9 +1,11 @@
 """Reading and writing image files: the only part of kpalette that touches files.
 
 By job: :mod:`.decode` reads a file (or a file's bytes) into an array through Pillow,
-:mod:`.formats` says what each output extension is, :mod:`.encode` turns a palette
-image or a full-colour one into file bytes, and :mod:`.paths` checks destinations and
-writes atomically. The names below are the package's; each module has its own.
+:mod:`.frames` reads every frame of an animation, :mod:`.profiles` converts embedded
+colour profiles to sRGB, :mod:`.formats` says what each output extension is,
+:mod:`.encode` turns a palette image or a full-colour one into file bytes, and
+:mod:`.paths` checks destinations and writes atomically. The names below are the
+package's; each module has its own.
 """
 
 from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
@@ -28,9 +30,15 @@ from .formats import (
     format_for_path,
     output_format,
 )
+from .frames import ANIMATION_PIXEL_FACTOR, MAX_FRAMES, Frames, frame_count, read_frames
 from .paths import check_destination, file_size, remove_stale_temporaries, write_bytes_atomic
 
 __all__ = [
+    "ANIMATION_PIXEL_FACTOR",
+    "Frames",
+    "MAX_FRAMES",
+    "frame_count",
+    "read_frames",
     "DEFAULT_MAX_PIXELS",
     "EXPANSION_CHECKED_FROM",
     "GIF_ALPHA_THRESHOLD",
