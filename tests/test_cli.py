@@ -334,8 +334,9 @@ def test_errors_from_a_real_process_have_no_traceback(tmp_path):
 
 
 def test_warnings_are_one_line_each_and_the_summary_reads_right(tmp_path):
+    # Pages of a TIFF (an animation's frames would all be kept: test_animation.py).
     frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
-    animated = tmp_path / "anim.gif"
+    animated = tmp_path / "anim.tif"
     frames[0].save(animated, save_all=True, append_images=frames[1:])
     result = subprocess.run(
         [sys.executable, "-m", "kpalette.cli", "compress", str(animated), "-k", "4"],

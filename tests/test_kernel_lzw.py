@@ -6,10 +6,10 @@ import io
 
 import numpy as np
 import pytest
+from kpalette._kernels.lzw import lzw_encode
 from PIL import Image
 
 import reference
-from kpalette._kernels.lzw import lzw_encode
 from kpalette.gif import FrameRect, encode_gif
 
 

@@ -12,6 +12,7 @@ The core (NumPy, Pillow, zlib-ng) is imported here; the plots and the explore pa
 from __future__ import annotations
 
 from . import progress
+from .animation import QuantizedAnimation, quantize_animation
 from .choose import KChoice, choose_k
 from .data import sample_image_path
 from .estimator import KMeans
@@ -26,7 +27,7 @@ from .exceptions import (
 )
 from .fit import Fit, fit_histogram
 from .histogram import ColorHistogram, color_histogram, image_histogram
-from .io import load_image
+from .io import Frames, load_image, read_frames
 from .options import OptionError, Options
 from .palette import format_palette
 from .prepare import PreparedImage, prepare
@@ -42,6 +43,7 @@ __version__ = "0.2.0.dev0"
 __all__ = [
     "ColorHistogram",
     "Fit",
+    "Frames",
     "ImageReadError",
     "ImageWriteError",
     "ConvergenceWarning",
@@ -56,6 +58,7 @@ __all__ = [
     "OutputExistsError",
     "PreparedImage",
     "QualityTooLow",
+    "QuantizedAnimation",
     "QuantizedImage",
     "__version__",
     "choose_k",
@@ -67,7 +70,9 @@ __all__ = [
     "load_image",
     "prepare",
     "progress",
+    "read_frames",
     "quantize",
+    "quantize_animation",
     "quantize_many",
     "remap",
     "sample_image_path",

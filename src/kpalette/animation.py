@@ -32,7 +32,7 @@ from .gif import CLEAR, KEEP, FrameRect
 from .io.frames import Frames, read_frames
 from .options import Options
 from .palette import format_palette, to_hex
-from .quantize import _options, fit_palette, remap
+from .quantize import fit_palette, remap
 from .threads import limited
 
 __all__ = ["QuantizedAnimation", "plan_frames", "quantize_animation"]
@@ -239,7 +239,7 @@ def quantize_animation(
     start = time.perf_counter()
     if options is None and "dither" not in changes:
         changes["dither"] = ANIMATION_DITHER
-    options = _options(options, k, changes)
+    options = Options.of(options, **changes, **({} if k is None else {"k": k}))
     if options.choice is not None:
         raise ValueError(
             "an animation takes a number of colours (k) or a palette: choosing k by a "
@@ -286,7 +286,7 @@ def _frames_of(source, options: Options) -> Frames:
                 f"expected (N, H, W, 3|4) uint8 frames, got {source.dtype} {source.shape}"
             )
         return Frames(source, (100,) * len(source), 0)
-    return read_frames(source, max_pixels=options.max_pixels)
+    return read_frames(source, max_pixels=options.max_pixels, max_expansion=options.max_expansion)
 
 
 def _keep_still(indices, frames, number: int, palette: np.ndarray, options: Options) -> None:

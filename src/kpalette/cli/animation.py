@@ -24,7 +24,12 @@ def is_animation(args, input_path: Path, options: Options) -> bool:
         return False
     if args.output and io.output_format(args.output).name not in ANIMATION_FORMATS:
         return False  # a JPEG or TIFF output: the first frame, with a warning
-    return io.frame_count(input_path, max_pixels=options.max_pixels) > 1
+    return (
+        io.frame_count(
+            input_path, max_pixels=options.max_pixels, max_expansion=options.max_expansion
+        )
+        > 1
+    )
 
 
 def compress_animation(args, input_path: Path, default_dir: Path, options: Options, palette):

@@ -285,7 +285,12 @@ def _palette(args, input_path: Path) -> str:
     if output is not None:
         io.check_destination(output, overwrite=args.force, protect=(input_path,))
     options = _options(args)
-    if io.frame_count(input_path, max_pixels=options.max_pixels) > 1:
+    if (
+        io.frame_count(
+            input_path, max_pixels=options.max_pixels, max_expansion=options.max_expansion
+        )
+        > 1
+    ):
         text = animation.palette_of_animation(input_path, options, fmt)
     else:
         text = quantize(input_path, options=options).palette_text(fmt)

@@ -9,13 +9,14 @@ bounded too: at most :data:`MAX_FRAMES`, and their pixels together at most
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from ..exceptions import ImageReadError
+from ..exceptions import ImageReadError, KPaletteWarning
 from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
 from .decode import _open_image, _reason, _to_uint8_array
 from .profiles import embedded_profile, to_srgb
@@ -51,7 +52,12 @@ class Frames:
     plays: int
 
 
-def frame_count(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
+def frame_count(
+    path,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_expansion: float | None = MAX_EXPANSION,
+) -> int:
     """The number of frames of an animated GIF, APNG or WebP; 1 for any other image.
 
     Raises
@@ -60,7 +66,7 @@ def frame_count(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> int:
         As :func:`kpalette.io.load_image` for a file it would not read.
     """
     path, data = _source(path)
-    with _open_image(path, max_pixels, MAX_EXPANSION, data) as img:
+    with _open_image(path, max_pixels, max_expansion, data) as img:
         return _n_frames(img, path)
 
 
@@ -68,6 +74,7 @@ def read_frames(
     path,
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_expansion: float | None = MAX_EXPANSION,
     max_frames: int = MAX_FRAMES,
 ) -> Frames:
     """Read every frame of an animation (a still image gives one frame).
@@ -80,6 +87,8 @@ def read_frames(
     max_pixels : int or None
         The still-image limit of each frame; the frames together may have
         :data:`ANIMATION_PIXEL_FACTOR` times as many. ``None`` disables both.
+    max_expansion : float or None
+        As for :func:`kpalette.io.load_image` (of the first frame).
     max_frames : int
         Refuse animations of more frames than this.
 
@@ -88,7 +97,7 @@ def read_frames(
     Frames
     """
     path, data = _source(path)
-    with _open_image(path, max_pixels, MAX_EXPANSION, data) as img:
+    with _open_image(path, max_pixels, max_expansion, data) as img:
         n_frames = _n_frames(img, path)
         width, height = img.size
         if n_frames > max_frames:
@@ -105,24 +114,30 @@ def read_frames(
         profile = embedded_profile(img)
         plays = _plays(img)
         frames, durations = [], []
-        try:
-            for index in range(n_frames):
+        for index in range(n_frames):
+            try:
                 img.seek(index)
                 img.load()
                 duration = img.info.get("duration") or DEFAULT_DURATION_MS
-                durations.append(max(int(round(float(duration))), 1))
                 frame = img.convert("RGBA")
                 if profile is not None:
                     frame = to_srgb(frame, profile, path)
-                frames.append(_to_uint8_array(frame))
-        except ImageReadError:
-            raise
-        except MemoryError:
-            raise ImageReadError(f"cannot decode {path}: not enough memory") from None
-        except Exception as exc:  # noqa: BLE001 (a damaged frame can fail anywhere in a decoder)
-            raise ImageReadError(
-                f"cannot decode {path}: frame {len(frames) + 1}: {_reason(exc)}"
-            ) from None
+                frame_array = _to_uint8_array(frame)
+            except MemoryError:
+                raise ImageReadError(f"cannot decode {path}: not enough memory") from None
+            except Exception as exc:  # noqa: BLE001 (a damaged frame can fail anywhere in a decoder)
+                if not frames:
+                    raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
+                # As a browser shows a truncated download: the frames before it.
+                warnings.warn(
+                    f"{path}: frame {index + 1} of {n_frames} cannot be decoded "
+                    f"({_reason(exc)}); the {index} before it are kept",
+                    KPaletteWarning,
+                    stacklevel=2,
+                )
+                break
+            durations.append(max(int(round(float(duration))), 1))
+            frames.append(frame_array)
     stacked = np.stack(frames)
     if bool((stacked[..., 3] == 255).all()):
         stacked = np.ascontiguousarray(stacked[..., :3])
