@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,3 +278,45 @@ def test_a_truncated_animation_keeps_the_frames_before_the_cut(tmp_path, photo):
     assert len(said) == 1 and f"the {len(read.frames)} before it are kept" in said[0]
     with pytest.raises(ImageReadError, match="cannot"):
         read_frames(data[:40])
+
+
+def test_batch_keeps_every_frame_of_animations_and_still_images_as_before(tmp_path, photo):
+    from kpalette.cli import main as cli
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    save_animation(inputs / "anim.png", moving_square(photo), [40] * 8)
+    Image.fromarray(photo).save(inputs / "still.png")
+    out = tmp_path / "out"
+    report = tmp_path / "report.csv"
+    assert (
+        cli(
+            [
+                "batch",
+                str(inputs),
+                "-o",
+                str(out),
+                "-k",
+                "32",
+                "--format",
+                "gif",
+                "--report",
+                str(report),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    read = read_frames(out / "anim-k32.gif")
+    assert len(read.frames) == 8 and read.durations == (40,) * 8
+    assert frame_count(out / "still-k32.gif") == 1
+    import csv
+
+    rows = {Path(r["input"]).name: r for r in csv.DictReader(report.open())}
+    assert rows["anim.png"]["status"] == "ok" and float(rows["anim.png"]["mse"]) > 0
+    # The same frames and bytes as compress gives.
+    single = tmp_path / "single.gif"
+    assert (
+        cli(["compress", str(inputs / "anim.png"), "-k", "32", "-o", str(single), "--quiet"]) == 0
+    )
+    assert single.read_bytes() == (out / "anim-k32.gif").read_bytes()

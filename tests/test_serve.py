@@ -576,3 +576,32 @@ def test_a_wide_gamut_upload_s_palette_is_in_srgb(client):
     shown = np.array([int(summary["palette"][0][i : i + 2], 16) for i in (1, 3, 5)])
     assert np.abs(shown - (200, 60, 40)).max() <= 2
     assert summary["palette"][0] != to_hex(np.asarray(device)[:1, 0])[0]
+
+
+def test_an_animation_is_shown_by_its_first_frame_and_downloaded_whole(client):
+    """The upload says its frames; the summary's size and the download are the whole
+    animation over one palette, the measures the first frame's."""
+    import io
+
+    from kpalette import read_frames
+
+    still = np.asarray(Image.open(io.BytesIO(PHOTO)).convert("RGB"))[:120, :160]
+    frames = []
+    for i in range(5):
+        frame = still.copy()
+        frame[10:30, 10 + 20 * i : 30 + 20 * i] = (255, 0, 0)
+        frames.append(Image.fromarray(frame))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:], duration=70, loop=0)
+    created = client.post(
+        "/api/uploads", files={"image": ("a.png", buffer.getvalue(), "image/png")}
+    )
+    info = created.json()
+    assert info["frames"] == 5 and (info["width"], info["height"]) == (160, 120)
+    summary = _get(client, info, "summary", k=16, format="gif").json()
+    assert summary["frames"] == 5
+    download = _get(client, info, "download", k=16, format="gif")
+    assert download.status_code == 200 and len(download.content) == summary["output_bytes"]
+    read = read_frames(download.content)
+    assert len(read.frames) == 5 and read.durations == (70,) * 5
+    assert len(np.unique(read.frames.reshape(-1, 3), axis=0)) <= 16

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import io
+from .animation import ANIMATION_DITHER, ANIMATION_FORMATS, quantize_animation
 from .exceptions import KPaletteError, KPaletteWarning
 from .fit import fit_histogram
 from .histogram import ColorHistogram, rgb_histogram, sum_histograms, unpack_colors
@@ -96,6 +97,9 @@ class Settings:
     measure : bool
         Measure each output (MSE, PSNR, mean CIEDE2000) for its row; a batch without a
         report skips that work.
+    animation_dither : float
+        The dithering of animations (GIF, APNG, WebP inputs of several frames, written
+        as .gif, .png or .webp with every frame: :func:`kpalette.quantize_animation`).
     """
 
     extension: str = "png"
@@ -103,6 +107,7 @@ class Settings:
     skip_if_larger: bool = False
     palette: np.ndarray | None = field(default=None, compare=False)
     measure: bool = True
+    animation_dither: float = ANIMATION_DITHER
 
 
 @dataclass
@@ -251,6 +256,8 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
             io.remove_stale_temporaries(existing)  # of a write killed after its link
             row.status, row.output = "skipped", str(existing)
             return row
+        if _is_animation(job, options, settings):
+            return _animation(job, options, settings, row)
         result, fmt = _result(job, options, settings, row.warnings)
         data, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
         row.width, row.height = result.shape[1], result.shape[0]
@@ -278,6 +285,53 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
         row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         row.seconds = round(time.perf_counter() - start, 4)
+    return row
+
+
+def _is_animation(job: Job, options: Options, settings: Settings) -> bool:
+    """Whether the input has several frames and the outputs keep them all."""
+    fmt = io.output_format(f"x.{settings.extension}")
+    if fmt.name not in ANIMATION_FORMATS:
+        return False
+    count = io.frame_count(
+        job.source, max_pixels=options.max_pixels, max_expansion=options.max_expansion
+    )
+    return count > 1
+
+
+def _animation(job: Job, options: Options, settings: Settings, row: Row) -> Row:
+    """An animation's row: every frame over one palette (its ``delta_e`` not measured)."""
+    if options.choice is not None:
+        raise ValueError(
+            f"{job.source} is an animation: it takes -k N or --palette (choosing k by a "
+            "target is for still images)"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = quantize_animation(
+            job.source,
+            palette=settings.palette,
+            options=options.replace(dither=settings.animation_dither),
+        )
+    row.warnings.extend(" ".join(str(w.message).split()) for w in caught)
+    data = result.encode(io.output_format(f"x.{settings.extension}").name)
+    row.width, row.height = result.shape[1], result.shape[0]
+    row.k = row.colors = result.n_colors
+    output = job.output(result.n_colors, settings.extension)
+    row.output = str(output)
+    if settings.skip_if_larger and row.input_bytes is not None and len(data) > row.input_bytes:
+        row.status, row.output_bytes = "skipped-larger", len(data)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        row.output_bytes = io.write_bytes_atomic(
+            output, data, overwrite=settings.force, protect=(job.source,)
+        )
+        row.status = "ok"
+    if settings.measure:
+        row.mse = round(result.mse, 6)
+        row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
+    if row.input_bytes and row.output_bytes:
+        row.ratio = round(row.input_bytes / row.output_bytes, 4)
     return row
 
 

@@ -12,6 +12,7 @@ import webbrowser
 from pathlib import Path
 
 from .. import batch, io
+from ..animation import ANIMATION_DITHER
 from ..data import sample_image_path
 from ..exceptions import KPaletteError, require_extra
 from ..explore import build_report
@@ -341,6 +342,7 @@ def _batch(args) -> str:
         skip_if_larger=args.skip_if_larger,
         palette=palette,
         measure=args.report is not None,
+        animation_dither=ANIMATION_DITHER if args.dither is None else args.dither,
     )
     counts = {"ok": 0, "skipped": 0, "skipped-larger": 0, "failed": 0}
     bytes_in = bytes_out = 0

@@ -375,6 +375,7 @@ async def new_upload(request: Request) -> Response:
             "height": height,
             "bytes": upload.data_bytes,
             "colors": upload.prepared.histogram.n_colors,
+            "frames": upload.frames,
         },
         status_code=201,
     )

@@ -11,8 +11,9 @@ from pathlib import PurePath
 import numpy as np
 from PIL import Image
 
+from ..animation import ANIMATION_FORMATS, quantize_animation
 from ..choose import choose_k
-from ..io import OUTPUT_FORMATS, encode_truecolor
+from ..io import OUTPUT_FORMATS, encode_truecolor, frame_count
 from ..options import Options
 from ..palette import format_palette
 from ..quantize import prepare, quantize_for
@@ -54,9 +55,17 @@ def quantized(data: bytes, options: Options, image_format: str) -> tuple[bytes, 
 
 
 def counted_upload(data: bytes, name: str, max_pixels: int) -> Upload:
-    """An upload decoded and counted once."""
+    """An upload decoded and counted once; an animation's bytes are kept for the
+    download, which has every frame (the page shows the first)."""
     prepared = prepare(data, Options(max_pixels=max_pixels))
-    return Upload(prepared=prepared, name=name, data_bytes=len(data))
+    frames = frame_count(data, max_pixels=max_pixels)
+    return Upload(
+        prepared=prepared,
+        name=name,
+        data_bytes=len(data),
+        frames=frames,
+        animation=data if frames > 1 else None,
+    )
 
 
 def original_png(upload: Upload, view: View) -> bytes:
@@ -88,6 +97,10 @@ def full_result(upload: Upload, options: Options, image_format: str) -> tuple[by
     # summary reads this size rather than encode a PNG to measure one.
     encoded, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
     summary = result.summary(with_ssim=False)
+    if upload.animation is not None and fmt.name in ANIMATION_FORMATS:
+        # The file has every frame over one palette; the measures are the first frame's.
+        encoded = upload.animation_file(options, fmt.name, _animation_bytes)
+        summary.update(output_bytes=len(encoded), frames=upload.frames)
     summary.update(
         input=upload.name or None,
         input_bytes=upload.data_bytes,
@@ -96,6 +109,10 @@ def full_result(upload: Upload, options: Options, image_format: str) -> tuple[by
         file_name=file_name(upload.name, options.n_colors, image_format),
     )
     return encoded, summary
+
+
+def _animation_bytes(data: bytes, options: Options, image_format: str) -> bytes:
+    return quantize_animation(data, options=options).encode(image_format)
 
 
 def palette_text(upload: Upload, options: Options, fmt: str) -> str:

@@ -99,8 +99,11 @@ class Upload:
     prepared: PreparedImage
     name: str
     data_bytes: int
+    frames: int = 1
+    animation: bytes | None = field(default=None, repr=False)
     used: float = field(default_factory=time.monotonic)
     sweeps: OrderedDict = field(default_factory=OrderedDict)
+    animations: OrderedDict = field(default_factory=OrderedDict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -111,13 +114,29 @@ class Upload:
         if prepared.fitted is not prepared.original:
             pixels += prepared.fitted.nbytes
         n_colors = prepared.histogram.n_colors
-        held = pixels + n_colors * 40
+        held = pixels + n_colors * 40 + len(self.animation or b"")
+        held += sum(len(data) for data in list(self.animations.values()))
         for sweep in list(self.sweeps.values()):
             # its grids and search trees (a sorted copy of the colours, and the nodes),
             # each fit's labels, each full-size result
             held += n_colors * 96 + len(sweep.fitted_ks) * n_colors * 8
             held += len(sweep.results) * pixels
         return held
+
+    def animation_file(self, options: Options, image_format: str, encode) -> bytes:
+        """The animation's file at these options (``encode(data, options, format)``),
+        made once: the page asks its size, then downloads it. The last two are kept."""
+        key = (repr(options), image_format)
+        with self.lock:
+            if key in self.animations:
+                self.animations.move_to_end(key)
+                return self.animations[key]
+        data = encode(self.animation, options, image_format)
+        with self.lock:
+            self.animations[key] = data
+            while len(self.animations) > 2:
+                self.animations.popitem(last=False)
+        return data
 
     def sweep_for(self, options: Options) -> KSweep:
         """The sweep of these options' colour space, seed and dithering (made once, on the

@@ -120,7 +120,10 @@ async function upload(file) {
   for (const el of [els.k, els.auto, els.psnrGo, els.sizeGo, els.qualityGo, els.zoom]) el.disabled = false;
   els.why.textContent = "";
   els.summary.dataset.state = "pending";
-  setStatus(`${info.name || "image"}: ${info.width}×${info.height}, ${info.colors.toLocaleString()} colours, ${kB(info.bytes)}`);
+  const animated = info.frames > 1
+    ? ` · an animation of ${info.frames} frames: the page shows the first; a GIF, PNG or WebP download keeps all ${info.frames} over one palette`
+    : "";
+  setStatus(`${info.name || "image"}: ${info.width}×${info.height}, ${info.colors.toLocaleString()} colours, ${kB(info.bytes)}${animated}`);
   requestPreview(0);
 }
 
@@ -229,7 +232,7 @@ function showNumbers(numbers, full) {
   const upload = state.upload;
   const rows = [
     ["Before", `${kB(upload.bytes)} · ${upload.width}×${upload.height} · ${upload.colors.toLocaleString()} colours`],
-    ["After", full ? `${kB(full.output_bytes)} ${full.format.toUpperCase()}` : "… (encoding the full size)"],
+    ["After", full ? `${kB(full.output_bytes)} ${full.format.toUpperCase()}${full.frames > 1 ? `, all ${full.frames} frames (the numbers below: the first)` : ""}` : "… (encoding the full size)"],
     ["Ratio", full ? `${full.ratio.toFixed(2)}× (${(100 / full.ratio).toFixed(1)}% of the input)` : "…"],
     ["PSNR", numbers.psnr == null ? (numbers.mse === 0 ? "identical" : "…") : `${numbers.psnr.toFixed(2)} dB`],
     ["Mean CIEDE2000", numbers.delta_e == null ? "…" : numbers.delta_e.toFixed(2)],
