@@ -11,6 +11,7 @@ A failure is one row, never the end of the batch.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import math
 import multiprocessing
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from . import io
+from . import io, storage
 from .animation import ANIMATION_DITHER, ANIMATION_FORMATS, quantize_animation
 from .exceptions import KPaletteError, KPaletteWarning
 from .fit import fit_histogram
@@ -60,23 +61,34 @@ class Job:
 
     Attributes
     ----------
-    source : Path
-    folder : Path
-        Folder of the output, under the batch's output folder.
+    source : Path or str
+        A local file, or an object's URL (:mod:`kpalette.storage`).
+    folder : Path or str
+        Folder of the output, under the batch's output folder (a URL prefix for
+        object storage).
     stem : str
         The output's name is ``<stem>-k<N>.<extension>``, N the colours given or chosen.
+    done : str, optional
+        In object storage, the output already there when the batch was planned (the
+        bucket is listed once, not once an input).
     """
 
-    source: Path
-    folder: Path
+    source: Path | str
+    folder: Path | str
     stem: str
+    done: str | None = None
 
-    def output(self, k: int, extension: str) -> Path:
-        """The output path for ``k`` colours."""
-        return self.folder / f"{self.stem}-k{k}.{extension}"
+    def output(self, k: int, extension: str) -> Path | str:
+        """The output path (or URL) for ``k`` colours."""
+        name = f"{self.stem}-k{k}.{extension}"
+        return (
+            storage.join(self.folder, name) if isinstance(self.folder, str) else self.folder / name
+        )
 
-    def existing(self, extension: str) -> Path | None:
+    def existing(self, extension: str) -> Path | str | None:
         """An output already there for this input (any k), or None."""
+        if isinstance(self.folder, str):
+            return self.done
         found = sorted(self.folder.glob(f"{glob.escape(self.stem)}-k*.{extension}"))
         return found[0] if found else None
 
@@ -155,15 +167,17 @@ def _is_image(path: Path) -> bool:
         return True
 
 
-def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
+def discover(inputs, out_dir) -> tuple[list[tuple[Path | str, Path | str]], int]:
     """The image files among ``inputs``, each with the folder its layout is relative to.
 
     Parameters
     ----------
     inputs : iterable of str
-        Files, folders (walked recursively) and glob patterns.
-    out_dir : path
-        The batch's output folder: nothing inside it is taken as an input.
+        Files, folders (walked recursively) and glob patterns; or object storage URLs
+        (``s3://bucket/prefix/``: every object under it whose extension is an
+        image format's, :mod:`kpalette.storage`).
+    out_dir : path or str
+        The batch's output folder (or URL prefix): nothing inside it is an input.
 
     Returns
     -------
@@ -177,8 +191,9 @@ def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
     ValueError
         An input that is neither a file, a folder nor a pattern matching anything.
     """
-    out_dir = Path(out_dir).resolve()
-    found: dict[Path, Path] = {}
+    remote_out = str(out_dir).rstrip("/") + "/" if storage.is_url(out_dir) else None
+    local_out = None if remote_out else Path(out_dir).resolve()
+    found: dict = {}
     not_images = 0
 
     def consider(path: Path, base: Path) -> None:
@@ -187,7 +202,8 @@ def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
             resolved = path.resolve()
         except (OSError, RuntimeError):  # a symbolic link loop: kept, to fail as a row
             resolved = path.absolute()
-        if resolved == out_dir or out_dir in resolved.parents or resolved in found:
+        inside = local_out is not None and (resolved == local_out or local_out in resolved.parents)
+        if inside or resolved in found:
             return
         if _is_image(path):
             found[resolved] = base
@@ -195,6 +211,11 @@ def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
             not_images += 1
 
     for text in inputs:
+        if storage.is_url(text):  # objects, by extension, in order
+            for url, prefix in storage.find_images(str(text)):
+                if (remote_out is None or not url.startswith(remote_out)) and url not in found:
+                    found[url] = prefix
+            continue
         path = Path(text)
         if path.is_dir():
             for root, dirs, files in os.walk(path):
@@ -215,7 +236,9 @@ def discover(inputs, out_dir) -> tuple[list[tuple[Path, Path]], int]:
                     consider(Path(match), base)
         else:
             raise ValueError(f"no such file or folder: {text!r}")
-    return [(path, base.resolve()) for path, base in found.items()], not_images
+    return [
+        (path, base if isinstance(base, str) else base.resolve()) for path, base in found.items()
+    ], not_images
 
 
 def plan(found, out_dir, extension: str = "png") -> list[Job]:
@@ -228,17 +251,32 @@ def plan(found, out_dir, extension: str = "png") -> list[Job]:
         Two inputs that would write the same output (``photo.jpg`` and ``photo.png`` in
         one folder), named in the message.
     """
-    out_dir = Path(out_dir)
+    remote = storage.is_url(out_dir)
+    there = storage.listing(str(out_dir)) if remote else set()
+    out_dir = str(out_dir) if remote else Path(out_dir)
     jobs: list[Job] = []
-    seen: dict[tuple[Path, str], Path] = {}
+    seen: dict = {}
     for source, base in found:
-        relative = source.relative_to(base) if base in source.parents else Path(source.name)
-        job = Job(source=source, folder=out_dir / relative.parent, stem=source.stem)
+        if isinstance(source, str):  # an object: its key under the listed prefix
+            relative = Path(source[len(base) :].lstrip("/"))
+        else:
+            relative = source.relative_to(base) if base in source.parents else Path(source.name)
+        stem = Path(relative.name).stem
+        if remote:
+            folder = out_dir.rstrip("/")
+            if str(relative.parent) != ".":
+                folder = storage.join(folder, relative.parent.as_posix())
+            pattern = storage.join(folder, f"{glob.escape(stem)}-k*.{extension}")
+            done = min((url for url in there if fnmatch.fnmatchcase(url, pattern)), default=None)
+            job = Job(source=source, folder=folder, stem=stem, done=done)
+        else:
+            job = Job(source=source, folder=out_dir / relative.parent, stem=stem)
         key = (job.folder, job.stem)
         if key in seen:
+            named = str(job.output(0, extension)).removesuffix(f"0.{extension}")
             raise ValueError(
                 f"{seen[key]} and {source} would both be written as "
-                f"{job.folder / job.stem}-k<N>.{extension}; rename one or run them apart"
+                f"{named}<N>.{extension}; rename one or run them apart"
             )
         seen[key] = source
         jobs.append(job)
@@ -249,29 +287,28 @@ def plan(found, out_dir, extension: str = "png") -> list[Job]:
 def process(job: Job, options: Options, settings: Settings) -> Row:
     """Compress one input; every failure is a row, never an exception."""
     start = time.perf_counter()
-    row = Row(input=str(job.source), input_bytes=io.file_size(job.source))
+    remote = isinstance(job.source, str)
+    row = Row(
+        input=str(job.source),
+        input_bytes=storage.size(job.source) if remote else io.file_size(job.source),
+    )
     try:
         existing = job.existing(settings.extension)
         if existing is not None and not settings.force:
-            io.remove_stale_temporaries(existing)  # of a write killed after its link
+            if not isinstance(existing, str):
+                io.remove_stale_temporaries(existing)  # of a write killed after its link
             row.status, row.output = "skipped", str(existing)
             return row
-        if _is_animation(job, options, settings):
-            return _animation(job, options, settings, row)
-        result, fmt = _result(job, options, settings, row.warnings)
+        source = storage.read(job.source)  # an object's bytes; a local file's path
+        if _is_animation(source, options, settings):
+            return _animation(job, source, options, settings, row)
+        result, fmt = _result(source, options, settings, row.warnings)
         data, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
         row.width, row.height = result.shape[1], result.shape[0]
         row.k = result.n_colors
         output = job.output(result.n_colors, settings.extension)
         row.output = str(output)
-        if settings.skip_if_larger and row.input_bytes is not None and len(data) > row.input_bytes:
-            row.status, row.output_bytes = "skipped-larger", len(data)
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            row.output_bytes = io.write_bytes_atomic(
-                output, data, overwrite=settings.force, protect=(job.source,)
-            )
-            row.status = "ok"
+        _write(job, output, data, settings, row)
         row.colors = result.colors_written
         if settings.measure:
             row.mse = round(result.mse, 6)
@@ -288,18 +325,36 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
     return row
 
 
-def _is_animation(job: Job, options: Options, settings: Settings) -> bool:
+def _write(job: Job, output, data: bytes, settings: Settings, row: Row) -> None:
+    """The output written (a file atomically, an object in one request), or skipped
+    as larger than its input; the row says which."""
+    if settings.skip_if_larger and row.input_bytes is not None and len(data) > row.input_bytes:
+        row.status, row.output_bytes = "skipped-larger", len(data)
+        return
+    if isinstance(output, str):
+        row.output_bytes = storage.write(
+            output, data, overwrite=settings.force, protect=(str(job.source),)
+        )
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        row.output_bytes = io.write_bytes_atomic(
+            output, data, overwrite=settings.force, protect=(job.source,)
+        )
+    row.status = "ok"
+
+
+def _is_animation(source, options: Options, settings: Settings) -> bool:
     """Whether the input has several frames and the outputs keep them all."""
     fmt = io.output_format(f"x.{settings.extension}")
     if fmt.name not in ANIMATION_FORMATS:
         return False
     count = io.frame_count(
-        job.source, max_pixels=options.max_pixels, max_expansion=options.max_expansion
+        source, max_pixels=options.max_pixels, max_expansion=options.max_expansion
     )
     return count > 1
 
 
-def _animation(job: Job, options: Options, settings: Settings, row: Row) -> Row:
+def _animation(job: Job, source, options: Options, settings: Settings, row: Row) -> Row:
     """An animation's row: every frame over one palette (its ``delta_e`` not measured)."""
     if options.choice is not None:
         raise ValueError(
@@ -309,7 +364,7 @@ def _animation(job: Job, options: Options, settings: Settings, row: Row) -> Row:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = quantize_animation(
-            job.source,
+            source,
             palette=settings.palette,
             options=options.replace(dither=settings.animation_dither),
         )
@@ -319,14 +374,7 @@ def _animation(job: Job, options: Options, settings: Settings, row: Row) -> Row:
     row.k = row.colors = result.n_colors
     output = job.output(result.n_colors, settings.extension)
     row.output = str(output)
-    if settings.skip_if_larger and row.input_bytes is not None and len(data) > row.input_bytes:
-        row.status, row.output_bytes = "skipped-larger", len(data)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        row.output_bytes = io.write_bytes_atomic(
-            output, data, overwrite=settings.force, protect=(job.source,)
-        )
-        row.status = "ok"
+    _write(job, output, data, settings, row)
     if settings.measure:
         row.mse = round(result.mse, 6)
         row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
@@ -335,14 +383,14 @@ def _animation(job: Job, options: Options, settings: Settings, row: Row) -> Row:
     return row
 
 
-def _result(job: Job, options: Options, settings: Settings, said: list[str]):
+def _result(source, options: Options, settings: Settings, said: list[str]):
     """The input's result and output format; the warnings on the way go to ``said``
     (kpalette's and the decoder's: a first frame only, a CMYK photo, damaged EXIF)."""
     fmt = io.output_format(f"x.{settings.extension}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = quantize_for(job.source, fmt, palette=settings.palette, options=options)
+            result = quantize_for(source, fmt, palette=settings.palette, options=options)
             return result, fmt
         finally:
             for warning in caught:
@@ -352,10 +400,10 @@ def _result(job: Job, options: Options, settings: Settings, said: list[str]):
                         said.append(text)
 
 
-def _histogram(source: Path, options: Options):
+def _histogram(source: Path | str, options: Options):
     """(codes, counts) of an image's visible RGB colours: the map step of a shared palette."""
     try:
-        prepared = prepare(source, options)
+        prepared = prepare(storage.read(source), options)
     except (KPaletteError, ValueError, OSError, MemoryError):
         return None
     histogram = rgb_histogram(prepared.pixels)
@@ -508,8 +556,15 @@ def chunk_size(n_jobs: int, threads: int) -> int:
 
 def paths_visible(paths: list[str]) -> str | None:
     """The first of ``paths`` that does not exist here (run on each Dask worker to check
-    that a cluster batch's paths are shared), or None."""
-    return next((path for path in paths if not os.path.exists(path)), None)
+    that a cluster batch's paths are shared, or that its objects can be read), or None.
+    An output prefix in object storage is not asked: it exists once written to."""
+    for path in paths:
+        if storage.is_url(path):
+            if not path.endswith("/") and storage.size(path) is None:
+                return path
+        elif not os.path.exists(path):
+            return path
+    return None
 
 
 def _process_chunk(jobs: list[Job], options: Options, settings: Settings) -> list[Row]:

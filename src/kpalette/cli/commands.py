@@ -3,6 +3,7 @@ the library's public functions and returns what it prints."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ import time
 import webbrowser
 from pathlib import Path
 
-from .. import batch, io
+from .. import batch, io, storage
 from ..animation import ANIMATION_DITHER
 from ..data import sample_image_path
 from ..exceptions import KPaletteError, require_extra
@@ -312,14 +313,10 @@ def _batch(args) -> str:
     if args.palette and options.choice is not None:
         raise UsageError("--palette gives the colours: it takes no -k auto or target")
     _refuse_lossy_targets(io.output_format(f"x.{args.format}"), options)
-    # Absolute paths: on a cluster, the workers' working folder is not this one.
-    out_dir = Path(args.output).absolute()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"the output {str(out_dir)!r} is a file, not a folder")
-    if not out_dir.exists() and not out_dir.parent.is_dir():
-        raise UsageError(f"the output folder's parent does not exist: {str(out_dir.parent)!r}")
-    if out_dir.exists() and not os.access(out_dir, os.W_OK | os.X_OK):
-        raise UsageError(f"the output folder is not writable: {str(out_dir)!r}")
+    # A bucket's prefix has nothing to make or check before the objects; a folder is
+    # made absolute (on a cluster, the workers' working folder is not this one).
+    remote = storage.is_url(args.output)
+    out_dir = args.output.rstrip("/") + "/" if remote else _local_output_folder(args.output)
     try:
         found, not_images = batch.discover(args.inputs, out_dir)
         jobs = batch.plan(found, out_dir, args.format)
@@ -330,52 +327,57 @@ def _batch(args) -> str:
     cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
     workers = max(1, min(args.jobs or cores, len(jobs) or 1))
     client = _dask_client(args.scheduler) if args.scheduler else None
-    if client is not None and jobs:
-        _check_workers_see(client, jobs[0].source, out_dir)
-    if not out_dir.exists():  # only once the batch can run: a failed start leaves nothing
-        out_dir.mkdir()
-    if args.shared_palette and jobs:
-        palette = batch.shared_palette(jobs, options, workers=workers, client=client)
-    settings = batch.Settings(
-        extension=args.format,
-        force=args.force,
-        skip_if_larger=args.skip_if_larger,
-        palette=palette,
-        measure=args.report is not None,
-        animation_dither=ANIMATION_DITHER if args.dither is None else args.dither,
-    )
-    counts = {"ok": 0, "skipped": 0, "skipped-larger": 0, "failed": 0}
-    bytes_in = bytes_out = 0
-    megapixels = 0.0
-    bar = _batch_bar(len(jobs), enabled=not args.quiet and _stderr_is_terminal())
-    with _report_writer(args.report) as write_row:
-        for row in batch.run(jobs, options, settings, workers=workers, client=client):
-            counts[row.status] += 1
-            write_row(row.as_dict())
-            for warning in row.warnings:  # each naming its file
-                named = warning if row.input in warning else f"{row.input}: {warning}"
-                _error_line(named, bar, kind="warning")
-            if row.status == "failed":
-                _error_line(f"{row.input}: {row.error}", bar)
-            if row.status == "ok":
-                bytes_in += row.input_bytes or 0
-                bytes_out += row.output_bytes or 0
-                megapixels += (row.width or 0) * (row.height or 0) / 1e6
-            if bar is not None:
-                elapsed = max(time.perf_counter() - start, 1e-9)
-                bar.set_postfix_str(f"{megapixels / elapsed:.1f} MP/s, {counts['failed']} failed")
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    args.status = 1 if counts["failed"] else 0
-    if args.quiet:
-        return ""
-    skipped = counts["skipped"] + counts["skipped-larger"]
-    return (
-        f"{counts['ok']} done, {skipped} skipped, {counts['failed']} failed"
-        f"{f', {not_images} not images' if not_images else ''}; "
-        f"{bytes_in:,} B -> {bytes_out:,} B; {time.perf_counter() - start:.1f} s\n"
-    )
+    # The client is closed with the batch (left open, it would try to reconnect to a
+    # cluster that has gone).
+    with contextlib.nullcontext() if client is None else client:
+        if client is not None and jobs:
+            _check_workers_see(client, jobs[0].source, out_dir)
+        if not remote and not out_dir.exists():  # once it can run: a failed start leaves nothing
+            out_dir.mkdir()
+        if args.shared_palette and jobs:
+            palette = batch.shared_palette(jobs, options, workers=workers, client=client)
+        settings = batch.Settings(
+            extension=args.format,
+            force=args.force,
+            skip_if_larger=args.skip_if_larger,
+            palette=palette,
+            measure=args.report is not None,
+            animation_dither=ANIMATION_DITHER if args.dither is None else args.dither,
+        )
+        counts = {"ok": 0, "skipped": 0, "skipped-larger": 0, "failed": 0}
+        bytes_in = bytes_out = 0
+        megapixels = 0.0
+        bar = _batch_bar(len(jobs), enabled=not args.quiet and _stderr_is_terminal())
+        with _report_writer(args.report) as write_row:
+            for row in batch.run(jobs, options, settings, workers=workers, client=client):
+                counts[row.status] += 1
+                write_row(row.as_dict())
+                for warning in row.warnings:  # each naming its file
+                    named = warning if row.input in warning else f"{row.input}: {warning}"
+                    _error_line(named, bar, kind="warning")
+                if row.status == "failed":
+                    _error_line(f"{row.input}: {row.error}", bar)
+                if row.status == "ok":
+                    bytes_in += row.input_bytes or 0
+                    bytes_out += row.output_bytes or 0
+                    megapixels += (row.width or 0) * (row.height or 0) / 1e6
+                if bar is not None:
+                    elapsed = max(time.perf_counter() - start, 1e-9)
+                    bar.set_postfix_str(
+                        f"{megapixels / elapsed:.1f} MP/s, {counts['failed']} failed"
+                    )
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+        args.status = 1 if counts["failed"] else 0
+        if args.quiet:
+            return ""
+        skipped = counts["skipped"] + counts["skipped-larger"]
+        return (
+            f"{counts['ok']} done, {skipped} skipped, {counts['failed']} failed"
+            f"{f', {not_images} not images' if not_images else ''}; "
+            f"{bytes_in:,} B -> {bytes_out:,} B; {time.perf_counter() - start:.1f} s\n"
+        )
 
 
 def _serve(args) -> str:
@@ -409,14 +411,28 @@ def _serve(args) -> str:
     return ""
 
 
-def _check_workers_see(client, source: Path, out_dir: Path) -> None:
+def _local_output_folder(output: str) -> Path:
+    """A batch's local output folder, absolute; refused when it cannot be one."""
+    out_dir = Path(output).absolute()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"the output {str(out_dir)!r} is a file, not a folder")
+    if not out_dir.exists() and not out_dir.parent.is_dir():
+        raise UsageError(f"the output folder's parent does not exist: {str(out_dir.parent)!r}")
+    if out_dir.exists() and not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"the output folder is not writable: {str(out_dir)!r}")
+    return out_dir
+
+
+def _check_workers_see(client, source, out_dir) -> None:
     """Refuse a cluster batch whose workers cannot read its inputs or reach the output's
-    parent folder: the paths must name the same files on every worker."""
+    parent folder: the paths must name the same files on every worker (objects in a
+    bucket must be readable there)."""
     from ..batch import paths_visible
 
+    parent = out_dir if isinstance(out_dir, str) else str(out_dir.parent)
     missing = {
         address: path
-        for address, path in client.run(paths_visible, [str(source), str(out_dir.parent)]).items()
+        for address, path in client.run(paths_visible, [str(source), parent]).items()
         if path is not None
     }
     if missing:

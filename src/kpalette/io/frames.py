@@ -113,7 +113,8 @@ def read_frames(
             )
         profile = embedded_profile(img)
         plays = _plays(img)
-        frames, durations = [], []
+        frames: list[np.ndarray] = []
+        durations: list[int] = []
         for index in range(n_frames):
             try:
                 img.seek(index)
