@@ -9,7 +9,11 @@ throughput in megapixels per second, the mean MSE of the outputs and their total
     python3 bench/batch.py --count 200 --ks 16 --cluster   # also a 2-worker LocalCluster
 
 ``--cluster`` adds ``kpalette batch --scheduler`` on a LocalCluster of two worker
-processes of one thread each, on loopback.
+processes of one thread each, on loopback. ``--s3`` adds ``kpalette batch
+s3://bench/in/ -o s3://bench/out/ --jobs 2`` against moto's S3 server on loopback
+(the photos uploaded first): the cost of the object-storage layer (listing, a GET and
+a PUT a photo through s3fs) beside the same batch on local files; a real bucket adds
+its network's latency and bandwidth.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ def main() -> None:
     )
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 256])
     parser.add_argument("--cluster", action="store_true", help="also on a 2-worker LocalCluster")
+    parser.add_argument("--s3", action="store_true", help="also on moto's S3 server (loopback)")
     parser.add_argument(
         "--rounds", type=int, default=1, help="runs of each tool, alternated; the best is shown"
     )
@@ -96,6 +101,7 @@ def main() -> None:
             dashboard_address=None,
             env={"OMP_NUM_THREADS": "1"},
         )
+    s3_env = _start_s3() if args.s3 else None
     pngquant = shutil.which("pngquant")
     if pngquant is None:
         sys.exit("bench: pngquant is not installed (apt-get install pngquant)")
@@ -103,6 +109,8 @@ def main() -> None:
     folder = work / "in"
     folder.mkdir()
     megapixels = make_folder(folder, args.count, size=tuple(args.megapixels))
+    if s3_env is not None:
+        _upload(folder, s3_env)
     print(f"{args.count} photos, {megapixels:.0f} MP in all, {os.cpu_count()} cores")
     print("| k | run | s | MP/s | mean MSE | total MB |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -133,16 +141,25 @@ def main() -> None:
                  cluster.scheduler_address],
                 {}, work / f"c-{k}", "{stem}-k" + str(k) + ".png",
             )  # fmt: skip
+        if s3_env is not None:
+            runs["kpalette --jobs 2, s3:// to s3:// (moto)"] = (
+                [sys.executable, "-m", "kpalette", "batch", "s3://bench/in/", "--quiet", "-o",
+                 f"s3://bench/out-{k}/", "-k", str(k), "--jobs", "2", "--force"],
+                s3_env, None, None,
+            )  # fmt: skip
         best = dict.fromkeys(runs, float("inf"))
         for _ in range(args.rounds):  # alternated, so that each sees the machine's swings
             for name, (command, env, outputs, _pattern) in runs.items():
-                if outputs != folder:
+                if outputs is not None and outputs != folder:
                     shutil.rmtree(outputs, ignore_errors=True)
                 start = time.perf_counter()
                 subprocess.run(command, env={**os.environ, **env}, check=False, capture_output=True)
                 best[name] = min(best[name], time.perf_counter() - start)
         for name, (_command, _env, outputs, pattern) in runs.items():
             seconds = best[name]
+            if outputs is None:  # in the bucket: the same bytes as the local run's
+                print(f"| {k} | {name} | {seconds:.1f} | {megapixels / seconds:.1f} | - | - |")
+                continue
             mse, total = mse_and_bytes(folder, outputs, pattern)
             print(
                 f"| {k} | {name} | {seconds:.1f} | {megapixels / seconds:.1f} | {mse:.2f} | "
@@ -154,6 +171,35 @@ def main() -> None:
     shutil.rmtree(work)
     if cluster is not None:
         cluster.close()
+
+
+def _start_s3() -> dict:
+    """moto's S3 server on loopback (for the life of this process) and its environment."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line a request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    os.environ.update(env)
+    return env
+
+
+def _upload(folder: Path, env: dict) -> None:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.mkdir("bench")
+    for path in sorted(folder.iterdir()):
+        fs.pipe_file(f"bench/in/{path.name}", path.read_bytes())
 
 
 if __name__ == "__main__":
