@@ -55,6 +55,7 @@ extensions = [
         "kpalette._kernels.png_filters",
         "kpalette._kernels.runs",
         "kpalette._kernels.lzw",
+        "kpalette._kernels.ssimulacra2",
         "kpalette._kernels.threads",
     )
 ]

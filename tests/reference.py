@@ -403,3 +403,55 @@ def lzw_encode(indices, min_code_size):
     if n_bits:
         out.append(bits & 0xFF)
     return bytes(out)
+
+
+# SSIMULACRA2's blur and map sums (``_kernels.ssimulacra2``), as kpalette.ssimulacra2
+# computed them in NumPy: a Gaussian of sigma 1.5 over 11 taps, SSIM's C2.
+C2, RADIUS = 0.0009, 5
+TAPS = np.exp(-0.5 * (np.arange(-RADIUS, RADIUS + 1) / 1.5) ** 2)
+TAPS = (TAPS / TAPS.sum()).astype(np.float32)
+
+
+def ssimulacra2_blur(planes: np.ndarray) -> np.ndarray:
+    """Gaussian blur of (H, W, C) planes: zero beyond the left and right sides,
+    mirrored (edge pixel repeated) beyond the top and bottom, as the ``ssimulacra2``
+    package does (it works on the image transposed)."""
+    height, width = planes.shape[:2]
+    rows = np.arange(-RADIUS, height + RADIUS)
+    rows = np.where(rows < 0, -rows - 1, rows)
+    rows = np.where(rows >= height, 2 * height - 1 - rows, rows)
+    tall = planes[np.clip(rows, 0, height - 1)]
+    down = TAPS[0] * tall[:height]
+    for tap in range(1, 2 * RADIUS + 1):
+        down += TAPS[tap] * tall[tap : tap + height]
+    wide = np.zeros((height, width + 2 * RADIUS, planes.shape[2]), dtype=np.float32)
+    wide[:, RADIUS : RADIUS + width] = down
+    out = TAPS[0] * wide[:, :width]
+    for tap in range(1, 2 * RADIUS + 1):
+        out += TAPS[tap] * wide[:, tap : tap + width]
+    return out
+
+
+def _ssimulacra2_norms(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel: the mean and the 4-norm of (H, W, 3) values."""
+    flat = values.reshape(-1, 3).astype(np.float64)
+    squared = flat * flat
+    return flat.mean(axis=0), np.sqrt(np.sqrt((squared * squared).mean(axis=0)))
+
+
+def ssimulacra2_scale_features(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3, 2, 3) numbers of one scale: [channel, norm, (ssim, artefact, detail lost)]."""
+    blurred = ssimulacra2_blur(np.concatenate([a, b, a * a, b * b, a * b], axis=-1))
+    mu_a, mu_b = blurred[..., 0:3], blurred[..., 3:6]
+    s_aa, s_bb, s_ab = blurred[..., 6:9], blurred[..., 9:12], blurred[..., 12:15]
+    mu_ab = mu_a * mu_b
+    num_m = 1.0 - (mu_a - mu_b) ** 2
+    num_s = 2.0 * (s_ab - mu_ab) + C2
+    denom_s = (s_aa - mu_a * mu_a) + (s_bb - mu_b * mu_b) + C2
+    ssim = np.maximum(1.0 - num_m * num_s / denom_s, 0.0)
+    ratio = (1.0 + np.abs(b - mu_b)) / (1.0 + np.abs(a - mu_a)) - 1.0
+    out = np.empty((3, 2, 3))
+    for index, values in enumerate((ssim, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0))):
+        mean, norm4 = _ssimulacra2_norms(values)
+        out[:, 0, index], out[:, 1, index] = mean, norm4
+    return out

@@ -185,44 +185,68 @@ def _for_psnr(target: float, search: KSweep, max_k: int) -> KChoice:
 
 
 def _first_reaching(score, target: float, low: int, high: int) -> int | None:
-    """Smallest k in low..high whose ``score(k)`` reaches ``target``, assuming scores
-    rise with k: a bracketing search on log k, each probe where the two scores around
-    the target would meet on a straight line (halving when that does not narrow the
-    bracket enough). SSIMULACRA2 rises smoothly with log k, so a handful of probes
-    find the answer where halving from the ends would take about eight."""
+    """About the smallest k in low..high whose ``score(k)`` reaches ``target``,
+    assuming scores rise with k: within :func:`_close_enough` of it (a few percent of
+    k, a fraction of a point of the score; the file's size grows more slowly still).
+
+    A secant search on log k: SSIMULACRA2 rises smoothly with log k, so each probe is
+    put where the line through the last two probes meets the target (at most four
+    times farther than the last probe when the answer is not yet bracketed; kept well
+    inside a bracket, or halved, so that the bracket always narrows). A handful
+    of probes find the answer where halving from the ends would take about eight."""
+    seen: dict[int, float] = {}
+    order: list[int] = []  # the probes, the latest last
     probe = min(high, max(low, 32))
-    below: tuple[int, float] | None = None  # (k, score) under the target
-    above: tuple[int, float] | None = None  # (k, score) at or over it
     while True:
-        value = score(probe)
-        if value >= target:
-            above = (probe, value)
+        seen[probe] = score(probe)
+        order.append(probe)
+        below = [k for k in seen if seen[k] < target]
+        above = [k for k in seen if seen[k] >= target]
+        lo_k = max(below) if below else None
+        hi_k = min(above) if above else None
+        if hi_k is not None and (hi_k <= low or (lo_k is not None and _close_enough(lo_k, hi_k))):
+            return hi_k
+        if hi_k is None and max(seen) >= high:
+            return None
+        if lo_k is not None and hi_k is not None:
+            # The line through the last two probes (not the bracket's ends: on a curve
+            # that flattens, an end far below would hold every guess too high).
+            a, b = order[-2], order[-1]
+            if seen[a] == seen[b] or a == b:
+                a, b = lo_k, hi_k
+            guess = _secant((a, seen[a]), (b, seen[b]), target)
+            span = hi_k - lo_k
+            probe = min(hi_k - 1, max(lo_k + 1, math.ceil(guess)))
+            if span > 4 and not (lo_k + span // 8 <= probe <= hi_k - span // 8):
+                probe = (lo_k + hi_k) // 2
+            continue
+        # Not bracketed: extrapolate from the two probes nearest (one: a step of 2 or 4).
+        side = sorted(below)[-2:] if hi_k is None else sorted(above)[:2]
+        last = side[-1] if hi_k is None else side[0]
+        if len(side) == 2 and seen[side[1]] > seen[side[0]]:
+            guess = _secant((side[0], seen[side[0]]), (side[1], seen[side[1]]), target)
         else:
-            below = (probe, value)
-        if above is None:
-            if probe >= high:
-                return None
-            assert below is not None  # this probe was under the target
-            step = 4 if below[1] < target - 20 else 2
-            probe = min(high, probe * step)
-            continue
-        if below is None:
-            if above[0] <= low:
-                return low
-            probe = max(low, above[0] // 4 if above[1] > target + 20 else above[0] // 2)
-            continue
-        if above[0] - below[0] <= 1:
-            return above[0]
-        lo_k, lo_v = below
-        hi_k, hi_v = above
-        share = (target - lo_v) / (hi_v - lo_v) if hi_v > lo_v else 0.5
-        guess = math.exp(math.log(lo_k) + share * (math.log(hi_k) - math.log(lo_k)))
-        # Lean to the upper side so that a probe often closes the bracket.
-        probe = math.ceil(guess)
-        span = hi_k - lo_k
-        probe = min(hi_k - 1, max(lo_k + 1, probe))
-        if span > 4 and not (lo_k + span // 8 <= probe <= hi_k - span // 8):
-            probe = (lo_k + hi_k) // 2
+            far = abs(seen[last] - target) > 20
+            guess = last * (4 if far else 2) if hi_k is None else last / (4 if far else 2)
+        if hi_k is None:
+            probe = min(high, max(last + 1, min(4 * last, math.ceil(guess * 1.05))))
+        else:
+            probe = max(low, min(last - 1, max(last // 4, math.floor(guess / 1.05))))
+
+
+def _secant(a: tuple[int, float], b: tuple[int, float], target: float) -> float:
+    """Where the line through two (k, score) points, on log k, reaches ``target``."""
+    (k0, v0), (k1, v1) = a, b
+    if v1 == v0:
+        return math.sqrt(k0 * k1)
+    share = (target - v0) / (v1 - v0)
+    return math.exp(math.log(k0) + share * (math.log(k1) - math.log(k0)))
+
+
+def _close_enough(below: int, above: int) -> bool:
+    """Whether a bracket is narrow enough to stop: the k above at most 2% (and at
+    least one) over the k below."""
+    return above - below <= max(1, above // 50)
 
 
 def _for_quality(low: float, high: float, search: KSweep, max_k: int) -> KChoice:
@@ -234,13 +258,22 @@ def _for_quality(low: float, high: float, search: KSweep, max_k: int) -> KChoice
     estimate = search.ssimulacra2_estimate
     found = _first_reaching(estimate, high, 2, max_k)
     k = max_k if found is None else found
-    while found is not None and k > 2 and estimate(k - 1) >= high:  # not monotonic by law
-        k -= 1
+    # The quick fits guide; the full fit at k decides: fewer colours while it still
+    # reaches the target (it often scores a little over its quick fit), more while not.
+    while found is not None and k > 2 and search.ssimulacra2(k) >= high:
+        fewer = max(2, k - max(1, k // 32))
+        if search.ssimulacra2(fewer) < high:
+            break
+        k = fewer
     while search.ssimulacra2(k) < high and k < max_k:
-        k = min(max_k, k + max(1, k // 16))
+        k = min(max_k, k + max(1, k // 32))
     score = search.ssimulacra2(k)
     if score >= high:
-        below = f"; a quick fit at k={k - 1} scores {estimate(k - 1):.1f}" if k > 2 else ""
+        under = [(j, v) for j, v in search.quality_estimates.items() if j < k and v < high]
+        below = ""
+        if under:
+            j, v = max(under)
+            below = f"; a quick fit at k={j} scores {v:.1f}"
         reason = f"the fewest colours reaching SSIMULACRA2 {high:g} ({score:.1f}{below})"
     elif score >= low:
         reason = (

@@ -8,17 +8,21 @@ two edge maps (artefacts added, detail lost) per channel, each summarised by its
 mean and its 4-norm; the 108 numbers weighted, summed and mapped onto 0-100
 (about 90: hard to tell apart at 1:1; 70: high quality; 50: medium; below 30: low).
 
-Written in NumPy, blurring with a separable Gaussian (sigma 1.5, 11 taps; zero
-beyond the left and right sides, mirrored at the top and bottom, as the
-``ssimulacra2`` package does): tested against that package within half a point on
-photos (tests/test_ssimulacra2.py).
+In NumPy, with its two loops over each scale's pixels compiled
+(:mod:`kpalette._kernels.ssimulacra2`: a separable Gaussian blur, sigma 1.5, 11 taps,
+zero beyond the left and right sides and mirrored at the top and bottom, as the
+``ssimulacra2`` package does; and the maps summed into their means and 4-norms
+without being stored; their NumPy twins are in tests/reference.py): tested against
+that package within half a point on photos (tests/test_ssimulacra2.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SAMPLE_PIXELS", "sample", "ssimulacra2"]
+from ._kernels.ssimulacra2 import blur, scale_sums
+
+__all__ = ["SAMPLE_PIXELS", "Reference", "sample", "ssimulacra2"]
 
 #: Pixels :func:`sample` keeps of a larger image (four tiles of about 362 x 362).
 SAMPLE_PIXELS = 1 << 19
@@ -160,12 +164,14 @@ _LINEAR = np.where(
 ).astype(_FLOAT)
 
 
-def ssimulacra2(reference: np.ndarray, distorted: np.ndarray) -> float:
+def ssimulacra2(reference, distorted: np.ndarray) -> float:
     """SSIMULACRA2 score of ``distorted`` against ``reference``.
 
     Parameters
     ----------
-    reference, distorted : (H, W, 3) or (H, W, 4) uint8 arrays
+    reference : (H, W, 3) or (H, W, 4) uint8 array, or Reference
+        A :class:`Reference` when one image is scored against many times.
+    distorted : (H, W, 3) or (H, W, 4) uint8 array
         The same size, at least 8 pixels each way. With alpha, each is blended
         over mid grey (0.5 in linear light), as the ``ssimulacra2`` package does.
 
@@ -179,25 +185,52 @@ def ssimulacra2(reference: np.ndarray, distorted: np.ndarray) -> float:
     ValueError
         For arrays of other shapes, dtypes or sizes.
     """
-    reference, distorted = _checked(reference), _checked(distorted)
-    if reference.shape[:2] != distorted.shape[:2]:
-        raise ValueError(
-            f"the images must have the same size, got {reference.shape[:2]} and "
-            f"{distorted.shape[:2]}"
-        )
-    if min(reference.shape[:2]) < 8:
-        raise ValueError(f"SSIMULACRA2 needs at least 8x8 pixels, got {reference.shape[:2]}")
-    linear_a, linear_b = _linear(reference), _linear(distorted)
-    features = []
-    for scale in range(_SCALES):
-        if min(linear_a.shape[:2]) < 8:
-            break
-        if scale:
-            linear_a, linear_b = _half(linear_a), _half(linear_b)
-            if min(linear_a.shape[:2]) < 8:
+    if not isinstance(reference, Reference):
+        reference = Reference(reference)
+    return reference.score(distorted)
+
+
+class Reference:
+    """An image prepared to be scored against: its XYB planes and their blurs at each
+    scale, made once (a search scores many candidates against one original).
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W, 4) uint8 array
+        At least 8 pixels each way.
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        image = _checked(image)
+        if min(image.shape[:2]) < 8:
+            raise ValueError(f"SSIMULACRA2 needs at least 8x8 pixels, got {image.shape[:2]}")
+        self.shape = image.shape[:2]
+        self._scales = []  # per scale: (XYB, the blur of [XYB, XYB**2])
+        linear = _linear(image)
+        for scale in range(_SCALES):
+            if scale:
+                linear = _half(linear)
+            if min(linear.shape[:2]) < 8:
                 break
-        features.append(_scale_features(_xyb(linear_a), _xyb(linear_b)))
-    return _score(features)
+            xyb = np.ascontiguousarray(_xyb(linear))
+            self._scales.append((xyb, _blurred(np.concatenate([xyb, xyb * xyb], axis=-1))))
+
+    def score(self, distorted: np.ndarray) -> float:
+        """SSIMULACRA2 of ``distorted`` (the reference's size) against this image."""
+        distorted = _checked(distorted)
+        if distorted.shape[:2] != self.shape:
+            raise ValueError(
+                f"the images must have the same size, got {self.shape} and {distorted.shape[:2]}"
+            )
+        linear = _linear(distorted)
+        features = []
+        for scale, (xyb_a, blurred_a) in enumerate(self._scales):
+            if scale:
+                linear = _half(linear)
+            xyb_b = np.ascontiguousarray(_xyb(linear))
+            blurred_b = _blurred(np.concatenate([xyb_b, xyb_b * xyb_b, xyb_a * xyb_b], axis=-1))
+            features.append(scale_sums(xyb_a, xyb_b, blurred_a, blurred_b, _C2))
+        return _score(features)
 
 
 def sample(image: np.ndarray, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
@@ -270,48 +303,10 @@ def _xyb(linear: np.ndarray) -> np.ndarray:
     return np.stack([x * 14.0 + 0.42, y + 0.01, (mixed[..., 2] - y) + 0.55], axis=-1)
 
 
-def _blur(planes: np.ndarray) -> np.ndarray:
-    """Gaussian blur of (H, W, C) planes: zero beyond the left and right sides,
-    mirrored (edge pixel repeated) beyond the top and bottom, as the ``ssimulacra2``
-    package does (it works on the image transposed)."""
-    height, width = planes.shape[:2]
-    rows = np.arange(-_RADIUS, height + _RADIUS)
-    rows = np.where(rows < 0, -rows - 1, rows)
-    rows = np.where(rows >= height, 2 * height - 1 - rows, rows)
-    tall = planes[np.clip(rows, 0, height - 1)]
-    down = _TAPS[0] * tall[:height]
-    for tap in range(1, 2 * _RADIUS + 1):
-        down += _TAPS[tap] * tall[tap : tap + height]
-    wide = np.zeros((height, width + 2 * _RADIUS, planes.shape[2]), dtype=_FLOAT)
-    wide[:, _RADIUS : _RADIUS + width] = down
-    out = _TAPS[0] * wide[:, :width]
-    for tap in range(1, 2 * _RADIUS + 1):
-        out += _TAPS[tap] * wide[:, tap : tap + width]
-    return out
-
-
-def _norms(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel: the mean and the 4-norm of (H, W, 3) values."""
-    flat = values.reshape(-1, 3).astype(np.float64)
-    squared = flat * flat
-    return flat.mean(axis=0), np.sqrt(np.sqrt((squared * squared).mean(axis=0)))
-
-
-def _scale_features(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(3, 2, 3) numbers of one scale: [channel, norm, (ssim, artefact, detail lost)]."""
-    blurred = _blur(np.concatenate([a, b, a * a, b * b, a * b], axis=-1))
-    mu_a, mu_b = blurred[..., 0:3], blurred[..., 3:6]
-    s_aa, s_bb, s_ab = blurred[..., 6:9], blurred[..., 9:12], blurred[..., 12:15]
-    mu_ab = mu_a * mu_b
-    num_m = 1.0 - (mu_a - mu_b) ** 2
-    num_s = 2.0 * (s_ab - mu_ab) + _C2
-    denom_s = (s_aa - mu_a * mu_a) + (s_bb - mu_b * mu_b) + _C2
-    ssim = np.maximum(1.0 - num_m * num_s / denom_s, 0.0)
-    ratio = (1.0 + np.abs(b - mu_b)) / (1.0 + np.abs(a - mu_a)) - 1.0
-    out = np.empty((3, 2, 3))
-    for index, values in enumerate((ssim, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0))):
-        mean, norm4 = _norms(values)
-        out[:, 0, index], out[:, 1, index] = mean, norm4
+def _blurred(planes: np.ndarray) -> np.ndarray:
+    """The Gaussian blur of (H, W, C) float32 planes (compiled)."""
+    work, out = np.empty_like(planes), np.empty_like(planes)
+    blur(planes, _TAPS, work, out)
     return out
 
 

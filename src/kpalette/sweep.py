@@ -19,10 +19,10 @@ from .fit import Fit, fit_histogram, nearest_entries, prepare_points
 from .kmeans import grid_means, kmeans_weighted
 from .mapping import from_fit
 from .options import Options
-from .prepare import prepare
+from .prepare import PreparedImage, prepare
 from .progress import status
 from .result import QuantizedImage
-from .ssimulacra2 import sample, ssimulacra2
+from .ssimulacra2 import Reference, sample
 from .threads import limited
 
 __all__ = ["DEFAULT_KNEE_KS", "KSweep", "knee_point"]
@@ -119,7 +119,8 @@ class KSweep:
         # whose fits sort their colours in place).
         self._points = prepare_points(self.prepared.histogram, self.options.color_space)
         self._estimates: dict[int, float] = {}
-        self._sampled_original: np.ndarray | None = None
+        self._reference: Reference | None = None  # the sample of the image, scored against
+        self._sample: PreparedImage | None = None  # the same pixels, mapped by the probes
         self._quality_estimates: dict[int, float] = {}
 
     @property
@@ -310,19 +311,36 @@ class KSweep:
 
     def ssimulacra2_estimate(self, k: int) -> float:
         """SSIMULACRA2 at k of a quick fit (one k-means++ start, the full fit's other
-        settings): close to :meth:`ssimulacra2`, in a fraction of its time; what the
-        search for a quality target probes with."""
+        settings; the whole image's colours fitted, only the sampled pixels mapped):
+        close to :meth:`ssimulacra2`, in a fraction of its time; what the search for a
+        quality target probes with."""
         if k not in self._quality_estimates:
             options = self.options_at(k).replace(n_init=1)
             fit = fit_histogram(self.prepared.histogram, options, prepared=self._points)
             status(f"trying k={k}")
-            self._quality_estimates[k] = self._score(from_fit(fit, self.prepared, options))
+            self._quality_estimates[k] = self._score(from_fit(fit, self._sampled(), options))
         return self._quality_estimates[k]
 
+    @property
+    def quality_estimates(self) -> dict[int, float]:
+        """k -> :meth:`ssimulacra2_estimate` for every k probed so far."""
+        return dict(self._quality_estimates)
+
+    def _sampled(self) -> PreparedImage:
+        """The image's :func:`kpalette.ssimulacra2.sample`, prepared (itself when
+        small): the pixels a probe maps, and the reference of every score."""
+        if self._sample is None:
+            original = self.prepared.original
+            mosaic = sample(original)
+            self._sample = self.prepared if mosaic is original else prepare(mosaic, self.options)
+            self._reference = Reference(mosaic)
+        return self._sample
+
     def _score(self, result: QuantizedImage) -> float:
-        if self._sampled_original is None:
-            self._sampled_original = sample(self.prepared.original)
-        return ssimulacra2(self._sampled_original, sample(result.to_array()))
+        """SSIMULACRA2 of a result (of the whole image, or of its sample) on the sample."""
+        self._sampled()
+        assert self._reference is not None  # made with the sample
+        return self._reference.score(sample(result.to_array()))
 
     def size(self, k: int, image_format: str = "PNG", truecolor: bool = False) -> int:
         """Bytes of the file at k in ``image_format``, really encoded (once per format)."""

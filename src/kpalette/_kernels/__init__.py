@@ -8,6 +8,7 @@
 - :mod:`.seeding`: k-means++ on the tree;
 - :mod:`.measures`: CIELAB, CIEDE2000, the table sums of the quality measures;
 - :mod:`.ssim`: SSIM's window sums;
+- :mod:`.ssimulacra2`: SSIMULACRA2's blur and map sums;
 - :mod:`.dithering`: Floyd-Steinberg error diffusion onto a palette;
 - :mod:`.png_filters`: the PNG writer's scanline filters;
 - :mod:`.runs`: pixels mapped along runs of a neighbour's entry;
