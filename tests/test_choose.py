@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from kpalette import KSweep, choose_k, quantize
 from kpalette.choose import knee_point
@@ -112,7 +116,7 @@ def test_auto_is_the_fewest_colours_whose_difference_is_not_seen_at_a_glance(sma
 
     image = small_photo if name == "small" else load_image(data_image("rocket.jpg"))[::2, ::2]
     sweep = KSweep(image)
-    choice = choose_k(sweep, k="auto")
+    choice = choose_k(sweep, k="auto", method="delta_e")
     assert choice.method == "delta_e" and "not seen at a glance" in choice.reason
     assert choice.result.delta_e <= AUTO_DELTA_E
     # One fewer is seen: by the quick fit the search probes, or else by the full fit
@@ -125,9 +129,36 @@ def test_auto_is_the_fewest_colours_whose_difference_is_not_seen_at_a_glance(sma
 
 def test_auto_says_when_even_the_most_colours_are_seen(rng):
     noise = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
-    choice = choose_k(noise, k="auto", max_k=8)
+    choice = choose_k(noise, k="auto", max_k=8, method="delta_e")
     assert choice.k == 8 and "the most colours searched" in choice.reason
     assert choice.result.delta_e > 2
+    # The default: SSIMULACRA2's high quality, and the most colours when not reached.
+    choice = choose_k(noise, k="auto", max_k=8)
+    assert choice.k == 8 and "under the 70 of -k auto" in choice.reason
+
+
+@pytest.mark.parametrize("name", ["small", "chelsea-crop.png"])
+def test_auto_is_the_fewest_colours_of_high_quality(small_photo, name):
+    """-k auto is a documented target: the fewest colours whose SSIMULACRA2 (the
+    ``ssimulacra2`` package's score) reaches 70, a few percent of k below not."""
+    from ssimulacra2 import compute_ssimulacra2
+
+    from conftest import data_image
+    from kpalette import load_image
+    from kpalette.choose import AUTO_QUALITY
+
+    image = small_photo if name == "small" else load_image(data_image(name))
+    sweep = KSweep(image)
+    choice = choose_k(sweep, k="auto")
+    assert choice.method == "quality" and "-k auto's target" in choice.reason
+    assert AUTO_QUALITY <= sweep.ssimulacra2(choice.k) <= AUTO_QUALITY + 1.5
+    fewer = max(2, choice.k - max(1, choice.k // 32))
+    assert sweep.ssimulacra2(fewer) < AUTO_QUALITY
+    with tempfile.TemporaryDirectory() as folder:
+        a, b = Path(folder) / "a.png", Path(folder) / "b.png"
+        Image.fromarray(image).save(a)
+        Image.fromarray(choice.result.to_array()).save(b)
+        assert abs(compute_ssimulacra2(str(a), str(b)) - sweep.ssimulacra2(choice.k)) < 1.0
 
 
 def test_a_bounded_sweep_keeps_the_most_recent_fits_and_remakes_the_others(small_photo):

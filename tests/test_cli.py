@@ -105,7 +105,7 @@ def test_choosing_k_on_the_command_line(photo, tmp_path, capsys):
 
     status, out, _ = _run(["compress", photo, "-k", "auto", "--json"], capsys)
     report = json.loads(out)
-    assert status == 0 and report["choice"]["method"] == "delta_e"
+    assert status == 0 and report["choice"]["method"] == "quality"
     # The default name says the k chosen.
     assert report["output"] == str(photo.with_name(f"photo-k{report['k']}.png"))
     assert photo.with_name(f"photo-k{report['k']}.png").exists()

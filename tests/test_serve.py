@@ -83,7 +83,7 @@ def test_quantize_answers_the_image_and_its_summary(client, tmp_path, image_form
 
 def test_every_choice_of_the_form(client):
     auto = json.loads(_post(client, k="auto").headers["X-Kpalette-Summary"])
-    assert auto["choice"]["method"] == "delta_e"
+    assert auto["choice"]["method"] == "quality"
     psnr = json.loads(_post(client, target_psnr=30).headers["X-Kpalette-Summary"])
     assert psnr["psnr"] >= 30 and psnr["choice"]["method"] == "target_psnr"
     small = _post(client, max_bytes=30000)
@@ -318,7 +318,7 @@ def test_the_palette_downloads_hold_the_result_s_colours(client, uploaded, tmp_p
 
 def test_choosing_k_says_why_and_the_choice_holds(client, uploaded):
     auto = _get(client, uploaded, "choose", k="auto").json()
-    assert 2 <= auto["k"] <= 256 and "not seen at a glance" in auto["reason"]
+    assert 2 <= auto["k"] <= 256 and "-k auto's target" in auto["reason"]
     psnr = _get(client, uploaded, "choose", target_psnr=30).json()
     assert psnr["method"] == "target_psnr" and "30 dB" in psnr["reason"]
     assert _get(client, uploaded, "summary", k=psnr["k"]).json()["psnr"] >= 30

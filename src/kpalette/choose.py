@@ -23,7 +23,15 @@ from .sweep import (
 )
 from .threads import limited
 
-__all__ = ["AUTO_DELTA_E", "DEFAULT_KNEE_KS", "KChoice", "KSweep", "choose_k", "knee_point"]
+__all__ = [
+    "AUTO_DELTA_E",
+    "AUTO_QUALITY",
+    "DEFAULT_KNEE_KS",
+    "KChoice",
+    "KSweep",
+    "choose_k",
+    "knee_point",
+]
 
 #: Largest number of colours a palette image holds.
 MAX_K = 256
@@ -32,6 +40,11 @@ MAX_K = 256
 #: reading of the scale); 2 keeps a photo's accents (a lamp's glow, a small red
 #: object) that the knee of the inertia curve merges away.
 AUTO_DELTA_E = 2.0
+#: The SSIMULACRA2 score ``k="auto"`` reaches with the fewest colours it can (``-k auto``
+#: is ``--quality 70``, but takes 256 colours, not an error, when they score under):
+#: 70 is "high quality" on its scale, about where a photo's palette version stops
+#: showing bands and lost accents at 1:1 (90: hard to tell apart; 50: medium).
+AUTO_QUALITY = 70.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,7 @@ class KChoice:
     ----------
     k : int
         The chosen number of colours.
-    method : {"delta_e", "knee", "target_psnr", "max_bytes"}
+    method : {"quality", "delta_e", "knee", "target_psnr", "max_bytes"}
     reason : str
         Why ``k``: what was asked, what was found (e.g. "the fewest colours reaching
         PSNR 30 dB (30.281 dB; k=17 reaches 29.999 dB)").
@@ -69,18 +82,20 @@ def choose_k(
     image_format: str = "PNG",
     truecolor: bool = False,
     max_k: int = MAX_K,
-    method: str = "delta_e",
+    method: str = "quality",
     **changes,
 ) -> KChoice:
     """Choose the number of colours for an image.
 
     By ``options``: with ``target_psnr``, the fewest colours whose PSNR reaches it;
     with ``max_bytes``, the most colours (the best quality) whose file, really
-    encoded in ``image_format``, fits in that many bytes; otherwise (``k="auto"``)
-    the fewest colours, from 2 to ``max_k``, whose mean CIEDE2000 difference from the
-    image is under :data:`AUTO_DELTA_E` (``method="delta_e"``: a difference that is
-    not seen at a glance), or the knee of the inertia curve over ``ks``
-    (``method="knee"``, :func:`knee_point`).
+    encoded in ``image_format``, fits in that many bytes; with ``quality``, the
+    fewest whose SSIMULACRA2 score reaches it; otherwise (``k="auto"``) the fewest
+    colours, from 2 to ``max_k``, whose SSIMULACRA2 score reaches
+    :data:`AUTO_QUALITY` (``method="quality"``, the default; ``max_k`` when none
+    does), or whose mean CIEDE2000 difference from the image is under
+    :data:`AUTO_DELTA_E` (``method="delta_e"``), or the knee of the inertia curve
+    over ``ks`` (``method="knee"``, :func:`knee_point`).
 
     Parameters
     ----------
@@ -97,7 +112,7 @@ def choose_k(
         Measure a full-colour PNG rather than a palette one.
     max_k : int, default=256
         Most colours considered for a target.
-    method : {"delta_e", "knee"}, default="delta_e"
+    method : {"quality", "delta_e", "knee"}, default="quality"
         How ``k="auto"`` chooses.
 
     Returns
@@ -112,8 +127,8 @@ def choose_k(
     """
     start = time.perf_counter()
     options = Options.of(options, **changes)
-    if method not in ("delta_e", "knee"):
-        raise ValueError(f"method must be 'delta_e' or 'knee', got {method!r}")
+    if method not in ("quality", "delta_e", "knee"):
+        raise ValueError(f"method must be 'quality', 'delta_e' or 'knee', got {method!r}")
     if options.max_bytes is not None and image_format in LOSSY_FORMATS:
         raise ValueError(
             f"max_bytes cannot be met by choosing colours for a lossy {image_format} output: "
@@ -131,8 +146,10 @@ def choose_k(
         elif method == "knee":
             k, reason = search.suggest(DEFAULT_KNEE_KS if ks is None else ks)
             choice = KChoice(k, "knee", reason, search.result(k), search.curve)
-        else:
+        elif method == "delta_e":
             choice = _for_delta_e(AUTO_DELTA_E, search, max_k)
+        else:
+            choice = _for_quality(-math.inf, AUTO_QUALITY, search, max_k, auto=True)
     return dataclasses.replace(
         choice,
         result=choice.result.replace(
@@ -249,7 +266,9 @@ def _close_enough(below: int, above: int) -> bool:
     return above - below <= max(1, above // 50)
 
 
-def _for_quality(low: float, high: float, search: KSweep, max_k: int) -> KChoice:
+def _for_quality(
+    low: float, high: float, search: KSweep, max_k: int, *, auto: bool = False
+) -> KChoice:
     """The fewest colours whose SSIMULACRA2 score reaches ``high``; else the most
     searched, if they reach ``low``; else :class:`QualityTooLow`.
 
@@ -275,6 +294,13 @@ def _for_quality(low: float, high: float, search: KSweep, max_k: int) -> KChoice
             j, v = max(under)
             below = f"; a quick fit at k={j} scores {v:.1f}"
         reason = f"the fewest colours reaching SSIMULACRA2 {high:g} ({score:.1f}{below})"
+        if auto:
+            reason += ", high quality (-k auto's target)"
+    elif auto:
+        reason = (
+            f"{k} colours, the most searched: SSIMULACRA2 {score:.1f}, under the "
+            f"{high:g} of -k auto (high quality; full colour would reach it)"
+        )
     elif score >= low:
         reason = (
             f"{k} colours, the most searched: SSIMULACRA2 {score:.1f}, under the {high:g} "

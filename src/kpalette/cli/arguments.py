@@ -125,8 +125,8 @@ def _add_engine_options(
     k_help = f"number of colours{'' if default_k is None else f' (default {default_k})'}"
     if choosing:
         k_help += (
-            "; 'auto': the fewest colours, k=2..256, whose mean CIEDE2000 difference is "
-            "under 2 (not seen at a glance)"
+            "; 'auto': the fewest colours, k=2..256, whose SSIMULACRA2 score reaches 70 "
+            "(high quality; --quality 70, but 256 colours when they score under)"
         )
     parser.add_argument(
         "-k",
