@@ -230,3 +230,27 @@ def test_one_sweep_serves_many_threads(small_photo):
     assert failures == []
     assert sorted(sweep.curve) == list(range(2, 10))
     assert len(sweep.results) <= 3
+
+
+def test_quality_on_an_image_larger_than_the_sample_is_the_whole_image_s(tmp_path):
+    """Over 0.5 MP the probes score a mosaic (which reads above the whole image);
+    the k chosen reaches the target on the whole image, as the ``ssimulacra2``
+    package scores the file, within a point and a half."""
+    from ssimulacra2 import compute_ssimulacra2
+
+    from conftest import shared_image
+    from kpalette import load_image
+    from kpalette.ssimulacra2 import SAMPLE_PIXELS
+
+    image = load_image(shared_image("wood.jpg"))[:900, :1000]
+    assert image.shape[0] * image.shape[1] > SAMPLE_PIXELS
+    sweep = KSweep(image)
+    choice = choose_k(sweep, quality=(0, 60))
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(image).save(a)
+    Image.fromarray(choice.result.to_array()).save(b)
+    score = compute_ssimulacra2(str(a), str(b))
+    assert score >= 60 and f"({score:.1f}" in choice.reason
+    # Within a point and a half, or one colour fewer falls short (a step of k can
+    # jump more at small k).
+    assert score <= 61.5 or sweep.ssimulacra2(choice.k - 1) < 60, (choice.k, score)

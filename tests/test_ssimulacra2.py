@@ -85,3 +85,15 @@ def test_bad_images_are_refused_with_what_was_received():
         ssimulacra2(np.zeros((7, 9, 3), np.uint8), np.zeros((7, 9, 3), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         ssimulacra2(np.zeros((9, 9, 3)), np.zeros((9, 9, 3)))
+
+
+def test_the_whole_image_in_bands_equals_one_pass():
+    """Bands of rows with real halo rows give the one-pass score (a Reference holds
+    every scale whole): an image of several bands, odd sizes at each scale."""
+    from kpalette.ssimulacra2 import BAND_ROWS, Reference
+
+    rng = np.random.default_rng(3)
+    smooth = np.add.outer(np.arange(3 * BAND_ROWS + 37), np.arange(203))[..., None]
+    image = ((smooth * np.array([1, 2, 3])) % 256).astype(np.uint8)
+    noisy = np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.uint8)
+    assert ssimulacra2(image, noisy) == pytest.approx(Reference(image).score(noisy), abs=1e-9)

@@ -185,14 +185,65 @@ def ssimulacra2(reference, distorted: np.ndarray) -> float:
     ValueError
         For arrays of other shapes, dtypes or sizes.
     """
-    if not isinstance(reference, Reference):
-        reference = Reference(reference)
-    return reference.score(distorted)
+    if isinstance(reference, Reference):
+        return reference.score(distorted)
+    reference, distorted = _checked(reference), _checked(distorted)
+    if reference.shape[:2] != distorted.shape[:2]:
+        raise ValueError(
+            f"the images must have the same size, got {reference.shape[:2]} and "
+            f"{distorted.shape[:2]}"
+        )
+    if min(reference.shape[:2]) < 8:
+        raise ValueError(f"SSIMULACRA2 needs at least 8x8 pixels, got {reference.shape[:2]}")
+    linear_a, linear_b = _linear(reference), _linear(distorted)
+    features = []
+    for scale in range(_SCALES):
+        if scale:
+            linear_a, linear_b = _half(linear_a), _half(linear_b)
+        if min(linear_a.shape[:2]) < 8:
+            break
+        features.append(_banded_features(linear_a, linear_b))
+    return _score(features)
+
+
+#: Rows of a scale worked on at once by :func:`ssimulacra2` (with the blur's halo):
+#: the planes of a band, not of the whole image, are held, so that a large photo is
+#: scored whole in bounded memory (the linear images themselves, 24 bytes a pixel
+#: for the two, are the rest).
+BAND_ROWS = 128
+
+
+def _banded_features(linear_a: np.ndarray, linear_b: np.ndarray) -> np.ndarray:
+    """One scale's (3, 2, 3) numbers, band by band of rows: each band's planes are
+    blurred with ``_RADIUS`` real rows above and below it (mirrored only at the
+    image's own top and bottom, as in one pass), and the bands' sums combined."""
+    height, width = linear_a.shape[:2]
+    means = np.zeros((3, 3))
+    fourths = np.zeros((3, 3))
+    for top in range(0, height, BAND_ROWS):
+        bottom = min(height, top + BAND_ROWS)
+        low, high = max(0, top - _RADIUS), min(height, bottom + _RADIUS)
+        xyb_a = np.ascontiguousarray(_xyb(linear_a[low:high]))
+        xyb_b = np.ascontiguousarray(_xyb(linear_b[low:high]))
+        blurred_a = _blurred(np.concatenate([xyb_a, xyb_a * xyb_a], axis=-1))
+        blurred_b = _blurred(np.concatenate([xyb_b, xyb_b * xyb_b, xyb_a * xyb_b], axis=-1))
+        kept = slice(top - low, bottom - low)
+        band = scale_sums(
+            xyb_a[kept], xyb_b[kept], blurred_a[kept], blurred_b[kept], _C2
+        )  # [channel, (mean, 4-norm), map]
+        share = (bottom - top) / height
+        means += share * band[:, 0, :]
+        fourths += share * band[:, 1, :] ** 4
+    out = np.empty((3, 2, 3))
+    out[:, 0, :], out[:, 1, :] = means, np.sqrt(np.sqrt(fourths))
+    return out
 
 
 class Reference:
     """An image prepared to be scored against: its XYB planes and their blurs at each
-    scale, made once (a search scores many candidates against one original).
+    scale, made once (a search scores many candidates against one original; held
+    whole, 40 bytes a pixel, so meant for images of a megapixel or less, such as
+    :func:`sample`'s).
 
     Parameters
     ----------

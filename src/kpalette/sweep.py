@@ -22,7 +22,7 @@ from .options import Options
 from .prepare import PreparedImage, prepare
 from .progress import status
 from .result import QuantizedImage
-from .ssimulacra2 import Reference, sample
+from .ssimulacra2 import Reference, sample, ssimulacra2
 from .threads import limited
 
 __all__ = ["DEFAULT_KNEE_KS", "KSweep", "knee_point"]
@@ -300,20 +300,30 @@ class KSweep:
         return f"bytes {image_format}{' truecolor' if truecolor else ''}"
 
     def ssimulacra2(self, k: int) -> float:
-        """SSIMULACRA2 score of the result at k against the image (0-100), measured on
-        :func:`kpalette.ssimulacra2.sample` of both (the whole image up to half a
-        megapixel), once per k."""
+        """SSIMULACRA2 score of the result at k against the image (0-100), of the whole
+        image (the ``ssimulacra2`` package's score of the file), once per k."""
         point = self._curve.get(k, {})
         if "ssimulacra2" not in point:
-            score = self._score(self.result(k))
+            result = self.result(k)
+            if self._sampled() is self.prepared:  # small: the sample is the image
+                score = self._score(result)
+            else:
+                score = ssimulacra2(self.prepared.original, result.to_array())
             self._record(k, ssimulacra2=score)
         return self._curve[k]["ssimulacra2"]
 
+    @property
+    def sampled(self) -> bool:
+        """Whether the image is larger than the sample the quality probes score."""
+        return self._sampled() is not self.prepared
+
     def ssimulacra2_estimate(self, k: int) -> float:
         """SSIMULACRA2 at k of a quick fit (one k-means++ start, the full fit's other
-        settings; the whole image's colours fitted, only the sampled pixels mapped):
-        close to :meth:`ssimulacra2`, in a fraction of its time; what the search for a
-        quality target probes with."""
+        settings; the whole image's colours fitted, only the sampled pixels mapped and
+        scored): close to :meth:`ssimulacra2` on images up to the sample's size, and
+        off by an offset that changes slowly with k on larger ones (scores of a
+        mosaic of tiles read above the whole image's), in a fraction of its time;
+        what the search for a quality target probes with."""
         if k not in self._quality_estimates:
             options = self.options_at(k).replace(n_init=1)
             fit = fit_histogram(self.prepared.histogram, options, prepared=self._points)
