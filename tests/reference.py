@@ -334,11 +334,12 @@ def png_unfilter_rows(scanlines, height, width, step):
     return out.astype(np.uint8)
 
 
-def map_with_runs(color_ids, points, nearest, centers, tolerance):
+def map_with_runs(color_ids, points, nearest, centers, tolerance, band_rows=512):
     """Each pixel's entry, as ``_kernels.runs.map_with_runs`` chooses it: of the left
     and upper neighbours' entries (as already chosen) that are at most ``tolerance``
     farther from its colour than its nearest entry, the closer, left on a tie; none:
-    the nearest. Pixels of colour -1 get -1 and are no one's neighbour. Plain loops."""
+    the nearest. Pixels of colour -1 get -1 and are no one's neighbour; the first row
+    of each band of ``band_rows`` rows has no upper neighbour. Plain loops."""
     height, width = color_ids.shape
     out = np.full((height, width), -1, dtype=np.int64)
     for y in range(height):
@@ -353,7 +354,7 @@ def map_with_runs(color_ids, points, nearest, centers, tolerance):
             best = int(nearest[colour])
             limit = distance(best) + tolerance
             left = out[y, x - 1] if x > 0 else -1
-            above = out[y - 1, x] if y > 0 else -1
+            above = out[y - 1, x] if y % band_rows else -1
             options = [
                 (distance(entry), order, entry)
                 for order, entry in enumerate((left, above))
