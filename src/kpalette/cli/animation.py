@@ -10,7 +10,7 @@ from .. import io
 from ..animation import ANIMATION_DITHER, ANIMATION_FORMATS, quantize_animation
 from ..options import Options
 from .arguments import SKIPPED_LARGER_STATUS, UsageError
-from .output import _warn_line
+from .output import _skipped_as_larger
 
 #: The extension an animation's output gets by default: its own where it can be
 #: written again, else GIF.
@@ -52,12 +52,7 @@ def compress_animation(args, input_path: Path, default_dir: Path, options: Optio
     image_format = io.output_format(output).name
     if getattr(args, "skip_if_larger", False):
         size = len(result.encode(image_format))
-        if size >= input_path.stat().st_size:
-            _warn_line(
-                f"{output} not written: {size:,} B would not be smaller than "
-                f"{input_path}'s {input_path.stat().st_size:,} B (--skip-if-larger)"
-            )
-            args.status = SKIPPED_LARGER_STATUS
+        if _skipped_as_larger(args, output, input_path, size, SKIPPED_LARGER_STATUS):
             return ""
     result = result.save(output, overwrite=args.force)
     report = result.summary()

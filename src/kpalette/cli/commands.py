@@ -31,6 +31,7 @@ from .output import (
     _error_line,
     _human_summary,
     _report_writer,
+    _skipped_as_larger,
     _stderr_is_terminal,
     _warn_line,
 )
@@ -177,12 +178,7 @@ def _compress(args, input_path: Path, default_dir: Path) -> str:
     if getattr(args, "skip_if_larger", False):
         image_format = io.format_for_path(output, truecolor=args.truecolor)
         size = len(result.encode_file(image_format, truecolor=args.truecolor)[0])
-        if size >= input_path.stat().st_size:
-            _warn_line(
-                f"{output} not written: {size:,} B would not be smaller than "
-                f"{input_path}'s {input_path.stat().st_size:,} B (--skip-if-larger)"
-            )
-            args.status = SKIPPED_LARGER_STATUS
+        if _skipped_as_larger(args, output, input_path, size, SKIPPED_LARGER_STATUS):
             return ""
     existed = output.exists()
     result = result.save(output, truecolor=args.truecolor, overwrite=args.force)

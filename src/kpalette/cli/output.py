@@ -229,3 +229,17 @@ def _fail(message, status: int) -> int:
     text = " ".join(str(message).split())
     print(f"{PROG}: error: {text}", file=sys.stderr)
     return status
+
+
+def _skipped_as_larger(args, output, input_path, size: int, status: int) -> bool:
+    """``--skip-if-larger``: whether an output of ``size`` bytes is not written, being
+    no smaller than its input; then one warning line, and ``args.status`` is
+    ``status`` (98, as pngquant's)."""
+    if not getattr(args, "skip_if_larger", False) or size < input_path.stat().st_size:
+        return False
+    _warn_line(
+        f"{output} not written: {size:,} B would not be smaller than "
+        f"{input_path}'s {input_path.stat().st_size:,} B (--skip-if-larger)"
+    )
+    args.status = status
+    return True
