@@ -320,3 +320,14 @@ def test_batch_keeps_every_frame_of_animations_and_still_images_as_before(tmp_pa
         cli(["compress", str(inputs / "anim.png"), "-k", "32", "-o", str(single), "--quiet"]) == 0
     )
     assert single.read_bytes() == (out / "anim-k32.gif").read_bytes()
+
+
+def test_the_error_is_over_every_frame_s_visible_pixels(rng):
+    frames = rng.integers(0, 256, size=(3, 20, 30, 4), dtype=np.uint8)
+    frames[..., 3] = np.where(rng.random((3, 20, 30)) < 0.3, 0, 255)
+    result = quantize_animation(frames, 8)
+    shown = result.to_array()[..., :3].astype(np.float64)
+    visible = frames[..., 3] > 0
+    expected = ((shown - frames[..., :3]) ** 2)[visible].mean()
+    assert result.mse == pytest.approx(expected)
+    assert result.psnr == pytest.approx(10 * np.log10(255**2 / expected))

@@ -110,10 +110,17 @@ class QuantizedAnimation:
         """Mean squared RGB error over every frame's visible pixels, against the input."""
         if self.original is None:
             raise ValueError("the animation's frames as read are not kept: no measure")
-        shown = self.to_array().astype(np.float64)
-        visible = self.original[..., 3] > 0 if self.original.shape[-1] == 4 else slice(None)
-        diff = shown[..., :3] - self.original[..., :3]
-        return float(np.mean((diff**2)[visible]))
+        table = np.zeros((self.n_colors + 1, 3), dtype=np.float64)
+        table[: self.n_colors] = self.palette
+        total, count = 0.0, 0
+        for frame, original in zip(self.indices, self.original, strict=True):
+            diff = table[frame] - original[..., :3]  # one frame at a time: bounded memory
+            squared = (diff * diff).sum(axis=-1)
+            if original.shape[-1] == 4:
+                squared = squared[original[..., 3] > 0]
+            total += float(squared.sum())
+            count += squared.size * 3
+        return total / count if count else 0.0
 
     @property
     def psnr(self) -> float:
