@@ -260,3 +260,26 @@ def test_phone_size_dark_mode_and_the_cloud(page):
     legend = page.inner_text("#cloud")
     assert "centroids (k = 16)" in legend and "colours (4,000 of" in legend
     assert page.problems == []
+
+
+def test_an_animation_says_its_download_keeps_every_frame(page, tmp_path):
+    """The page shows the first frame; its status line and the "After" size say the
+    download is the whole animation over one palette."""
+    from PIL import Image
+
+    from kpalette import load_image
+
+    still = load_image(sample_image_path())[:120, :160]
+    frames = []
+    for i in range(4):
+        frame = still.copy()
+        frame[10:30, 10 + 20 * i : 30 + 20 * i] = (255, 0, 0)
+        frames.append(Image.fromarray(frame))
+    path = tmp_path / "moving.png"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=80)
+    page.set_input_files("#file", str(path))
+    _shown(page, 16)
+    status = page.inner_text("#status")
+    assert "an animation of 4 frames" in status and "keeps all 4 over one palette" in status
+    _wait(page, "document.querySelector('#summary').textContent.includes('all 4 frames')")
+    assert page.problems == []
