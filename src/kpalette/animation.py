@@ -18,16 +18,17 @@ at most ``min(k, 255)`` colours and that entry.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from . import gif, io, png
-from .exceptions import ImageWriteError as io_error
+from . import gif, io, metrics, png
+from .exceptions import ImageWriteError
 from .gif import CLEAR, KEEP, FrameRect
 from .io.frames import Frames, read_frames
 from .options import Options
@@ -75,7 +76,6 @@ class QuantizedAnimation:
     seconds: float | None = None
     output_path: Path | None = None
     output_bytes: int | None = None
-    _cache: dict = field(default_factory=dict, compare=False)
 
     @property
     def n_frames(self) -> int:
@@ -124,8 +124,7 @@ class QuantizedAnimation:
 
     @property
     def psnr(self) -> float:
-        mse = self.mse
-        return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+        return metrics.peak_signal_noise_ratio(None, None, mse=self.mse)
 
     @cached_property
     def counts(self) -> np.ndarray:
@@ -170,14 +169,18 @@ class QuantizedAnimation:
         path = Path(path)
         image_format = io.output_format(path).name
         if image_format not in ANIMATION_FORMATS:
-            raise io_error(
+            raise ImageWriteError(
                 f"an animation is written as .gif, .png (APNG) or .webp, not {path.name}"
             )
         protect = (self.source,) if self.source is not None else ()
         io.check_destination(path, overwrite=overwrite, protect=protect)
         data = self.encode(image_format)
         io.write_bytes_atomic(path, data, overwrite=overwrite)
-        return _replace(self, output_path=path, output_bytes=len(data))
+        written = dataclasses.replace(self, output_path=path, output_bytes=len(data))
+        for name in ("mse", "counts"):  # the same pixels: the measures hold
+            if name in self.__dict__:
+                written.__dict__[name] = self.__dict__[name]
+        return written
 
     def summary(self) -> dict:
         """The numbers of a run, as :meth:`QuantizedImage.summary` gives them."""
@@ -205,17 +208,6 @@ class QuantizedAnimation:
         return (
             f"QuantizedAnimation({self.n_frames} frames, {width}x{height}, {self.n_colors} colours)"
         )
-
-
-def _replace(value: QuantizedAnimation, **changes) -> QuantizedAnimation:
-    import dataclasses
-
-    fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    fields.update(changes, _cache={})
-    new = QuantizedAnimation(**fields)
-    if "mse" in value.__dict__:  # the same pixels: the measure holds
-        new.__dict__["mse"] = value.__dict__["mse"]
-    return new
 
 
 def quantize_animation(
@@ -263,13 +255,9 @@ def quantize_animation(
         if not 1 <= len(palette) <= 255:
             raise ValueError(f"an animation's palette has 1 to 255 colours, got {len(palette)}")
         indices = np.empty(frames.frames.shape[:3], dtype=np.uint8)
-        transparent = len(palette)
         for number, frame in enumerate(frames.frames):
-            mapped = remap(frame, palette, options=options)
-            frame_indices = np.asarray(mapped.indices)
-            if mapped.n_colors > transparent:  # remap's transparent entry is last
-                frame_indices = np.where(frame_indices >= transparent, transparent, frame_indices)
-            indices[number] = frame_indices
+            # remap keeps the palette's order, its transparent entry (if any) last
+            indices[number] = remap(frame, palette, options=options).indices
             if number:
                 _keep_still(indices, frames.frames, number, palette, options)
     return QuantizedAnimation(
