@@ -92,10 +92,7 @@ def load_image(
         or has more than ``max_pixels`` pixels.
     """
 
-    data = None
-    if isinstance(path, bytes | bytearray | memoryview):  # a file's bytes (standard input)
-        data, path = bytes(path), Path("<stdin>")
-    path = Path(path)
+    path, data = _source(path)
     with _open_image(path, max_pixels, max_expansion, data) as img:
         try:
             # A PSD's "frames" are its layers; its composite image is the one read.
@@ -143,6 +140,14 @@ def load_image(
             raise ImageReadError(f"cannot decode {path}: not enough memory") from None
         except Exception as exc:  # noqa: BLE001 (a damaged file can fail anywhere in a decoder)
             raise ImageReadError(f"cannot decode {path}: {_reason(exc)}") from None
+
+
+def _source(path) -> tuple[Path, bytes | None]:
+    """A file's path, or for a file's bytes (standard input) the name ``<stdin>`` and
+    the bytes."""
+    if isinstance(path, bytes | bytearray | memoryview):
+        return Path("<stdin>"), bytes(path)
+    return Path(path), None
 
 
 def _open_image(

@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..exceptions import ImageReadError, KPaletteWarning
 from ..options import DEFAULT_MAX_PIXELS, MAX_EXPANSION
-from .decode import _open_image, _reason, _to_uint8_array
+from .decode import _open_image, _reason, _source, _to_uint8_array
 from .profiles import embedded_profile, to_srgb
 
 #: The formats whose frames are an animation (a multi-page TIFF's are pages).
@@ -143,12 +143,6 @@ def read_frames(
     if bool((stacked[..., 3] == 255).all()):
         stacked = np.ascontiguousarray(stacked[..., :3])
     return Frames(stacked, tuple(durations), plays)
-
-
-def _source(path) -> tuple[Path, bytes | None]:
-    if isinstance(path, bytes | bytearray | memoryview):
-        return Path("<stdin>"), bytes(path)
-    return Path(path), None
 
 
 def _n_frames(img: Image.Image, path: Path) -> int:
