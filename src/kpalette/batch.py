@@ -11,6 +11,7 @@ A failure is one row, never the end of the batch.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import math
@@ -29,13 +30,19 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import io, storage
-from .animation import ANIMATION_DITHER, ANIMATION_FORMATS, quantize_animation
+from .animation import (
+    ANIMATION_DITHER,
+    ANIMATION_FORMATS,
+    QuantizedAnimation,
+    quantize_animation,
+)
 from .exceptions import KPaletteError, KPaletteWarning
 from .fit import fit_histogram
 from .histogram import ColorHistogram, rgb_histogram, sum_histograms, unpack_colors
 from .options import Options
 from .prepare import prepare
 from .quantize import quantize_for
+from .result import QuantizedImage
 from .threads import default_threads, set_default_threads
 
 __all__ = [
@@ -300,20 +307,26 @@ def process(job: Job, options: Options, settings: Settings) -> Row:
             row.status, row.output = "skipped", str(existing)
             return row
         source = storage.read(job.source)  # an object's bytes; a local file's path
-        if _is_animation(source, options, settings):
-            return _animation(job, source, options, settings, row)
-        result, fmt = _result(source, options, settings, row.warnings)
-        data, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
+        fmt = io.output_format(f"x.{settings.extension}")
+        result: QuantizedImage | QuantizedAnimation
+        with _warnings_into(row.warnings):
+            if _is_animation(source, fmt, options):
+                result = _animation(job, source, options, settings)
+                data = result.encode(fmt.name)
+            else:
+                result = quantize_for(source, fmt, palette=settings.palette, options=options)
+                data, result = result.encode_file(fmt.name, truecolor=not fmt.palette)
         row.width, row.height = result.shape[1], result.shape[0]
         row.k = result.n_colors
         output = job.output(result.n_colors, settings.extension)
         row.output = str(output)
         _write(job, output, data, settings, row)
-        row.colors = result.colors_written
+        row.colors = result.colors_written if isinstance(result, QuantizedImage) else row.k
         if settings.measure:
             row.mse = round(result.mse, 6)
             row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
-            row.delta_e = round(result.delta_e, 4)
+            if isinstance(result, QuantizedImage):  # not measured for an animation
+                row.delta_e = round(result.delta_e, 4)
         if row.input_bytes and row.output_bytes:
             row.ratio = round(row.input_bytes / row.output_bytes, 4)
     except (KPaletteError, ValueError, OSError, MemoryError) as exc:
@@ -343,9 +356,8 @@ def _write(job: Job, output, data: bytes, settings: Settings, row: Row) -> None:
     row.status = "ok"
 
 
-def _is_animation(source, options: Options, settings: Settings) -> bool:
-    """Whether the input has several frames and the outputs keep them all."""
-    fmt = io.output_format(f"x.{settings.extension}")
+def _is_animation(source, fmt, options: Options) -> bool:
+    """Whether the input has several frames and the output format keeps them all."""
     if fmt.name not in ANIMATION_FORMATS:
         return False
     count = io.frame_count(
@@ -354,44 +366,26 @@ def _is_animation(source, options: Options, settings: Settings) -> bool:
     return count > 1
 
 
-def _animation(job: Job, source, options: Options, settings: Settings, row: Row) -> Row:
-    """An animation's row: every frame over one palette (its ``delta_e`` not measured)."""
+def _animation(job: Job, source, options: Options, settings: Settings) -> QuantizedAnimation:
+    """An animation's every frame over one palette."""
     if options.choice is not None:
         raise ValueError(
             f"{job.source} is an animation: it takes -k N or --palette (choosing k by a "
             "target is for still images)"
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = quantize_animation(
-            source,
-            palette=settings.palette,
-            options=options.replace(dither=settings.animation_dither),
-        )
-    row.warnings.extend(" ".join(str(w.message).split()) for w in caught)
-    data = result.encode(io.output_format(f"x.{settings.extension}").name)
-    row.width, row.height = result.shape[1], result.shape[0]
-    row.k = row.colors = result.n_colors
-    output = job.output(result.n_colors, settings.extension)
-    row.output = str(output)
-    _write(job, output, data, settings, row)
-    if settings.measure:
-        row.mse = round(result.mse, 6)
-        row.psnr = None if math.isinf(result.psnr) else round(result.psnr, 4)
-    if row.input_bytes and row.output_bytes:
-        row.ratio = round(row.input_bytes / row.output_bytes, 4)
-    return row
+    return quantize_animation(
+        source, palette=settings.palette, options=options.replace(dither=settings.animation_dither)
+    )
 
 
-def _result(source, options: Options, settings: Settings, said: list[str]):
-    """The input's result and output format; the warnings on the way go to ``said``
-    (kpalette's and the decoder's: a first frame only, a CMYK photo, damaged EXIF)."""
-    fmt = io.output_format(f"x.{settings.extension}")
+@contextlib.contextmanager
+def _warnings_into(said: list[str]):
+    """The warnings raised inside, each once, into ``said`` (kpalette's and the
+    decoder's: a first frame only, a CMYK photo, damaged EXIF)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = quantize_for(source, fmt, palette=settings.palette, options=options)
-            return result, fmt
+            yield
         finally:
             for warning in caught:
                 if issubclass(warning.category, (KPaletteWarning, UserWarning)):
