@@ -294,11 +294,7 @@ def plan(found, out_dir, extension: str = "png") -> list[Job]:
 def process(job: Job, options: Options, settings: Settings) -> Row:
     """Compress one input; every failure is a row, never an exception."""
     start = time.perf_counter()
-    remote = isinstance(job.source, str)
-    row = Row(
-        input=str(job.source),
-        input_bytes=storage.size(job.source) if remote else io.file_size(job.source),
-    )
+    row = Row(input=str(job.source), input_bytes=storage.size(job.source))
     try:
         existing = job.existing(settings.extension)
         if existing is not None and not settings.force:

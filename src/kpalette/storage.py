@@ -16,6 +16,7 @@ import posixpath
 from pathlib import Path
 
 from .exceptions import ImageWriteError, OutputExistsError, require_extra
+from .io import file_size
 
 __all__ = ["is_url", "find_images", "listing", "read", "size", "write", "join"]
 
@@ -102,9 +103,9 @@ def read(source):
 
 def size(source) -> int | None:
     """The bytes of a file or object, or None when it cannot be asked."""
+    if not is_url(source):
+        return file_size(source)
     try:
-        if not is_url(source):
-            return Path(source).stat().st_size
         fs, path = _filesystem(str(source))
         return int(fs.size(path))
     except (OSError, ValueError, TypeError):
