@@ -144,3 +144,24 @@ def test_on_a_dask_cluster_the_outputs_are_the_local_run_s(s3, bucket, tmp_path)
     s3.invalidate_cache()
     for name in ("astronaut-k12.png", "chelsea-k12.png", "sub/rocket-k12.png"):
         assert s3.cat_file(f"{bucket}/cluster/{name}") == s3.cat_file(f"{bucket}/local/{name}")
+
+
+def test_planning_finds_each_input_s_output_in_one_listing(s3, bucket):
+    """The output prefix is listed once and indexed: a stem holding "-k", a nested
+    key, another extension and another stem's output are told apart."""
+    from kpalette import batch
+
+    for key in ("out/my-kite-k16.png", "out/sub/rocket-k8.png", "out/chelsea-k4.gif",
+                "out/chelsea-extra-k4.png"):  # fmt: skip
+        s3.pipe_file(f"{bucket}/{key}", b"x")
+    found = [
+        (f"s3://{bucket}/in/my-kite.png", f"s3://{bucket}/in"),
+        (f"s3://{bucket}/in/sub/rocket.jpg", f"s3://{bucket}/in"),
+        (f"s3://{bucket}/in/chelsea.png", f"s3://{bucket}/in"),
+    ]
+    jobs = batch.plan(found, f"s3://{bucket}/out/", "png")
+    assert [job.done for job in jobs] == [
+        f"s3://{bucket}/out/my-kite-k16.png",
+        f"s3://{bucket}/out/sub/rocket-k8.png",
+        None,
+    ]

@@ -12,7 +12,6 @@ A failure is one row, never the end of the batch.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import glob
 import math
 import multiprocessing
@@ -248,6 +247,23 @@ def discover(inputs, out_dir) -> tuple[list[tuple[Path | str, Path | str]], int]
     ], not_images
 
 
+def _outputs_by_input(urls, extension: str) -> dict[tuple[str, str], str]:
+    """The objects named ``<stem>-k<anything>.<extension>``, by (folder, stem): for
+    each, the first URL in order (as :meth:`Job.existing` finds a local one). Indexed
+    once, so that planning a million inputs does not scan the listing for each."""
+    found: dict[tuple[str, str], str] = {}
+    suffix = f".{extension}"
+    for url in sorted(urls):
+        folder, _, name = url.rpartition("/")
+        if not name.endswith(suffix):
+            continue
+        at = name.find("-k")
+        while at >= 0:  # every "-k" may end the stem ("my-kite-k16.png": "my-kite")
+            found.setdefault((folder, name[:at]), url)
+            at = name.find("-k", at + 1)
+    return found
+
+
 def plan(found, out_dir, extension: str = "png") -> list[Job]:
     """Each input's output folder and name: the input's place under its base folder,
     repeated under ``out_dir``.
@@ -259,7 +275,7 @@ def plan(found, out_dir, extension: str = "png") -> list[Job]:
         one folder), named in the message.
     """
     remote = storage.is_url(out_dir)
-    there = storage.listing(str(out_dir)) if remote else set()
+    there = _outputs_by_input(storage.listing(str(out_dir)), extension) if remote else {}
     out_dir = str(out_dir) if remote else Path(out_dir)
     jobs: list[Job] = []
     seen: dict = {}
@@ -273,9 +289,7 @@ def plan(found, out_dir, extension: str = "png") -> list[Job]:
             folder = out_dir.rstrip("/")
             if str(relative.parent) != ".":
                 folder = storage.join(folder, relative.parent.as_posix())
-            pattern = storage.join(folder, f"{glob.escape(stem)}-k*.{extension}")
-            done = min((url for url in there if fnmatch.fnmatchcase(url, pattern)), default=None)
-            job = Job(source=source, folder=folder, stem=stem, done=done)
+            job = Job(source=source, folder=folder, stem=stem, done=there.get((folder, stem)))
         else:
             job = Job(source=source, folder=out_dir / relative.parent, stem=stem)
         key = (job.folder, job.stem)
