@@ -209,8 +209,9 @@ def _first_reaching(score, target: float, low: int, high: int, start: int = 32) 
     A secant search on log k: SSIMULACRA2 rises smoothly with log k, so each probe is
     put where the line through the last two probes meets the target (at most four
     times farther than the last probe when the answer is not yet bracketed; kept well
-    inside a bracket, or halved, so that the bracket always narrows). A handful
-    of probes find the answer where halving from the ends would take about eight."""
+    inside a bracket, or halved, so that the bracket always narrows), the first at
+    ``start``. A handful of probes find the answer where halving from the ends would
+    take about eight."""
     seen: dict[int, float] = {}
     order: list[int] = []  # the probes, the latest last
     probe = min(high, max(low, start))

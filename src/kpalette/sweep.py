@@ -305,10 +305,10 @@ class KSweep:
         point = self._curve.get(k, {})
         if "ssimulacra2" not in point:
             result = self.result(k)
-            if self._sampled() is self.prepared:  # small: the sample is the image
-                score = self._score(result)
-            else:
+            if self.sampled:
                 score = ssimulacra2(self.prepared.original, result.to_array())
+            else:  # small: the sample is the image, and its reference is kept
+                score = self._score(result)
             self._record(k, ssimulacra2=score)
         return self._curve[k]["ssimulacra2"]
 
