@@ -187,14 +187,9 @@ def ssimulacra2(reference, distorted: np.ndarray) -> float:
     """
     if isinstance(reference, Reference):
         return reference.score(distorted)
-    reference, distorted = _checked(reference), _checked(distorted)
-    if reference.shape[:2] != distorted.shape[:2]:
-        raise ValueError(
-            f"the images must have the same size, got {reference.shape[:2]} and "
-            f"{distorted.shape[:2]}"
-        )
-    if min(reference.shape[:2]) < 8:
-        raise ValueError(f"SSIMULACRA2 needs at least 8x8 pixels, got {reference.shape[:2]}")
+    reference = _checked(reference)
+    distorted = _same_size(reference.shape[:2], distorted)
+    reference = _scorable(reference)  # the sizes compared first, as they were
     linear_a, linear_b = _linear(reference), _linear(distorted)
     features = []
     for scale in range(_SCALES):
@@ -225,8 +220,7 @@ def _banded_features(linear_a: np.ndarray, linear_b: np.ndarray) -> np.ndarray:
         low, high = max(0, top - _RADIUS), min(height, bottom + _RADIUS)
         xyb_a = np.ascontiguousarray(_xyb(linear_a[low:high]))
         xyb_b = np.ascontiguousarray(_xyb(linear_b[low:high]))
-        blurred_a = _blurred(np.concatenate([xyb_a, xyb_a * xyb_a], axis=-1))
-        blurred_b = _blurred(np.concatenate([xyb_b, xyb_b * xyb_b, xyb_a * xyb_b], axis=-1))
+        blurred_a, blurred_b = _reference_blur(xyb_a), _distorted_blur(xyb_a, xyb_b)
         kept = slice(top - low, bottom - low)
         band = scale_sums(
             xyb_a[kept], xyb_b[kept], blurred_a[kept], blurred_b[kept], _C2
@@ -252,9 +246,7 @@ class Reference:
     """
 
     def __init__(self, image: np.ndarray) -> None:
-        image = _checked(image)
-        if min(image.shape[:2]) < 8:
-            raise ValueError(f"SSIMULACRA2 needs at least 8x8 pixels, got {image.shape[:2]}")
+        image = _scorable(image)
         self.shape = image.shape[:2]
         self._scales = []  # per scale: (XYB, the blur of [XYB, XYB**2])
         linear = _linear(image)
@@ -264,22 +256,17 @@ class Reference:
             if min(linear.shape[:2]) < 8:
                 break
             xyb = np.ascontiguousarray(_xyb(linear))
-            self._scales.append((xyb, _blurred(np.concatenate([xyb, xyb * xyb], axis=-1))))
+            self._scales.append((xyb, _reference_blur(xyb)))
 
     def score(self, distorted: np.ndarray) -> float:
         """SSIMULACRA2 of ``distorted`` (the reference's size) against this image."""
-        distorted = _checked(distorted)
-        if distorted.shape[:2] != self.shape:
-            raise ValueError(
-                f"the images must have the same size, got {self.shape} and {distorted.shape[:2]}"
-            )
-        linear = _linear(distorted)
+        linear = _linear(_same_size(self.shape, distorted))
         features = []
         for scale, (xyb_a, blurred_a) in enumerate(self._scales):
             if scale:
                 linear = _half(linear)
             xyb_b = np.ascontiguousarray(_xyb(linear))
-            blurred_b = _blurred(np.concatenate([xyb_b, xyb_b * xyb_b, xyb_a * xyb_b], axis=-1))
+            blurred_b = _distorted_blur(xyb_a, xyb_b)
             features.append(scale_sums(xyb_a, xyb_b, blurred_a, blurred_b, _C2))
         return _score(features)
 
@@ -352,6 +339,34 @@ def _xyb(linear: np.ndarray) -> np.ndarray:
     x = 0.5 * (mixed[..., 0] - mixed[..., 1])
     y = 0.5 * (mixed[..., 0] + mixed[..., 1])
     return np.stack([x * 14.0 + 0.42, y + 0.01, (mixed[..., 2] - y) + 0.55], axis=-1)
+
+
+def _scorable(image) -> np.ndarray:
+    """``image`` checked as :func:`_checked` does, and at least 8x8 pixels."""
+    image = _checked(image)
+    if min(image.shape[:2]) < 8:
+        raise ValueError(f"SSIMULACRA2 needs at least 8x8 pixels, got {image.shape[:2]}")
+    return image
+
+
+def _same_size(shape: tuple[int, ...], distorted) -> np.ndarray:
+    """``distorted`` checked, and of the reference's ``shape`` (H, W)."""
+    distorted = _checked(distorted)
+    if distorted.shape[:2] != shape:
+        raise ValueError(
+            f"the images must have the same size, got {shape} and {distorted.shape[:2]}"
+        )
+    return distorted
+
+
+def _reference_blur(xyb_a: np.ndarray) -> np.ndarray:
+    """(H, W, 6): the blur of ``[a, a*a]``, the reference's part of a scale."""
+    return _blurred(np.concatenate([xyb_a, xyb_a * xyb_a], axis=-1))
+
+
+def _distorted_blur(xyb_a: np.ndarray, xyb_b: np.ndarray) -> np.ndarray:
+    """(H, W, 9): the blur of ``[b, b*b, a*b]``, the distorted image's part."""
+    return _blurred(np.concatenate([xyb_b, xyb_b * xyb_b, xyb_a * xyb_b], axis=-1))
 
 
 def _blurred(planes: np.ndarray) -> np.ndarray:
