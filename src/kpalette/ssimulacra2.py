@@ -189,7 +189,7 @@ def ssimulacra2(reference, distorted: np.ndarray) -> float:
         return reference.score(distorted)
     reference = _checked(reference)
     distorted = _same_size(reference.shape[:2], distorted)
-    reference = _scorable(reference)  # the sizes compared first, as they were
+    reference = _scorable(reference)  # a size mismatch is said before a tiny image
     linear_a, linear_b = _linear(reference), _linear(distorted)
     features = []
     for scale in range(_SCALES):
