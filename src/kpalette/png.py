@@ -298,6 +298,21 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     )
 
 
+def _header(width: int, height: int, depth: int) -> bytes:
+    """The IHDR chunk of a palette image (colour type 3)."""
+    return _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0))
+
+
+def _palette_chunks(palette: np.ndarray) -> list[bytes]:
+    """PLTE, and tRNS up to the last entry that is not opaque (none if all are)."""
+    chunks = [_chunk(b"PLTE", palette[:, :3].tobytes())]
+    if palette.shape[1] == 4:
+        translucent = np.flatnonzero(palette[:, 3] < 255)
+        if len(translucent):
+            chunks.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
+    return chunks
+
+
 def compress(rows, depth: int, *, level: int | None = None, workers: int | None = None) -> bytes:
     """The zlib stream of a PNG's scanlines, with the effort chosen for their size.
 
@@ -443,12 +458,7 @@ def encode_palette_png(
     else:
         rows = _filtered_rows(_packed(indices, depth), 0)
     stream = compress(rows.reshape(-1).data, depth, level=level, workers=workers)
-    header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
-    parts = [SIGNATURE, _chunk(b"IHDR", header), _chunk(b"PLTE", palette[:, :3].tobytes())]
-    if palette.shape[1] == 4:
-        translucent = np.flatnonzero(palette[:, 3] < 255)
-        if len(translucent):
-            parts.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
+    parts = [SIGNATURE, _header(width, height, depth), *_palette_chunks(palette)]
     for start in range(0, len(stream), _IDAT_BYTES):
         parts.append(_chunk(b"IDAT", stream[start : start + _IDAT_BYTES]))
     parts.append(_chunk(b"IEND", b""))
@@ -485,16 +495,12 @@ def encode_apng(palette: np.ndarray, frames, *, width: int, height: int, plays: 
     ):
         raise ValueError("the first frame of an APNG covers the whole canvas")
     depth = bit_depth_for(len(palette))
-    header = struct.pack(">IIBBBBB", width, height, depth, 3, 0, 0, 0)
     parts = [
         SIGNATURE,
-        _chunk(b"IHDR", header),
+        _header(width, height, depth),
         _chunk(b"acTL", struct.pack(">II", len(frames), plays)),
-        _chunk(b"PLTE", palette[:, :3].tobytes()),
+        *_palette_chunks(palette),
     ]
-    translucent = np.flatnonzero(palette[:, 3] < 255)
-    if len(translucent):
-        parts.append(_chunk(b"tRNS", palette[: translucent[-1] + 1, 3].tobytes()))
     sequence = 0
     for number, frame in enumerate(frames):
         indices = np.asarray(frame.indices)
