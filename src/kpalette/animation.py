@@ -352,7 +352,7 @@ def plan_frames(indices: np.ndarray, durations, *, transparent: int) -> list[Fra
         rects.append(
             {"x": int(left), "y": int(top), "indices": rect, "duration": duration, "dispose": KEEP}
         )
-        canvas = base.copy()
+        canvas = base  # the canvas itself, or its cleared copy: drawn on in place
         drawn = rect != transparent
         canvas[top:bottom, left:right][drawn] = rect[drawn]
     return [FrameRect(**rect) for rect in rects]
