@@ -165,3 +165,32 @@ def test_planning_finds_each_input_s_output_in_one_listing(s3, bucket):
         f"s3://{bucket}/out/sub/rocket-k8.png",
         None,
     ]
+
+
+def test_an_endpoint_that_does_not_answer_is_one_line(tmp_path):
+    """botocore's own errors (not OSError) end as one kpalette error naming the URL:
+    exit 1, no traceback, nothing made. A fresh process: s3fs keeps its clients."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "kpalette-test-key",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "kpalette", "batch", "s3://nowhere/in/", "-o", str(out), "-k", "4"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and not out.exists()
+    assert done.stderr.startswith("kpalette: error: cannot reach s3://nowhere/in/")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert SECRET not in done.stderr

@@ -12,10 +12,17 @@ no temporary object.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from pathlib import Path
 
-from .exceptions import ImageWriteError, OutputExistsError, require_extra
+from .exceptions import (
+    ImageReadError,
+    ImageWriteError,
+    KPaletteError,
+    OutputExistsError,
+    require_extra,
+)
 from .io import file_size
 
 __all__ = ["is_url", "find_images", "listing", "read", "size", "write", "join"]
@@ -49,6 +56,21 @@ def _filesystem(url: str):
         ) from None
 
 
+@contextlib.contextmanager
+def _asking(url: str, error=ImageReadError):
+    """The storage library's own failures (an endpoint that does not answer, missing
+    credentials: botocore's errors, which are neither OSError nor ValueError) as one
+    kpalette error naming the URL; OSError (a missing object, no permission) and
+    ValueError pass as they are."""
+    try:
+        yield
+    except (OSError, ValueError, KPaletteError):
+        raise
+    except Exception as exc:  # noqa: BLE001 (each storage library has its own errors)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise error(f"cannot reach {url}: {reason}") from None
+
+
 def _url(fs, path: str) -> str:
     protocol = fs.protocol[0] if isinstance(fs.protocol, tuple | list) else fs.protocol
     return f"{protocol}://{path.lstrip('/') if protocol != 'memory' else path}"
@@ -69,27 +91,29 @@ def find_images(url: str) -> list[tuple[str, str]]:
         When nothing is there.
     """
     fs, path = _filesystem(url)
-    fs.invalidate_cache()
-    if fs.isfile(path):
-        return [(_url(fs, path), _url(fs, posixpath.dirname(path)))]
-    base = _url(fs, path.rstrip("/"))
-    found = [
-        (_url(fs, name), base)
-        for name in sorted(fs.find(path))
-        if posixpath.splitext(name)[1].lower() in IMAGE_SUFFIXES
-    ]
-    if not found and not fs.exists(path):
-        raise ValueError(f"no object at {url}")
+    with _asking(url):
+        fs.invalidate_cache()
+        if fs.isfile(path):
+            return [(_url(fs, path), _url(fs, posixpath.dirname(path)))]
+        base = _url(fs, path.rstrip("/"))
+        found = [
+            (_url(fs, name), base)
+            for name in sorted(fs.find(path))
+            if posixpath.splitext(name)[1].lower() in IMAGE_SUFFIXES
+        ]
+        if not found and not fs.exists(path):
+            raise ValueError(f"no object at {url}")
     return found
 
 
 def listing(url: str) -> set[str]:
     """The URLs of every object under ``url`` now (the outputs already there)."""
     fs, path = _filesystem(url)
-    fs.invalidate_cache()
-    if not fs.exists(path):
-        return set()
-    return {_url(fs, name) for name in fs.find(path)}
+    with _asking(url):
+        fs.invalidate_cache()
+        if not fs.exists(path):
+            return set()
+        return {_url(fs, name) for name in fs.find(path)}
 
 
 def read(source):
@@ -98,7 +122,8 @@ def read(source):
     if not is_url(source):
         return source
     fs, path = _filesystem(str(source))
-    return fs.cat_file(path)
+    with _asking(str(source)):
+        return fs.cat_file(path)
 
 
 def size(source) -> int | None:
@@ -107,8 +132,9 @@ def size(source) -> int | None:
         return file_size(source)
     try:
         fs, path = _filesystem(str(source))
-        return int(fs.size(path))
-    except (OSError, ValueError, TypeError):
+        with _asking(str(source)):
+            return int(fs.size(path))
+    except (OSError, ValueError, TypeError, KPaletteError):
         return None
 
 
@@ -124,7 +150,8 @@ def write(target: str, data: bytes, *, overwrite: bool = False, protect=()) -> i
     if any(str(target) == str(other) for other in protect):
         raise OutputExistsError(f"refusing to overwrite the input {target}")
     fs, path = _filesystem(target)
-    if not overwrite and fs.exists(path):
-        raise OutputExistsError(f"output exists: {target} (use --force to replace it)")
-    fs.pipe_file(path, data)
+    with _asking(target, ImageWriteError):
+        if not overwrite and fs.exists(path):
+            raise OutputExistsError(f"output exists: {target} (use --force to replace it)")
+        fs.pipe_file(path, data)
     return len(data)
